@@ -1,0 +1,592 @@
+//! The pipeline file (`farm.yaml`), in three steps: a serde shape that denies unknown
+//! keys → validation → a typed [`Pipeline`] that the rest of the farm trusts.
+//!
+//! Every error names the file, the line and the field, and where a user can act it
+//! carries a hint ("unknown field `limts` … hint: did you mean `limits`?"). Nothing is
+//! guessed: a stage without a `discover` command or without exactly one of `run` and
+//! `each` is rejected. See README.md, "The pipeline file".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::units::{ByteSize, HumanDuration};
+
+/// The default estimate for a test that has no timing yet and whose stage has no
+/// measured test either.
+pub const DEFAULT_ESTIMATE: Duration = Duration::from_secs(1);
+/// The default timeout of a shard when neither the stage nor `defaults` set one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+// ------------------------------------------------------------------ raw shape
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    pipeline: String,
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    matrix: BTreeMap<String, Vec<ScalarString>>,
+    #[serde(default)]
+    defaults: Option<RawDefaults>,
+    stages: BTreeMap<String, RawStage>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    env: BTreeMap<String, ScalarString>,
+    #[serde(default)]
+    labels: BTreeMap<String, ScalarString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    #[serde(default)]
+    discover: Option<String>,
+    #[serde(default)]
+    run: Option<String>,
+    #[serde(default)]
+    each: Option<String>,
+    #[serde(default)]
+    cells: BTreeMap<String, Vec<ScalarString>>,
+    #[serde(default)]
+    labels: BTreeMap<String, ScalarString>,
+    #[serde(default)]
+    env: BTreeMap<String, ScalarString>,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    split: Option<Split>,
+    #[serde(default)]
+    default_estimate: Option<HumanDuration>,
+    #[serde(default)]
+    executor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    cpu: Option<f64>,
+    #[serde(default)]
+    memory: Option<ByteSize>,
+    #[serde(default)]
+    pids: Option<u64>,
+    #[serde(default)]
+    timeout: Option<HumanDuration>,
+}
+
+/// YAML scalars that users write unquoted (`php: [8.2, 8.3]`) arrive as numbers;
+/// they are names here, so any scalar is taken as its text.
+#[derive(Debug, Clone)]
+struct ScalarString(String);
+
+impl<'de> Deserialize<'de> for ScalarString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_yaml_ng::Value::deserialize(deserializer)? {
+            serde_yaml_ng::Value::String(s) => Ok(ScalarString(s)),
+            serde_yaml_ng::Value::Number(n) => Ok(ScalarString(n.to_string())),
+            serde_yaml_ng::Value::Bool(b) => Ok(ScalarString(b.to_string())),
+            other => Err(D::Error::custom(format!(
+                "expected a plain value (text or number), found {other:?}"
+            ))),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ typed config
+
+/// A validated pipeline. Serializable so that an accepted run carries it verbatim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub name: String,
+    /// Namespace of the timing profiles (defaults to the pipeline name).
+    pub project: String,
+    /// Matrix axes in name order, each with its values in file order.
+    pub axes: Vec<(String, Vec<String>)>,
+    /// Stages in name order.
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub discover: String,
+    pub mode: RunMode,
+    /// Allowed values per axis; an axis not named here allows every value.
+    pub cells: BTreeMap<String, Vec<String>>,
+    /// Labels an agent must carry; values may name an axis as `{axis}`.
+    pub labels: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+    pub limits: Limits,
+    pub split: Split,
+    pub default_estimate: Duration,
+    pub executor: String,
+}
+
+/// How a shard's tests are run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// One command for the whole shard: reads test ids from the file named by
+    /// `FARM_TEST_IDS_FILE` and writes JUnit XML to `FARM_JUNIT_PATH`.
+    Junit { command: String },
+    /// One command per test id (in `FARM_TEST_ID`), timed by the agent; exit 0 passes.
+    Each { command: String },
+}
+
+/// The finest unit a runner can filter: shards never cut finer than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Any test id may go to any shard.
+    #[default]
+    Test,
+    /// Test ids `Class::method` stay together by the part before `::`.
+    Class,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPU cores (fractions allowed); None: unlimited.
+    pub cpu: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub pids: Option<u64>,
+    pub timeout: Duration,
+}
+
+// ------------------------------------------------------------------ errors
+
+/// A pipeline file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{file}:{line}: {field}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based; 0 when the position is unknown.
+    pub line: usize,
+    /// Dotted path of the field, e.g. `stages.unit.limits`.
+    pub field: String,
+    pub message: String,
+}
+
+// ------------------------------------------------------------------ parsing
+
+/// Reads and validates a pipeline file from disk.
+pub fn load_pipeline(path: &Path) -> Result<Pipeline, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        field: "(file)".into(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse_pipeline(&text, &path.display().to_string())
+}
+
+/// Parses and validates pipeline text; `file` is used in error messages.
+pub fn parse_pipeline(text: &str, file: &str) -> Result<Pipeline, ConfigError> {
+    let raw: RawPipeline = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(e, text, file))?;
+    Validator { text, file }.validate(raw)
+}
+
+fn yaml_error(error: serde_yaml_ng::Error, text: &str, file: &str) -> ConfigError {
+    let line = error.location().map(|l| l.line()).unwrap_or(0);
+    let full = error.to_string();
+    // serde_yaml_ng renders "path: message at line L column C"; keep the parts apart.
+    let without_pos = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full.clone(),
+    };
+    let (field, message) = match without_pos.split_once(": ") {
+        Some((path, msg)) if !path.contains(' ') => (path.to_string(), msg.to_string()),
+        _ => ("(document)".to_string(), without_pos),
+    };
+    // Errors raised by a value's own parser (units) are placed by the YAML parser at
+    // the enclosing mapping; move them to the line that holds the bad value.
+    let (line, field) = match bad_value_line(text, &message, line) {
+        Some((at, key)) => (at, format!("{field}.{key}")),
+        None => (line, field),
+    };
+    let message = match unknown_field_hint(&message) {
+        Some(hint) => format!("{message} (hint: did you mean `{hint}`?)"),
+        None => message,
+    };
+    ConfigError {
+        file: file.into(),
+        line,
+        field,
+        message,
+    }
+}
+
+/// For a message that starts with a quoted bad value ("`2 fortnights` has …"), the
+/// first line at or after `from` whose value is exactly that, and its key.
+fn bad_value_line(text: &str, message: &str, from: usize) -> Option<(usize, String)> {
+    let value = message.strip_prefix('`')?.split('`').next()?;
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(i, line)| {
+            let (key, v) = line.split_once(':')?;
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            (v == value).then(|| (i + 1, key.trim().to_string()))
+        })
+}
+
+/// For "unknown field `limts`, expected one of `a`, `b`", the closest expected name.
+fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    expected
+        .into_iter()
+        .map(|name| (edit_distance(unknown, name), name))
+        .filter(|(d, name)| *d <= 2.max(name.len() / 3))
+        .min()
+        .map(|(_, name)| name.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn error(&self, path: &[&str], message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.into(),
+            line: locate(self.text, path),
+            field: path.join("."),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self, raw: RawPipeline) -> Result<Pipeline, ConfigError> {
+        if !is_name(&raw.pipeline) {
+            return Err(self.error(&["pipeline"], name_rule(&raw.pipeline)));
+        }
+        let project = raw.project.clone().unwrap_or_else(|| raw.pipeline.clone());
+        if !is_name(&project) {
+            return Err(self.error(&["project"], name_rule(&project)));
+        }
+        let mut axes = Vec::new();
+        for (axis, values) in &raw.matrix {
+            if !is_name(axis) {
+                return Err(self.error(&["matrix", axis], name_rule(axis)));
+            }
+            if values.is_empty() {
+                return Err(self.error(&["matrix", axis], "an axis needs at least one value"));
+            }
+            let values: Vec<String> = values.iter().map(|v| v.0.clone()).collect();
+            for (i, v) in values.iter().enumerate() {
+                if values[..i].contains(v) {
+                    return Err(self.error(&["matrix", axis], format!("value `{v}` appears twice")));
+                }
+            }
+            axes.push((axis.clone(), values));
+        }
+        if raw.stages.is_empty() {
+            return Err(self.error(&["stages"], "a pipeline needs at least one stage"));
+        }
+        let defaults = raw.defaults.unwrap_or_default();
+        let default_limits = defaults.limits.clone().unwrap_or_default();
+        self.check_limits(&["defaults", "limits"], &default_limits)?;
+        let mut stages = Vec::new();
+        for (name, stage) in raw.stages {
+            stages.push(self.stage(&name, stage, &axes, &defaults, &default_limits)?);
+        }
+        Ok(Pipeline {
+            name: raw.pipeline,
+            project,
+            axes,
+            stages,
+        })
+    }
+
+    fn stage(
+        &self,
+        name: &str,
+        raw: RawStage,
+        axes: &[(String, Vec<String>)],
+        defaults: &RawDefaults,
+        default_limits: &RawLimits,
+    ) -> Result<Stage, ConfigError> {
+        let at = |field: &str| -> Vec<String> {
+            let mut p = vec!["stages".to_string(), name.to_string()];
+            if !field.is_empty() {
+                p.push(field.to_string());
+            }
+            p
+        };
+        let err = |field: &str, message: String| {
+            let path = at(field);
+            let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+            self.error(&refs, message)
+        };
+        if !is_name(name) {
+            return Err(err("", name_rule(name)));
+        }
+        let discover = non_empty(raw.discover).ok_or_else(|| {
+            err(
+                "",
+                "missing `discover`: the command that lists the stage's test ids, one per line"
+                    .into(),
+            )
+        })?;
+        let mode = match (non_empty(raw.run), non_empty(raw.each)) {
+            (Some(command), None) => RunMode::Junit { command },
+            (None, Some(command)) => RunMode::Each { command },
+            (Some(_), Some(_)) => {
+                return Err(err("", "both `run` and `each` are set: choose one (`run` for a runner that writes JUnit, `each` for one command per test)".into()))
+            }
+            (None, None) => {
+                return Err(err("", "missing `run` or `each`: the command that runs the shard's tests".into()))
+            }
+        };
+        let mut cells = BTreeMap::new();
+        for (axis, values) in raw.cells {
+            let Some((_, allowed)) = axes.iter().find(|(a, _)| *a == axis) else {
+                let known: Vec<&str> = axes.iter().map(|(a, _)| a.as_str()).collect();
+                return Err(err(
+                    "cells",
+                    format!(
+                        "unknown axis `{axis}` (the matrix has: {})",
+                        list_or_none(&known)
+                    ),
+                ));
+            };
+            let mut chosen = Vec::new();
+            for v in values {
+                if !allowed.contains(&v.0) {
+                    return Err(err(
+                        "cells",
+                        format!(
+                            "axis `{axis}` has no value `{}` (it has: {})",
+                            v.0,
+                            allowed.join(", ")
+                        ),
+                    ));
+                }
+                chosen.push(v.0);
+            }
+            if chosen.is_empty() {
+                return Err(err(
+                    "cells",
+                    format!("axis `{axis}` lists no value: the stage would never run"),
+                ));
+            }
+            cells.insert(axis, chosen);
+        }
+        let mut labels: BTreeMap<String, String> = defaults
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        labels.extend(raw.labels.into_iter().map(|(k, v)| (k, v.0)));
+        for (key, value) in &labels {
+            for placeholder in placeholders(value) {
+                if !axes.iter().any(|(a, _)| *a == placeholder) {
+                    return Err(err(
+                        "labels",
+                        format!(
+                            "label `{key}` names `{{{placeholder}}}`, which is not a matrix axis"
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut env: BTreeMap<String, String> = defaults
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        env.extend(raw.env.into_iter().map(|(k, v)| (k, v.0)));
+        for key in env.keys() {
+            if key.starts_with("FARM_") {
+                return Err(err(
+                    "env",
+                    format!("`{key}`: names starting with FARM_ are set by the farm"),
+                ));
+            }
+        }
+        let raw_limits = raw.limits.unwrap_or_default();
+        self.check_limits(
+            &at("limits").iter().map(String::as_str).collect::<Vec<_>>(),
+            &raw_limits,
+        )?;
+        let limits = Limits {
+            cpu: raw_limits.cpu.or(default_limits.cpu),
+            memory_bytes: raw_limits.memory.or(default_limits.memory).map(|b| b.0),
+            pids: raw_limits.pids.or(default_limits.pids),
+            timeout: raw_limits
+                .timeout
+                .or(default_limits.timeout)
+                .map(|d| d.0)
+                .unwrap_or(DEFAULT_TIMEOUT),
+        };
+        let executor = raw.executor.unwrap_or_else(|| "sandbox".into());
+        if executor != "sandbox" {
+            return Err(err(
+                "executor",
+                format!("unknown executor `{executor}` (this farm has: sandbox)"),
+            ));
+        }
+        Ok(Stage {
+            name: name.into(),
+            discover,
+            mode,
+            cells,
+            labels,
+            env,
+            limits,
+            split: raw.split.unwrap_or_default(),
+            default_estimate: raw
+                .default_estimate
+                .map(|d| d.0)
+                .unwrap_or(DEFAULT_ESTIMATE),
+            executor,
+        })
+    }
+
+    fn check_limits(&self, path: &[&str], limits: &RawLimits) -> Result<(), ConfigError> {
+        let field = |f: &'static str| -> Vec<&str> {
+            let mut p = path.to_vec();
+            p.push(f);
+            p
+        };
+        if let Some(cpu) = limits.cpu {
+            if !(cpu > 0.0 && cpu <= 1024.0) {
+                return Err(self.error(
+                    &field("cpu"),
+                    format!("{cpu} is not a cpu count: give cores, e.g. 1 or 0.5"),
+                ));
+            }
+        }
+        if let Some(memory) = limits.memory {
+            if memory.0 < 4 << 20 {
+                return Err(self.error(
+                    &field("memory"),
+                    format!(
+                        "{} bytes is below the 4MiB that any process needs",
+                        memory.0
+                    ),
+                ));
+            }
+        }
+        if limits.pids == Some(0) {
+            return Err(self.error(
+                &field("pids"),
+                "0 processes would not even start the runner",
+            ));
+        }
+        if let Some(timeout) = limits.timeout {
+            if timeout.0.is_zero() {
+                return Err(self.error(&field("timeout"), "a zero timeout would kill every shard"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "no axes".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+fn name_rule(s: &str) -> String {
+    format!("`{s}` is not a name: use letters, digits, `-`, `_` and `.`")
+}
+
+/// `{axis}` placeholders in a label value.
+pub fn placeholders(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        out.push(rest[start + 1..start + len].to_string());
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+/// The 1-based line of a dotted key path in block-style YAML, found by indentation.
+/// Good enough for the files this farm reads; when a key is missing, the line of its
+/// deepest ancestor that exists; 0 if not even the first key is found.
+fn locate(text: &str, path: &[&str]) -> usize {
+    let mut parent_indent: Option<usize> = None;
+    let mut found = 0;
+    let mut best = 0;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        if let Some(parent) = parent_indent {
+            if indent <= parent {
+                break; // left the block of the last key found
+            }
+        }
+        let key = trimmed
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        let at_depth = match parent_indent {
+            None => indent == 0,
+            Some(parent) => indent > parent,
+        };
+        if at_depth && trimmed.contains(':') && key == path[found] {
+            best = i + 1;
+            parent_indent = Some(indent);
+            found += 1;
+            if found == path.len() {
+                break;
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

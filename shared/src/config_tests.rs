@@ -1,0 +1,132 @@
+use super::*;
+
+const GOOD: &str = r#"
+pipeline: demo
+matrix:
+  php: [8.2, "8.3"]
+  db: [sqlite, mysql]
+defaults:
+  limits:
+    memory: 256MiB
+    timeout: 2m
+stages:
+  unit:
+    discover: ls tests
+    run: ./run-tests.sh
+    cells:
+      db: [sqlite]
+    labels:
+      php: "{php}"
+    limits:
+      cpu: 1
+      pids: 64
+  slow:
+    discover: ls slow
+    each: sh slow/$FARM_TEST_ID
+    split: class
+"#;
+
+#[test]
+fn a_good_pipeline_is_typed() {
+    let p = parse_pipeline(GOOD, "farm.yaml").unwrap();
+    assert_eq!(p.name, "demo");
+    assert_eq!(p.project, "demo");
+    assert_eq!(
+        p.axes[1],
+        (
+            "php".to_string(),
+            vec!["8.2".to_string(), "8.3".to_string()]
+        )
+    );
+    let unit = p.stages.iter().find(|s| s.name == "unit").unwrap();
+    assert_eq!(
+        unit.mode,
+        RunMode::Junit {
+            command: "./run-tests.sh".into()
+        }
+    );
+    assert_eq!(unit.limits.memory_bytes, Some(256 << 20));
+    assert_eq!(unit.limits.cpu, Some(1.0));
+    assert_eq!(unit.limits.timeout, Duration::from_secs(120));
+    assert_eq!(unit.cells["db"], vec!["sqlite"]);
+    let slow = p.stages.iter().find(|s| s.name == "slow").unwrap();
+    assert_eq!(slow.split, Split::Class);
+    assert!(matches!(slow.mode, RunMode::Each { .. }));
+    assert_eq!(slow.default_estimate, DEFAULT_ESTIMATE);
+}
+
+fn error_of(text: &str) -> ConfigError {
+    parse_pipeline(text, "farm.yaml").unwrap_err()
+}
+
+#[test]
+fn unknown_key_names_line_field_and_hint() {
+    let text = GOOD.replace("    limits:\n      cpu", "    limts:\n      cpu");
+    let e = error_of(&text);
+    assert_eq!(e.file, "farm.yaml");
+    assert_eq!(e.line, 18, "{e}");
+    assert!(e.field.contains("stages.unit"), "{e}");
+    assert!(e.message.contains("unknown field `limts`"), "{e}");
+    assert!(e.message.contains("did you mean `limits`"), "{e}");
+}
+
+#[test]
+fn bad_units_are_reported_where_they_are() {
+    let e = error_of(&GOOD.replace("timeout: 2m", "timeout: 2 fortnights"));
+    assert_eq!(e.line, 9, "{e}");
+    assert_eq!(e.field, "defaults.limits.timeout", "{e}");
+    assert!(e.message.contains("unknown unit"), "{e}");
+    let e = error_of(&GOOD.replace("memory: 256MiB", "memory: lots"));
+    assert_eq!(e.line, 8, "{e}");
+}
+
+#[test]
+fn missing_commands_are_never_guessed() {
+    let e = error_of(&GOOD.replace("    discover: ls tests\n", ""));
+    assert_eq!(e.field, "stages.unit");
+    assert_eq!(e.line, 11, "{e}");
+    assert!(e.message.contains("missing `discover`"), "{e}");
+    let e = error_of(&GOOD.replace("    run: ./run-tests.sh\n", ""));
+    assert!(e.message.contains("missing `run` or `each`"), "{e}");
+    let e = error_of(&GOOD.replace("    run: ./run-tests.sh\n", "    run: a\n    each: b\n"));
+    assert!(e.message.contains("both `run` and `each`"), "{e}");
+}
+
+#[test]
+fn cells_must_name_real_axes_and_values() {
+    let e = error_of(&GOOD.replace("      db: [sqlite]", "      db: [oracle]"));
+    assert_eq!(e.field, "stages.unit.cells");
+    assert_eq!(e.line, 14, "{e}");
+    assert!(e.message.contains("no value `oracle`"), "{e}");
+    let e = error_of(&GOOD.replace("      db: [sqlite]", "      os: [linux]"));
+    assert!(e.message.contains("unknown axis `os`"), "{e}");
+}
+
+#[test]
+fn bad_limits_are_rejected() {
+    let e = error_of(&GOOD.replace("cpu: 1", "cpu: -2"));
+    assert_eq!(e.field, "stages.unit.limits.cpu");
+    assert_eq!(e.line, 19, "{e}");
+    let e = error_of(&GOOD.replace("pids: 64", "pids: 0"));
+    assert_eq!(e.field, "stages.unit.limits.pids");
+}
+
+#[test]
+fn label_placeholders_must_be_axes() {
+    let e = error_of(&GOOD.replace("\"{php}\"", "\"{python}\""));
+    assert!(e.message.contains("`{python}`"), "{e}");
+}
+
+#[test]
+fn syntax_errors_carry_a_line() {
+    let e = error_of("pipeline: x\nstages:\n  a: [unclosed\n");
+    assert!(e.line >= 3, "{e}");
+}
+
+#[test]
+fn locate_follows_indentation() {
+    let text = "a:\n  b:\n    c: 1\nb:\n  c: 2\n";
+    assert_eq!(locate(text, &["a", "b", "c"]), 3);
+    assert_eq!(locate(text, &["b", "c"]), 5);
+    assert_eq!(locate(text, &["a", "x"]), 1);
+}

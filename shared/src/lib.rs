@@ -1,0 +1,12 @@
+//! testfarm's domain, with no I/O: the pipeline file, matrix expansion, timing
+//! profiles, sharding, JUnit parsing, and the task types agents and coordinator share.
+//! Everything here is a plain function over plain types, tested in microseconds.
+//! See ../shared/DESIGN.md, "The house".
+
+pub mod config;
+pub mod junit;
+pub mod matrix;
+pub mod plan;
+pub mod profile;
+pub mod task;
+pub mod units;

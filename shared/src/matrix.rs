@@ -1,0 +1,163 @@
+//! Matrix expansion: a pipeline's axes × stages become jobs, one per (stage, cell).
+//! See ../shared/DESIGN.md, "Data flow of one run", step 2.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Pipeline;
+
+/// One cell of the matrix: a value for every axis.
+pub type Cell = BTreeMap<String, String>;
+
+/// One job: a stage in one cell, with the agent labels it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub stage: String,
+    pub cell: Cell,
+    /// Labels an agent must carry, with `{axis}` placeholders filled in.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl JobSpec {
+    /// `unit[db=sqlite,php=8.2]`, or just `unit` for a matrix without axes.
+    pub fn display_name(&self) -> String {
+        if self.cell.is_empty() {
+            return self.stage.clone();
+        }
+        let cell: Vec<String> = self.cell.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{}[{}]", self.stage, cell.join(","))
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MatrixError {
+    #[error("unknown stage `{stage}` in --only (the pipeline has: {known})")]
+    UnknownStage { stage: String, known: String },
+    #[error("the selection leaves no job to run")]
+    Empty,
+}
+
+/// Every cell of the matrix, in axis-name order with values in file order.
+pub fn cells(pipeline: &Pipeline) -> Vec<Cell> {
+    let mut out = vec![Cell::new()];
+    for (axis, values) in &pipeline.axes {
+        out = out
+            .into_iter()
+            .flat_map(|cell| {
+                values.iter().map(move |v| {
+                    let mut c = cell.clone();
+                    c.insert(axis.clone(), v.clone());
+                    c
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// The jobs of a run: each stage (or only those named) in each cell it allows.
+pub fn expand(pipeline: &Pipeline, only_stages: &[String]) -> Result<Vec<JobSpec>, MatrixError> {
+    for stage in only_stages {
+        if !pipeline.stages.iter().any(|s| &s.name == stage) {
+            let known: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+            return Err(MatrixError::UnknownStage {
+                stage: stage.clone(),
+                known: known.join(", "),
+            });
+        }
+    }
+    let all_cells = cells(pipeline);
+    let mut jobs = Vec::new();
+    for stage in &pipeline.stages {
+        if !only_stages.is_empty() && !only_stages.contains(&stage.name) {
+            continue;
+        }
+        for cell in &all_cells {
+            let allowed = stage
+                .cells
+                .iter()
+                .all(|(axis, values)| cell.get(axis).is_some_and(|v| values.contains(v)));
+            if !allowed {
+                continue;
+            }
+            let labels = stage
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), fill_placeholders(v, cell)))
+                .collect();
+            jobs.push(JobSpec {
+                stage: stage.name.clone(),
+                cell: cell.clone(),
+                labels,
+            });
+        }
+    }
+    if jobs.is_empty() {
+        return Err(MatrixError::Empty);
+    }
+    Ok(jobs)
+}
+
+fn fill_placeholders(value: &str, cell: &Cell) -> String {
+    let mut out = value.to_string();
+    for (axis, v) in cell {
+        out = out.replace(&format!("{{{axis}}}"), v);
+    }
+    out
+}
+
+/// Whether an agent's labels satisfy a job's required labels.
+pub fn labels_match(required: &BTreeMap<String, String>, agent: &BTreeMap<String, String>) -> bool {
+    required.iter().all(|(k, v)| agent.get(k) == Some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_pipeline;
+
+    const PIPELINE: &str = r#"
+pipeline: m
+matrix:
+  php: ["8.2", "8.3"]
+  db: [sqlite, mysql]
+stages:
+  lint:
+    discover: ls
+    each: "true"
+    cells: { php: ["8.3"], db: [sqlite] }
+  unit:
+    discover: ls
+    run: ./run
+    labels: { php: "php{php}" }
+"#;
+
+    #[test]
+    fn stages_times_allowed_cells() {
+        let p = parse_pipeline(PIPELINE, "f").unwrap();
+        let jobs = expand(&p, &[]).unwrap();
+        assert_eq!(jobs.len(), 1 + 4);
+        assert_eq!(jobs[0].display_name(), "lint[db=sqlite,php=8.3]");
+        assert_eq!(jobs[1].labels["php"], "php8.2");
+        assert_eq!(jobs[1].display_name(), "unit[db=sqlite,php=8.2]");
+    }
+
+    #[test]
+    fn only_filters_and_checks_stage_names() {
+        let p = parse_pipeline(PIPELINE, "f").unwrap();
+        assert_eq!(expand(&p, &["lint".into()]).unwrap().len(), 1);
+        let e = expand(&p, &["selenium".into()]).unwrap_err();
+        assert!(e.to_string().contains("unknown stage `selenium`"));
+    }
+
+    #[test]
+    fn labels_must_all_match() {
+        let req: BTreeMap<_, _> = [("php".to_string(), "8.2".to_string())].into();
+        let mut agent = BTreeMap::new();
+        assert!(!labels_match(&req, &agent));
+        agent.insert("php".to_string(), "8.2".to_string());
+        agent.insert("os".to_string(), "linux".to_string());
+        assert!(labels_match(&req, &agent));
+    }
+}

@@ -1,0 +1,248 @@
+//! Sharding: a job's tests, with estimated durations, cut into shards for a dynamic
+//! queue. See ../shared/DESIGN.md, "Scheduling".
+//!
+//! Guided self-scheduling by time: units (tests, or whole classes where the runner
+//! cannot filter finer) are taken longest-first, and each shard is filled up to a
+//! target of `remaining work / (2 × slots)`, never below `min_shard`. Early shards are
+//! big and carry the long tests; the tail shrinks, so agents that finish early always
+//! find small work and the run ends close to `max(total / slots, longest unit)`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Split;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanParams {
+    /// Agent slots expected to work on the job (at least 1).
+    pub slots: usize,
+    /// Smallest shard worth its start overhead.
+    pub min_shard: Duration,
+    /// Upper bound on the number of shards of one job.
+    pub max_shards: usize,
+}
+
+impl Default for PlanParams {
+    fn default() -> Self {
+        PlanParams {
+            slots: 1,
+            min_shard: Duration::from_secs(2),
+            max_shards: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedShard {
+    pub tests: Vec<String>,
+    /// Estimated seconds per test, parallel to `tests`.
+    pub estimates: Vec<f64>,
+    pub estimate_secs: f64,
+}
+
+struct Unit {
+    first: usize,
+    members: Vec<usize>,
+    secs: f64,
+}
+
+/// Cuts `tests` (with `estimates` in seconds, parallel) into shards, longest first.
+pub fn plan(
+    tests: &[String],
+    estimates: &[f64],
+    split: Split,
+    params: &PlanParams,
+) -> Vec<PlannedShard> {
+    assert_eq!(tests.len(), estimates.len(), "one estimate per test");
+    let mut units = units(tests, estimates, split);
+    units.sort_by(|a, b| {
+        b.secs
+            .total_cmp(&a.secs)
+            .then(tests[a.first].cmp(&tests[b.first]))
+    });
+
+    let total: f64 = units.iter().map(|u| u.secs).sum();
+    let slots = params.slots.max(1) as f64;
+    let floor = params
+        .min_shard
+        .as_secs_f64()
+        .max(total / params.max_shards.max(1) as f64);
+    let mut remaining = total;
+    let mut shards = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut current_secs = 0.0;
+    let mut target = (remaining / (2.0 * slots)).max(floor);
+    for unit in units {
+        if !current.is_empty() && current_secs + unit.secs > target {
+            remaining -= current_secs;
+            shards.push(shard(
+                tests,
+                estimates,
+                std::mem::take(&mut current),
+                current_secs,
+            ));
+            current_secs = 0.0;
+            target = (remaining / (2.0 * slots)).max(floor);
+        }
+        current.extend(unit.members);
+        current_secs += unit.secs;
+        if current_secs >= target {
+            remaining -= current_secs;
+            shards.push(shard(
+                tests,
+                estimates,
+                std::mem::take(&mut current),
+                current_secs,
+            ));
+            current_secs = 0.0;
+            target = (remaining / (2.0 * slots)).max(floor);
+        }
+    }
+    if !current.is_empty() {
+        shards.push(shard(tests, estimates, current, current_secs));
+    }
+    shards
+}
+
+fn units(tests: &[String], estimates: &[f64], split: Split) -> Vec<Unit> {
+    match split {
+        Split::Test => (0..tests.len())
+            .map(|i| Unit {
+                first: i,
+                members: vec![i],
+                secs: estimates[i],
+            })
+            .collect(),
+        Split::Class => {
+            let mut by_class: HashMap<&str, usize> = HashMap::new();
+            let mut units: Vec<Unit> = Vec::new();
+            for (i, test) in tests.iter().enumerate() {
+                let class = test.split_once("::").map_or(test.as_str(), |(c, _)| c);
+                let at = *by_class.entry(class).or_insert_with(|| {
+                    units.push(Unit {
+                        first: i,
+                        members: Vec::new(),
+                        secs: 0.0,
+                    });
+                    units.len() - 1
+                });
+                units[at].members.push(i);
+                units[at].secs += estimates[i];
+            }
+            units
+        }
+    }
+}
+
+fn shard(tests: &[String], estimates: &[f64], members: Vec<usize>, secs: f64) -> PlannedShard {
+    PlannedShard {
+        tests: members.iter().map(|&i| tests[i].clone()).collect(),
+        estimates: members.iter().map(|&i| estimates[i]).collect(),
+        estimate_secs: secs,
+    }
+}
+
+/// Lower bound of a job's wall time on `slots` slots: max(total / slots, longest unit).
+pub fn lower_bound(estimates: &[f64], slots: usize) -> f64 {
+    let total: f64 = estimates.iter().sum();
+    let longest = estimates.iter().copied().fold(0.0, f64::max);
+    (total / slots.max(1) as f64).max(longest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("t{i:03}")).collect()
+    }
+
+    fn params(slots: usize) -> PlanParams {
+        PlanParams {
+            slots,
+            min_shard: Duration::from_millis(500),
+            max_shards: 500,
+        }
+    }
+
+    #[test]
+    fn every_test_lands_in_exactly_one_shard() {
+        let tests = names(200);
+        let est: Vec<f64> = (0..200).map(|i| 0.01 + (i % 17) as f64 * 0.1).collect();
+        let shards = plan(&tests, &est, Split::Test, &params(4));
+        let mut seen: Vec<String> = shards.iter().flat_map(|s| s.tests.clone()).collect();
+        seen.sort();
+        assert_eq!(seen, tests);
+        let sum: f64 = shards.iter().map(|s| s.estimate_secs).sum();
+        assert!((sum - est.iter().sum::<f64>()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shards_shrink_toward_the_tail() {
+        let tests = names(400);
+        let est = vec![0.1; 400];
+        let shards = plan(&tests, &est, Split::Test, &params(4));
+        assert!(shards.len() >= 8, "{} shards", shards.len());
+        assert!(shards.first().unwrap().estimate_secs > 2.0 * shards.last().unwrap().estimate_secs);
+        for pair in shards.windows(2) {
+            assert!(pair[0].estimate_secs + 1e-9 >= pair[1].estimate_secs - 0.1);
+        }
+    }
+
+    #[test]
+    fn the_longest_test_is_alone_and_first() {
+        let tests = names(30);
+        let mut est = vec![0.5; 30];
+        est[17] = 20.0;
+        let shards = plan(&tests, &est, Split::Test, &params(4));
+        assert_eq!(shards[0].tests, vec!["t017".to_string()]);
+    }
+
+    #[test]
+    fn class_split_keeps_classes_whole() {
+        let tests: Vec<String> = (0..60).map(|i| format!("C{}::m{i}", i % 6)).collect();
+        let est = vec![0.3; 60];
+        let shards = plan(&tests, &est, Split::Class, &params(3));
+        for shard in &shards {
+            for class in shard.tests.iter().map(|t| t.split("::").next().unwrap()) {
+                let owners = shards
+                    .iter()
+                    .filter(|s| s.tests.iter().any(|t| t.starts_with(&format!("{class}::"))))
+                    .count();
+                assert_eq!(owners, 1, "class {class} split across shards");
+            }
+        }
+        // With test granularity the same input is cut finer than by class.
+        assert!(plan(&tests, &est, Split::Test, &params(3)).len() >= shards.len());
+    }
+
+    #[test]
+    fn min_shard_bounds_the_count() {
+        let tests = names(1000);
+        let est = vec![0.001; 1000];
+        let shards = plan(&tests, &est, Split::Test, &params(100));
+        assert!(
+            shards.len() <= 3,
+            "one second of work is not worth {} shards",
+            shards.len()
+        );
+    }
+
+    #[test]
+    fn planning_is_deterministic() {
+        let tests = names(100);
+        let est: Vec<f64> = (0..100).map(|i| ((i * 37) % 11) as f64 * 0.2).collect();
+        assert_eq!(
+            plan(&tests, &est, Split::Test, &params(3)),
+            plan(&tests, &est, Split::Test, &params(3))
+        );
+    }
+
+    #[test]
+    fn lower_bound_is_work_or_longest() {
+        assert_eq!(lower_bound(&[1.0, 1.0, 1.0, 1.0], 2), 2.0);
+        assert_eq!(lower_bound(&[10.0, 1.0], 4), 10.0);
+    }
+}

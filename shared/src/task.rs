@@ -1,0 +1,216 @@
+//! What travels between coordinator and agent: a task to run ([`TaskSpec`]) and what
+//! came of it ([`TaskOutcome`]). Plain data, JSON on the wire.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Limits, RunMode};
+
+/// A unit of work leased to an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub run_id: String,
+    pub task_id: String,
+    pub project: String,
+    pub stage: String,
+    pub job_name: String,
+    pub cell: BTreeMap<String, String>,
+    /// Directory the commands run in.
+    pub project_dir: String,
+    /// Stage env, then the run's env on top.
+    pub env: BTreeMap<String, String>,
+    pub limits: Limits,
+    pub kind: TaskKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Run the stage's `discover` command; its stdout lines are the test ids.
+    Discover { command: String },
+    /// Run these tests.
+    Shard {
+        mode: RunMode,
+        tests: Vec<String>,
+        estimate_secs: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    /// Scheduled in the shard, but the runner reported nothing for it.
+    Missing,
+    /// Did not finish: the shard hit its timeout.
+    TimedOut,
+    /// Did not finish: the shard's cgroup hit its memory limit.
+    MemoryLimit,
+}
+
+impl TestStatus {
+    /// Whether this status fails a run.
+    pub fn is_failure(self) -> bool {
+        !matches!(self, TestStatus::Passed | TestStatus::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub id: String,
+    pub status: TestStatus,
+    pub duration_secs: f64,
+    /// Failure message or log excerpt; empty when passed.
+    pub message: String,
+}
+
+/// How the executor's work ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ExitKind {
+    /// The command ran to completion with this exit code.
+    Exited { code: i32 },
+    /// Killed by a signal that the farm did not send.
+    Signalled { signal: i32 },
+    /// The farm killed the process group at the timeout.
+    TimedOut,
+    /// The kernel killed it at the cgroup's memory limit.
+    MemoryLimit,
+    /// The agent could not run it at all (workspace, spawn, cgroup): retried elsewhere.
+    Infrastructure { message: String },
+}
+
+/// Seconds spent in each phase of a task, as measured by the agent (queued is
+/// measured by the coordinator: lease time minus queue time).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub queued_secs: f64,
+    pub prepare_secs: f64,
+    pub start_secs: f64,
+    pub run_secs: f64,
+    pub upload_secs: f64,
+}
+
+/// What the shard's cgroup used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub cpu_secs: f64,
+    pub peak_memory_bytes: u64,
+    /// False when the agent could not make a cgroup: the figures are then zero.
+    pub cgroup: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskOutcome {
+    pub exit: ExitKind,
+    /// Discovered test ids (discover tasks only).
+    pub discovered: Vec<String>,
+    /// One result per scheduled test, plus any extra the runner reported.
+    pub results: Vec<TestResult>,
+    pub phases: Phases,
+    pub usage: Usage,
+    /// Where the agent keeps the full log.
+    pub log_path: String,
+    /// The last lines of the log.
+    pub log_tail: String,
+    /// Wall-clock ms (unix) when the agent started sending this report.
+    pub sent_at_ms: u64,
+}
+
+impl TaskOutcome {
+    /// Whether the agent failed to run the task at all (retry elsewhere).
+    pub fn is_infrastructure_failure(&self) -> bool {
+        matches!(self.exit, ExitKind::Infrastructure { .. })
+    }
+}
+
+/// Reconciles what a runner reported with what the shard scheduled: every scheduled
+/// test gets exactly one result. A test the runner never mentioned is `Missing`, or
+/// `TimedOut` / `MemoryLimit` when the shard was killed before reaching it.
+pub fn reconcile(
+    scheduled: &[String],
+    reported: Vec<TestResult>,
+    exit: &ExitKind,
+) -> Vec<TestResult> {
+    let mut by_id: BTreeMap<String, TestResult> = BTreeMap::new();
+    let mut extra = Vec::new();
+    for r in reported {
+        if scheduled.contains(&r.id) || by_id.contains_key(&r.id) {
+            by_id.insert(r.id.clone(), r);
+        } else {
+            extra.push(r);
+        }
+    }
+    let (absent_status, why) = match exit {
+        ExitKind::TimedOut => (
+            TestStatus::TimedOut,
+            "the shard hit its timeout before this test finished",
+        ),
+        ExitKind::MemoryLimit => (
+            TestStatus::MemoryLimit,
+            "the shard was killed at its memory limit before this test finished",
+        ),
+        _ => (
+            TestStatus::Missing,
+            "the runner reported no result for this test",
+        ),
+    };
+    let mut out: Vec<TestResult> = scheduled
+        .iter()
+        .map(|id| {
+            by_id.remove(id).unwrap_or_else(|| TestResult {
+                id: id.clone(),
+                status: absent_status,
+                duration_secs: 0.0,
+                message: why.into(),
+            })
+        })
+        .collect();
+    out.extend(extra);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(id: &str, status: TestStatus) -> TestResult {
+        TestResult {
+            id: id.into(),
+            status,
+            duration_secs: 0.1,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_scheduled_test_gets_one_result() {
+        let scheduled = vec!["a".to_string(), "b".to_string()];
+        let out = reconcile(
+            &scheduled,
+            vec![r("a", TestStatus::Passed), r("x", TestStatus::Passed)],
+            &ExitKind::Exited { code: 0 },
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[1].status, TestStatus::Missing);
+        assert_eq!(out[2].id, "x");
+    }
+
+    #[test]
+    fn killed_shards_mark_unfinished_tests_with_the_cause() {
+        let scheduled = vec!["a".to_string(), "b".to_string()];
+        let out = reconcile(
+            &scheduled,
+            vec![r("a", TestStatus::Passed)],
+            &ExitKind::MemoryLimit,
+        );
+        assert_eq!(out[1].status, TestStatus::MemoryLimit);
+        assert!(out[1].status.is_failure());
+        let out = reconcile(&scheduled, vec![], &ExitKind::TimedOut);
+        assert!(out.iter().all(|t| t.status == TestStatus::TimedOut));
+    }
+}
