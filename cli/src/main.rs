@@ -1,1 +1,48 @@
-fn main() {}
+//! `farm`: the one binary. Parses arguments and calls the libraries; nothing else.
+//! Exit codes: 0 all passed, 1 test failures, 2 usage or infrastructure error.
+
+mod args;
+mod error;
+mod serve;
+mod submit;
+mod up;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+
+fn main() {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Coordinator(_) | Command::Agent(_) => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FARM_LOG")
+        .unwrap_or_else(|_| default_level.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up(a) => up::up(a).await,
+            Command::Coordinator(a) => serve::coordinator(a).await,
+            Command::Agent(a) => serve::agent(a).await,
+            Command::Submit(a) => submit::submit_command(a).await,
+            Command::Watch(a) => submit::watch_command(a).await,
+            Command::Status(a) => submit::status_command(a).await,
+        }
+    });
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if !matches!(e, CliError::TestsFailed { .. }) {
+                eprintln!("farm: error: {e}");
+            }
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,1 +1,102 @@
+//! The testfarm coordinator: a deterministic state machine over sled ([`state`]),
+//! the node that orders commands into it ([`node`]), the leader's scheduler
+//! ([`scheduler`]) and the gRPC services ([`grpc`]) that only convert and delegate.
+//! See ../shared/DESIGN.md.
 
+pub mod grpc;
+pub mod node;
+pub mod scheduler;
+pub mod state;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use testfarm_proto::agent_service_server::AgentServiceServer;
+use testfarm_proto::farm_server::FarmServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::scheduler::{Agents, Scheduler, SchedulerConfig};
+
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    pub data_dir: PathBuf,
+    /// An agent silent for this long loses its leases.
+    pub lease_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    /// How often one task may be lost before its run ends in error.
+    pub max_lost: u32,
+    /// Smallest shard worth its start overhead.
+    pub min_shard: Duration,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        CoordinatorConfig {
+            data_dir: PathBuf::from(".farm/coordinator"),
+            lease_timeout: Duration::from_secs(15),
+            heartbeat_interval: Duration::from_secs(2),
+            max_lost: 2,
+            min_shard: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Serves the coordinator on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    config: CoordinatorConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), CoordinatorError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| CoordinatorError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let store = store::Store::open(&config.data_dir)?;
+    let machine = state::StateMachine::open(store)?;
+    let active = machine.active_runs().count();
+    let node = node::Node::new(machine);
+    let agents = Arc::new(Agents::default());
+    let sched_config = SchedulerConfig {
+        lease_timeout: config.lease_timeout,
+        heartbeat_interval: config.heartbeat_interval,
+        min_shard: config.min_shard,
+    };
+    tracing::info!(addr = ?listener.local_addr().ok(), active_runs = active, "coordinator serving");
+    let scheduler = Scheduler::new(node.clone(), agents.clone(), sched_config.clone());
+    let tasks = tokio_util::task::TaskTracker::new();
+    tasks.spawn(scheduler.run(shutdown.clone()));
+    let services = grpc::Services {
+        node,
+        agents,
+        config: sched_config,
+        max_lost: config.max_lost,
+    };
+    let result = tonic::transport::Server::builder()
+        .add_service(FarmServer::new(services.clone()))
+        .add_service(AgentServiceServer::new(services))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
+        .await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    result?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "farm",
+    version,
+    about = "testfarm: a distributed build-and-test farm"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Start an embedded coordinator and local agents, run a pipeline, print the summary.
+    Up(UpArgs),
+    /// Run a coordinator.
+    Coordinator(CoordinatorArgs),
+    /// Run an agent that takes work from a coordinator.
+    Agent(AgentArgs),
+    /// Submit a pipeline run and follow it to its verdict.
+    Submit(SubmitArgs),
+    /// Follow a run that was already submitted.
+    Watch(WatchArgs),
+    /// Show runs, agents and the queue.
+    Status(StatusArgs),
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    testfarm_shared::units::parse_duration(text)
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+#[derive(Args, Clone)]
+pub struct TimingArgs {
+    /// An agent silent for this long loses its leases, which are queued again.
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    pub lease_timeout: Duration,
+    /// How often agents send heartbeats.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub heartbeat: Duration,
+    /// How often one shard may be lost (agent gone) before the run ends in error.
+    #[arg(long, default_value_t = 2)]
+    pub max_lost: u32,
+    /// Smallest shard worth its start overhead.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub min_shard: Duration,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Mode: gate (full verdict, highest priority), check, or select.
+    #[arg(long, default_value = "gate")]
+    pub mode: String,
+    /// Extra environment for every command, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_parser = key_value)]
+    pub env: Vec<(String, String)>,
+    /// Run only these stages (repeatable).
+    #[arg(long = "only")]
+    pub only: Vec<String>,
+    /// Print the final run record as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// The pipeline file (default: examples/quickstart/farm.yaml).
+    pub pipeline: Option<PathBuf>,
+    /// Number of local agents.
+    #[arg(long, default_value_t = 2)]
+    pub agents: u32,
+    /// Slots (concurrent shards) per agent.
+    #[arg(long, default_value_t = 2)]
+    pub slots: u32,
+    /// Labels of the local agents, KEY=VALUE (repeatable).
+    #[arg(long = "label", value_parser = key_value)]
+    pub labels: Vec<(String, String)>,
+    /// Where the coordinator's state, agents' work and reports go.
+    #[arg(long, default_value = ".farm")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
+
+#[derive(Args)]
+pub struct CoordinatorArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub listen: String,
+    #[arg(long, default_value = ".farm/coordinator")]
+    pub data_dir: PathBuf,
+    /// Write the bound address to this file once listening.
+    #[arg(long)]
+    pub addr_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
+
+#[derive(Args)]
+pub struct AgentArgs {
+    /// The coordinator's address.
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
+    /// This agent's name (default: host name and process id).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Concurrent shards.
+    #[arg(long, default_value_t = 2)]
+    pub slots: u32,
+    /// Labels, KEY=VALUE (repeatable); stages run only on agents with their labels.
+    #[arg(long = "label", value_parser = key_value)]
+    pub labels: Vec<(String, String)>,
+    /// Where task directories and logs go.
+    #[arg(long, default_value = ".farm/agent")]
+    pub work_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct SubmitArgs {
+    /// The pipeline file.
+    #[arg(default_value = "farm.yaml")]
+    pub pipeline: PathBuf,
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
+    /// Print the run id and return without waiting for the verdict.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    pub run_id: String,
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,44 @@
+//! Every way a `farm` command can fail, mapped exhaustively to the documented exit
+//! codes: 1 for test failures, 2 for usage and infrastructure errors.
+
+use testfarm_shared::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot reach the coordinator at {url}: {message} (hint: start one with `farm coordinator`, or use `farm up`)")]
+    Connect { url: String, message: String },
+    #[error("the coordinator refused: {0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Infrastructure(String),
+    #[error("run {run_id} failed: {message}")]
+    TestsFailed { run_id: String, message: String },
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::TestsFailed { .. } => 1,
+            CliError::Usage(_)
+            | CliError::Config(_)
+            | CliError::Connect { .. }
+            | CliError::Rejected(_)
+            | CliError::Infrastructure(_) => 2,
+        }
+    }
+}
+
+impl From<tonic::Status> for CliError {
+    fn from(status: tonic::Status) -> Self {
+        match status.code() {
+            tonic::Code::InvalidArgument
+            | tonic::Code::NotFound
+            | tonic::Code::FailedPrecondition => CliError::Rejected(status.message().to_string()),
+            _ => CliError::Infrastructure(format!("coordinator: {}", status.message())),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `farm coordinator` and `farm agent`: long-running processes until SIGINT/SIGTERM.
+
+use std::io::Write;
+
+use testfarm_coordinator::CoordinatorConfig;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{AgentArgs, CoordinatorArgs, TimingArgs};
+use crate::error::CliError;
+
+pub fn coordinator_config(data_dir: std::path::PathBuf, t: &TimingArgs) -> CoordinatorConfig {
+    CoordinatorConfig {
+        data_dir,
+        lease_timeout: t.lease_timeout,
+        heartbeat_interval: t.heartbeat,
+        max_lost: t.max_lost,
+        min_shard: t.min_shard,
+    }
+}
+
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        t.cancel();
+    });
+    token
+}
+
+pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Infrastructure(e.to_string()))?;
+    println!("farm coordinator listening on {addr}");
+    let _ = std::io::stdout().flush();
+    if let Some(path) = &args.addr_file {
+        // Written whole then renamed, so a reader never sees half an address.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, addr.to_string())
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let config = coordinator_config(args.data_dir, &args.timing);
+    testfarm_coordinator::serve(config, listener, shutdown_on_signal())
+        .await
+        .map_err(|e| CliError::Infrastructure(e.to_string()))
+}
+
+pub fn default_agent_id() -> String {
+    let host =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "agent".into());
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+pub async fn agent(args: AgentArgs) -> Result<(), CliError> {
+    let id = args.id.unwrap_or_else(default_agent_id);
+    std::fs::create_dir_all(&args.work_dir).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot create work dir {}: {e}",
+            args.work_dir.display()
+        ))
+    })?;
+    let work_dir = args
+        .work_dir
+        .canonicalize()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    testfarm_agent::run(
+        args.coordinator,
+        id,
+        args.labels.into_iter().collect(),
+        args.slots,
+        work_dir,
+        shutdown_on_signal(),
+    )
+    .await;
+    Ok(())
+}

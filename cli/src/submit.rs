@@ -1,0 +1,209 @@
+//! `farm submit`, `farm watch`, `farm status`: a client of the coordinator's Farm
+//! service, with a progress bar, early failure lines and a summary table.
+
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use testfarm_proto::farm_client::FarmClient;
+use testfarm_proto::{GetRunRequest, StatusRequest, SubmitRequest, WatchRunRequest};
+use testfarm_shared::config::load_pipeline;
+use tonic::transport::Channel;
+
+use crate::args::{RunArgs, StatusArgs, SubmitArgs, WatchArgs};
+use crate::error::CliError;
+
+pub async fn connect(url: &str) -> Result<FarmClient<Channel>, CliError> {
+    let channel = Channel::from_shared(url.to_string())
+        .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
+        .connect_timeout(Duration::from_secs(3))
+        .connect()
+        .await
+        .map_err(|e| CliError::Connect {
+            url: url.into(),
+            message: e.to_string(),
+        })?;
+    Ok(FarmClient::new(channel))
+}
+
+/// Validates the pipeline locally (so errors name the user's file) and submits it.
+pub async fn submit(
+    client: &mut FarmClient<Channel>,
+    pipeline: &Path,
+    run: &RunArgs,
+) -> Result<String, CliError> {
+    load_pipeline(pipeline)?;
+    let text = std::fs::read_to_string(pipeline)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", pipeline.display())))?;
+    let project_dir = pipeline
+        .canonicalize()
+        .map_err(|e| CliError::Usage(format!("{}: {e}", pipeline.display())))?
+        .parent()
+        .expect("a file has a parent")
+        .display()
+        .to_string();
+    let submitter = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let reply = client
+        .submit(SubmitRequest {
+            pipeline_yaml: text,
+            pipeline_path: pipeline.display().to_string(),
+            project_dir,
+            mode: run.mode.clone(),
+            env: run.env.iter().cloned().collect(),
+            submitter,
+            only_stages: run.only.clone(),
+        })
+        .await?
+        .into_inner();
+    Ok(reply.run_id)
+}
+
+/// Follows a run to its verdict; returns the final run record (JSON).
+pub async fn follow(
+    client: &mut FarmClient<Channel>,
+    run_id: &str,
+    quiet: bool,
+) -> Result<serde_json::Value, CliError> {
+    let mut stream = client
+        .watch_run(WatchRunRequest {
+            run_id: run_id.into(),
+        })
+        .await?
+        .into_inner();
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} tasks  {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(run_id.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    loop {
+        let event = match stream.message().await {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                return Err(CliError::Infrastructure(format!(
+                    "the coordinator closed the watch of {run_id} before its verdict (restarted?); follow it again with `farm watch {run_id}`"
+                )))
+            }
+            Err(status) => return Err(status.into()),
+        };
+        bar.set_length(event.tasks_total as u64);
+        bar.set_position(event.tasks_done as u64);
+        bar.set_message(format!(
+            "{}/{} tests, {} failed",
+            event.tests_passed + event.tests_failed,
+            event.tests_total,
+            event.tests_failed
+        ));
+        if !event.failed_test.is_empty() && !quiet {
+            bar.println(format!("FAIL {}", event.failed_test));
+        }
+        if !event.verdict.is_empty() {
+            bar.finish_and_clear();
+            break;
+        }
+    }
+    let json = client
+        .get_run(GetRunRequest {
+            run_id: run_id.into(),
+        })
+        .await?
+        .into_inner()
+        .json;
+    serde_json::from_str(&json)
+        .map_err(|e| CliError::Infrastructure(format!("bad run record: {e}")))
+}
+
+/// Turns a finished run record into the command's result.
+pub fn verdict(record: &serde_json::Value) -> Result<(), CliError> {
+    let run = &record["run"];
+    let run_id = run["id"].as_str().unwrap_or("?").to_string();
+    let message = run["message"].as_str().unwrap_or("").to_string();
+    match run["verdict"].as_str() {
+        Some("passed") => Ok(()),
+        Some("failed") => Err(CliError::TestsFailed { run_id, message }),
+        _ => Err(CliError::Infrastructure(format!(
+            "run {run_id} ended in error: {message}"
+        ))),
+    }
+}
+
+pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
+    let mut client = connect(&args.coordinator).await?;
+    let run_id = submit(&mut client, &args.pipeline, &args.run).await?;
+    if args.no_wait {
+        println!("{run_id}");
+        return Ok(());
+    }
+    finish(&mut client, &run_id, args.run.json).await
+}
+
+pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
+    let mut client = connect(&args.coordinator).await?;
+    finish(&mut client, &args.run_id, args.json).await
+}
+
+async fn finish(
+    client: &mut FarmClient<Channel>,
+    run_id: &str,
+    json: bool,
+) -> Result<(), CliError> {
+    let record = follow(client, run_id, json).await?;
+    if json {
+        println!("{record}");
+    } else {
+        print!("{}", crate::up::summary(&record));
+    }
+    verdict(&record)
+}
+
+pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
+    let mut client = connect(&args.coordinator).await?;
+    let json = client.status(StatusRequest {}).await?.into_inner().json;
+    if args.json {
+        println!("{json}");
+        return Ok(());
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(e.to_string()))?;
+    println!(
+        "applied index {}   queued tasks {}",
+        status["applied_index"], status["queued_tasks"]
+    );
+    println!("agents:");
+    for a in status["agents"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<24} slots {:<3} running {:<3} {}  labels {}",
+            a["id"].as_str().unwrap_or("?"),
+            a["slots"],
+            a["running"],
+            if a["connected"].as_bool() == Some(true) {
+                "connected"
+            } else {
+                "disconnected"
+            },
+            a["labels"]
+        );
+    }
+    println!("active runs:");
+    for r in status["active_runs"].as_array().into_iter().flatten() {
+        let c = &r["counts"];
+        println!(
+            "  {:<8} {:<16} {:<6} tasks {}/{}  tests {} passed {} failed of {}",
+            r["id"].as_str().unwrap_or("?"),
+            r["pipeline"].as_str().unwrap_or("?"),
+            r["mode"].as_str().unwrap_or("?"),
+            c["tasks_done"],
+            c["tasks_total"],
+            c["tests_passed"],
+            c["tests_failed"],
+            c["tests_total"]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! `farm up`: the embedded single-node farm. Starts a coordinator on a free loopback
+//! port and N local agents in this process, runs one pipeline through them, prints
+//! the summary and writes the run record where the summary says.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::args::UpArgs;
+use crate::error::CliError;
+use crate::serve::coordinator_config;
+use crate::submit::{connect, follow, submit, verdict};
+
+/// The quickstart, found from the working directory or from this source tree.
+fn default_pipeline() -> Result<PathBuf, CliError> {
+    let candidates = [
+        PathBuf::from("examples/quickstart/farm.yaml"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/farm.yaml"),
+    ];
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        CliError::Usage("no pipeline given and examples/quickstart/farm.yaml not found: run from the repository, or name a farm.yaml".into())
+    })
+}
+
+pub async fn up(args: UpArgs) -> Result<(), CliError> {
+    let pipeline = match &args.pipeline {
+        Some(p) => p.clone(),
+        None => default_pipeline()?,
+    };
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", args.data_dir.display())))?;
+    let data_dir = args
+        .data_dir
+        .canonicalize()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| CliError::Infrastructure(e.to_string()))?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| CliError::Infrastructure(e.to_string()))?
+    );
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let config = coordinator_config(data_dir.join("coordinator"), &args.timing);
+    let coordinator_done = tasks.spawn(testfarm_coordinator::serve(
+        config,
+        listener,
+        shutdown.clone(),
+    ));
+    let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
+    for n in 1..=args.agents.max(1) {
+        let id = format!("local-{n}");
+        let work_dir = data_dir.join("agents").join(&id);
+        tasks.spawn(testfarm_agent::run(
+            url.clone(),
+            id,
+            labels.clone(),
+            args.slots,
+            work_dir,
+            shutdown.clone(),
+        ));
+    }
+    let result = drive(&url, &pipeline, &args, &data_dir).await;
+    shutdown.cancel();
+    tasks.close();
+    // Running shards finish and report before the farm stops; bounded, in case one hangs.
+    let _ = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_millis(10), coordinator_done).await
+    {
+        return Err(CliError::Infrastructure(e.to_string()));
+    }
+    result
+}
+
+async fn drive(
+    url: &str,
+    pipeline: &std::path::Path,
+    args: &UpArgs,
+    data_dir: &std::path::Path,
+) -> Result<(), CliError> {
+    let mut client = connect(url).await?;
+    let run_id = submit(&mut client, pipeline, &args.run).await?;
+    if !args.run.json {
+        eprintln!(
+            "farm up: {} agents × {} slots; run {run_id} of {}",
+            args.agents,
+            args.slots,
+            pipeline.display()
+        );
+    }
+    let record = follow(&mut client, &run_id, args.run.json).await?;
+    let reports = data_dir.join("reports");
+    let report = reports.join(format!("{run_id}.json"));
+    std::fs::create_dir_all(&reports)
+        .and_then(|_| {
+            std::fs::write(
+                &report,
+                serde_json::to_string_pretty(&record).expect("json"),
+            )
+        })
+        .map_err(|e| CliError::Infrastructure(format!("cannot write {}: {e}", report.display())))?;
+    if args.run.json {
+        println!("{record}");
+    } else {
+        print!("{}", summary(&record));
+        println!("report: {}", report.display());
+    }
+    verdict(&record)
+}
+
+/// The human summary of a finished run record.
+pub fn summary(record: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let run = &record["run"];
+    let tasks = record["tasks"].as_array().cloned().unwrap_or_default();
+    let c = &run["counts"];
+    let wall = run["finished_ms"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(run["accepted_ms"].as_u64().unwrap_or(0)) as f64
+        / 1000.0;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nrun {} {} in {wall:.1}s: {} tests, {} passed, {} failed, {} skipped ({} mode)",
+        run["id"].as_str().unwrap_or("?"),
+        run["verdict"].as_str().unwrap_or("?").to_uppercase(),
+        c["tests_total"],
+        c["tests_passed"],
+        c["tests_failed"],
+        c["tests_skipped"],
+        run["mode"].as_str().unwrap_or("?"),
+    );
+    if run["verdict"].as_str() != Some("passed") {
+        let _ = writeln!(out, "  {}", run["message"].as_str().unwrap_or(""));
+    }
+    let _ = writeln!(
+        out,
+        "\n  {:<32} {:>6} {:>7} {:>7} {:>9}",
+        "job", "tests", "failed", "shards", "test time"
+    );
+    let mut serial = 0.0;
+    let mut slowest: Vec<(f64, String)> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for (i, job) in run["jobs"].as_array().into_iter().flatten().enumerate() {
+        let name = job_name(job);
+        let mut busy = 0.0;
+        let mut failed = 0;
+        for t in tasks.iter().filter(|t| t["job"].as_u64() == Some(i as u64)) {
+            let Some(outcome) = t["outcome"].as_object() else {
+                continue;
+            };
+            for r in outcome
+                .get("results")
+                .and_then(|r| r.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let secs = r["duration_secs"].as_f64().unwrap_or(0.0);
+                busy += secs;
+                slowest.push((secs, format!("{name} {}", r["id"].as_str().unwrap_or("?"))));
+                let status = r["status"].as_str().unwrap_or("");
+                if !matches!(status, "passed" | "skipped") {
+                    failed += 1;
+                    let msg = r["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    failures.push(format!(
+                        "{name} {} [{status}] {msg}",
+                        r["id"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+        serial += busy;
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>6} {:>7} {:>7} {:>8.1}s",
+            name, job["tests"], failed, job["shards"], busy
+        );
+    }
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\nfailures:");
+        for f in failures.iter().take(20) {
+            let _ = writeln!(out, "  {f}");
+        }
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let _ = writeln!(out, "\nslowest tests:");
+    for (secs, name) in slowest.iter().take(5) {
+        let _ = writeln!(out, "  {secs:>7.2}s  {name}");
+    }
+    if wall > 0.0 {
+        let _ = writeln!(
+            out,
+            "\ntest time {serial:.1}s, wall {wall:.1}s ({:.1}x of serial)",
+            serial / wall
+        );
+    }
+    out
+}
+
+fn job_name(job: &serde_json::Value) -> String {
+    let spec = &job["spec"];
+    let stage = spec["stage"].as_str().unwrap_or("?");
+    let cell: Vec<String> = spec["cell"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
+                .collect()
+        })
+        .unwrap_or_default();
+    if cell.is_empty() {
+        stage.to_string()
+    } else {
+        format!("{stage}[{}]", cell.join(","))
+    }
+}

@@ -1,0 +1,290 @@
+//! gRPC services: convert wire messages to domain types and delegate. No decisions
+//! are made here; errors become `tonic::Status` only at this edge.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use testfarm_proto::agent_service_server::AgentService;
+use testfarm_proto::farm_server::Farm;
+use testfarm_proto::*;
+use testfarm_shared::config::parse_pipeline;
+use testfarm_shared::matrix::expand;
+use testfarm_shared::task::TaskOutcome;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::node::{now_ms, Node};
+use crate::scheduler::{Agents, SchedulerConfig};
+use crate::state::{Applied, Command, Counts, Job, JobState, Mode, Run};
+use crate::store::StoreError;
+
+#[derive(Clone)]
+pub struct Services {
+    pub node: Arc<Node>,
+    pub agents: Arc<Agents>,
+    pub config: SchedulerConfig,
+    pub max_lost: u32,
+}
+
+fn internal(e: StoreError) -> Status {
+    Status::internal(e.to_string())
+}
+
+#[tonic::async_trait]
+impl Farm for Services {
+    async fn submit(
+        &self,
+        request: Request<SubmitRequest>,
+    ) -> Result<Response<SubmitReply>, Status> {
+        let req = request.into_inner();
+        let file = if req.pipeline_path.is_empty() {
+            "farm.yaml"
+        } else {
+            req.pipeline_path.as_str()
+        };
+        let pipeline = parse_pipeline(&req.pipeline_yaml, file)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let mode = Mode::parse(&req.mode).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "unknown mode `{}` (use gate, check or select)",
+                req.mode
+            ))
+        })?;
+        let jobs = expand(&pipeline, &req.only_stages)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if req.project_dir.is_empty() {
+            return Err(Status::invalid_argument(
+                "project_dir is empty: name the directory the stages run in",
+            ));
+        }
+        let job_count = jobs.len() as u32;
+        let run = Run {
+            id: String::new(),
+            mode,
+            submitter: req.submitter,
+            pipeline,
+            project_dir: req.project_dir,
+            env: req.env.into_iter().collect::<BTreeMap<_, _>>(),
+            jobs: jobs
+                .into_iter()
+                .map(|spec| Job {
+                    spec,
+                    state: JobState::Discovering,
+                    tests: 0,
+                    shards: 0,
+                })
+                .collect(),
+            max_lost: self.max_lost,
+            accepted_ms: now_ms(),
+            finished_ms: None,
+            verdict: None,
+            message: String::new(),
+            counts: Counts::default(),
+            failed_tests: Vec::new(),
+        };
+        match self
+            .node
+            .propose(Command::AcceptRun { run: Box::new(run) })
+            .await
+            .map_err(internal)?
+        {
+            Applied::RunAccepted { run_id } => {
+                tracing::info!(run = %run_id, jobs = job_count, "run accepted");
+                Ok(Response::new(SubmitReply {
+                    run_id,
+                    jobs: job_count,
+                }))
+            }
+            other => Err(Status::internal(format!(
+                "unexpected apply result {other:?}"
+            ))),
+        }
+    }
+
+    type WatchRunStream = ReceiverStream<Result<RunEvent, Status>>;
+
+    async fn watch_run(
+        &self,
+        request: Request<WatchRunRequest>,
+    ) -> Result<Response<Self::WatchRunStream>, Status> {
+        let run_id = request.into_inner().run_id;
+        // Subscribe before the first read, so no change between them is missed.
+        let mut events = self.node.subscribe();
+        let first = self.node.read(|sm| sm.run(&run_id)).map_err(internal)?;
+        let Some(first) = first else {
+            return Err(Status::not_found(format!("no run `{run_id}`")));
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            if tx.send(Ok(run_event(&first, ""))).await.is_err() || first.finished_ms.is_some() {
+                return;
+            }
+            loop {
+                let failed = match events.recv().await {
+                    Ok(e) if e.run_id == run_id => e.failed_tests,
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Vec::new(),
+                    Err(_) => return,
+                };
+                let Ok(Some(run)) = node.read(|sm| sm.run(&run_id)) else {
+                    return;
+                };
+                // Each failing test reaches watchers as it is reported.
+                for name in &failed {
+                    let mut event = run_event(&run, name);
+                    event.verdict.clear();
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+                if tx.send(Ok(run_event(&run, ""))).await.is_err() || run.finished_ms.is_some() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
+        let (runs, queued, applied) = self.node.read(|sm| {
+            let runs: Vec<_> = sm.active_runs().map(run_summary).collect();
+            (runs, sm.queue().len(), sm.applied())
+        });
+        let json = serde_json::json!({
+            "applied_index": applied,
+            "queued_tasks": queued,
+            "active_runs": runs,
+            "agents": self.agents.snapshot(),
+        });
+        Ok(Response::new(StatusReply {
+            json: json.to_string(),
+        }))
+    }
+
+    async fn get_run(
+        &self,
+        request: Request<GetRunRequest>,
+    ) -> Result<Response<GetRunReply>, Status> {
+        let run_id = request.into_inner().run_id;
+        let (run, tasks) = self
+            .node
+            .read(|sm| (sm.run(&run_id), sm.run_tasks(&run_id)));
+        let run = run
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("no run `{run_id}`")))?;
+        let tasks = tasks.map_err(internal)?;
+        let json = serde_json::json!({ "run": run, "tasks": tasks });
+        Ok(Response::new(GetRunReply {
+            json: json.to_string(),
+        }))
+    }
+}
+
+fn run_summary(run: &Run) -> serde_json::Value {
+    serde_json::json!({
+        "id": run.id,
+        "pipeline": run.pipeline.name,
+        "mode": run.mode,
+        "counts": run.counts,
+        "verdict": run.verdict,
+    })
+}
+
+fn run_event(run: &Run, failed_test: &str) -> RunEvent {
+    RunEvent {
+        run_id: run.id.clone(),
+        tasks_total: run.counts.tasks_total,
+        tasks_done: run.counts.tasks_done,
+        tests_total: run.counts.tests_total,
+        tests_passed: run.counts.tests_passed,
+        tests_failed: run.counts.tests_failed,
+        failed_test: failed_test.into(),
+        verdict: run
+            .verdict
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default(),
+        message: run.message.clone(),
+        elapsed_ms: run
+            .finished_ms
+            .unwrap_or_else(now_ms)
+            .saturating_sub(run.accepted_ms),
+    }
+}
+
+#[tonic::async_trait]
+impl AgentService for Services {
+    async fn register(
+        &self,
+        request: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterReply>, Status> {
+        let req = request.into_inner();
+        if req.agent_id.is_empty() {
+            return Err(Status::invalid_argument("agent_id is empty"));
+        }
+        self.agents.register(
+            &req.agent_id,
+            req.labels.into_iter().collect(),
+            req.slots,
+            req.executors,
+        );
+        tracing::info!(agent = %req.agent_id, slots = req.slots, "agent registered");
+        self.node.changed.notify_waiters();
+        Ok(Response::new(RegisterReply {
+            heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
+            lease_timeout_ms: self.config.lease_timeout.as_millis() as u64,
+        }))
+    }
+
+    type LeaseStream = ReceiverStream<Result<TaskAssignment, Status>>;
+
+    async fn lease(
+        &self,
+        request: Request<LeaseRequest>,
+    ) -> Result<Response<Self::LeaseStream>, Status> {
+        let agent_id = request.into_inner().agent_id;
+        let (tx, rx) = mpsc::channel(64);
+        if !self.agents.attach(&agent_id, tx) {
+            return Err(Status::failed_precondition(format!(
+                "agent `{agent_id}` is not registered: call Register first"
+            )));
+        }
+        self.node.changed.notify_waiters();
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatReply>, Status> {
+        let req = request.into_inner();
+        let known = self.agents.heartbeat(&req.agent_id, req.running_tasks);
+        Ok(Response::new(HeartbeatReply { known }))
+    }
+
+    async fn report_task(
+        &self,
+        request: Request<TaskReport>,
+    ) -> Result<Response<ReportAck>, Status> {
+        let req = request.into_inner();
+        let mut outcome: TaskOutcome = serde_json::from_str(&req.outcome_json).map_err(|e| {
+            Status::invalid_argument(format!("outcome_json of task {}: {e}", req.task_id))
+        })?;
+        let now = now_ms();
+        outcome.phases.upload_secs = now.saturating_sub(outcome.sent_at_ms) as f64 / 1000.0;
+        let applied = self
+            .node
+            .propose(Command::CompleteTask {
+                task_id: req.task_id,
+                agent: req.agent_id,
+                attempt: req.attempt,
+                outcome: Box::new(outcome),
+                now_ms: now,
+            })
+            .await
+            .map_err(internal)?;
+        let applied = matches!(applied, Applied::Completed { applied: true });
+        Ok(Response::new(ReportAck { applied }))
+    }
+}

@@ -1,0 +1,383 @@
+//! The leader's scheduler: plans discovered jobs, hands queued tasks to agents with
+//! free slots and matching labels, and gives back tasks whose agent went quiet.
+//! See ../shared/DESIGN.md, "Scheduling".
+//!
+//! Agents and their lease streams are soft state, rebuilt after a restart when agents
+//! register again; every decision that must survive (a lease, a loss) is a command.
+//! A lease expires when its agent has not sent a heartbeat for `lease_timeout`, or
+//! when its heartbeats stop listing the task (the assignment never arrived).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use testfarm_proto::TaskAssignment;
+use testfarm_shared::matrix::labels_match;
+use testfarm_shared::plan::{plan, PlanParams};
+use testfarm_shared::profile::{estimate_tests, TestProfile};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::node::{now_ms, Node};
+use crate::state::machine::profile_key;
+use crate::state::{Applied, Command, JobState, TaskState};
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub lease_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub min_shard: Duration,
+}
+
+pub type AssignmentSender = mpsc::Sender<Result<TaskAssignment, Status>>;
+
+pub struct AgentEntry {
+    pub labels: BTreeMap<String, String>,
+    pub slots: u32,
+    pub executors: Vec<String>,
+    pub last_seen: Instant,
+    /// Tasks the agent said it runs in its last heartbeat, and when (wall ms).
+    pub running: HashSet<String>,
+    pub heartbeat_ms: u64,
+    pub stream: Option<AssignmentSender>,
+}
+
+/// Registered agents: leader-only soft state.
+#[derive(Default)]
+pub struct Agents {
+    inner: Mutex<HashMap<String, AgentEntry>>,
+}
+
+impl Agents {
+    pub fn register(
+        &self,
+        id: &str,
+        labels: BTreeMap<String, String>,
+        slots: u32,
+        executors: Vec<String>,
+    ) {
+        let mut agents = self.inner.lock().expect("agents lock");
+        let entry = agents.entry(id.to_string()).or_insert_with(|| AgentEntry {
+            labels: BTreeMap::new(),
+            slots: 0,
+            executors: Vec::new(),
+            last_seen: Instant::now(),
+            running: HashSet::new(),
+            heartbeat_ms: 0,
+            stream: None,
+        });
+        entry.labels = labels;
+        entry.slots = slots.max(1);
+        entry.executors = executors;
+        entry.last_seen = Instant::now();
+    }
+
+    /// Attaches a lease stream; false if the agent is unknown (it must register).
+    pub fn attach(&self, id: &str, stream: AssignmentSender) -> bool {
+        let mut agents = self.inner.lock().expect("agents lock");
+        match agents.get_mut(id) {
+            Some(entry) => {
+                entry.stream = Some(stream);
+                entry.last_seen = Instant::now();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a heartbeat; false if the agent is unknown (it must register).
+    pub fn heartbeat(&self, id: &str, running: Vec<String>) -> bool {
+        let mut agents = self.inner.lock().expect("agents lock");
+        match agents.get_mut(id) {
+            Some(entry) => {
+                entry.last_seen = Instant::now();
+                entry.running = running.into_iter().collect();
+                entry.heartbeat_ms = now_ms();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<serde_json::Value> {
+        let agents = self.inner.lock().expect("agents lock");
+        let mut out: Vec<_> = agents
+            .iter()
+            .map(|(id, a)| {
+                serde_json::json!({
+                    "id": id,
+                    "labels": a.labels,
+                    "slots": a.slots,
+                    "running": a.running.len(),
+                    "connected": a.stream.as_ref().is_some_and(|s| !s.is_closed()),
+                    "last_seen_secs": a.last_seen.elapsed().as_secs_f64(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        out
+    }
+}
+
+pub struct Scheduler {
+    pub node: Arc<Node>,
+    pub agents: Arc<Agents>,
+    pub config: SchedulerConfig,
+    started: Instant,
+}
+
+impl Scheduler {
+    pub fn new(node: Arc<Node>, agents: Arc<Agents>, config: SchedulerConfig) -> Scheduler {
+        Scheduler {
+            node,
+            agents,
+            config,
+            started: Instant::now(),
+        }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let changed = self.node.changed.notified();
+            if let Err(e) = self.tick().await {
+                tracing::error!("scheduler: {e}");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = changed => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+
+    async fn tick(&self) -> Result<(), crate::store::StoreError> {
+        self.plan_discovered().await?;
+        self.expire_leases().await?;
+        self.assign().await?;
+        Ok(())
+    }
+
+    /// Cuts every discovered job into shards from the timing profiles.
+    async fn plan_discovered(&self) -> Result<(), crate::store::StoreError> {
+        let pending: Vec<_> = self.node.read(|sm| {
+            sm.active_runs()
+                .flat_map(|run| {
+                    run.jobs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, j)| j.state == JobState::Discovered)
+                        .map(|(i, j)| {
+                            let stage = run
+                                .pipeline
+                                .stages
+                                .iter()
+                                .find(|s| s.name == j.spec.stage)
+                                .cloned();
+                            (
+                                run.id.clone(),
+                                i,
+                                run.pipeline.project.clone(),
+                                j.spec.labels.clone(),
+                                stage,
+                            )
+                        })
+                })
+                .collect()
+        });
+        for (run_id, job, project, labels, stage) in pending {
+            let Some(stage) = stage else { continue };
+            let (tests, store) = self
+                .node
+                .read(|sm| (sm.inventory(&run_id, job), sm.store().clone()));
+            let tests = tests?;
+            let estimates = estimate_tests(
+                &tests,
+                |t| {
+                    store
+                        .get::<TestProfile>(&profile_key(&project, &stage.name, t))
+                        .ok()
+                        .flatten()
+                },
+                stage.default_estimate,
+            );
+            let slots = self.matching_slots(&labels).max(1);
+            let params = PlanParams {
+                slots,
+                min_shard: self.config.min_shard,
+                ..PlanParams::default()
+            };
+            let shards = plan(&tests, &estimates, stage.split, &params);
+            tracing::info!(run = %run_id, job, tests = tests.len(), shards = shards.len(), slots, "planned");
+            self.node
+                .propose(Command::PlanJob {
+                    run_id,
+                    job,
+                    shards,
+                    now_ms: now_ms(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn matching_slots(&self, labels: &BTreeMap<String, String>) -> usize {
+        let agents = self.agents.inner.lock().expect("agents lock");
+        agents
+            .values()
+            .filter(|a| labels_match(labels, &a.labels))
+            .map(|a| a.slots as usize)
+            .sum()
+    }
+
+    async fn expire_leases(&self) -> Result<(), crate::store::StoreError> {
+        let leased: Vec<(String, String, u64)> = self.node.read(|sm| {
+            sm.active_tasks()
+                .filter_map(|t| match &t.state {
+                    TaskState::Leased { agent, since_ms } => {
+                        Some((t.id.clone(), agent.clone(), *since_ms))
+                    }
+                    _ => None,
+                })
+                .collect()
+        });
+        let timeout = self.config.lease_timeout;
+        let mut lost = Vec::new();
+        {
+            let agents = self.agents.inner.lock().expect("agents lock");
+            for (task, agent, since_ms) in leased {
+                let reason = match agents.get(&agent) {
+                    None if self.started.elapsed() > timeout => Some(format!(
+                        "agent {agent} has not registered for {}s",
+                        timeout.as_secs_f64()
+                    )),
+                    None => None,
+                    Some(a) if a.last_seen.elapsed() > timeout => Some(format!(
+                        "no heartbeat from agent {agent} for {:.1}s",
+                        a.last_seen.elapsed().as_secs_f64()
+                    )),
+                    Some(a)
+                        if a.heartbeat_ms > since_ms + timeout.as_millis() as u64
+                            && !a.running.contains(&task) =>
+                    {
+                        Some(format!("agent {agent} does not report running it"))
+                    }
+                    Some(_) => None,
+                };
+                if let Some(reason) = reason {
+                    lost.push((task, agent, reason));
+                }
+            }
+        }
+        for (task_id, agent, reason) in lost {
+            tracing::warn!(task = %task_id, agent = %agent, "lease expired: {reason}");
+            self.node
+                .propose(Command::LoseTask {
+                    task_id,
+                    agent,
+                    reason,
+                    now_ms: now_ms(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Hands queued tasks to agents with free slots, one per agent per pass so that
+    /// work spreads over agents.
+    async fn assign(&self) -> Result<(), crate::store::StoreError> {
+        loop {
+            let picks = self.pick();
+            if picks.is_empty() {
+                return Ok(());
+            }
+            for (task_id, agent, stream) in picks {
+                let applied = self
+                    .node
+                    .propose(Command::LeaseTask {
+                        task_id: task_id.clone(),
+                        agent: agent.clone(),
+                        now_ms: now_ms(),
+                    })
+                    .await?;
+                if let Applied::Leased { attempt, spec } = applied {
+                    let assignment = TaskAssignment {
+                        task_id: task_id.clone(),
+                        attempt,
+                        spec_json: serde_json::to_string(&spec).expect("spec serializes"),
+                    };
+                    // A send that fails leaves the lease to expire and be retried.
+                    if stream.send(Ok(assignment)).await.is_err() {
+                        tracing::warn!(task = %task_id, agent = %agent, "lease stream closed; the lease will expire");
+                    } else {
+                        tracing::debug!(task = %task_id, agent = %agent, attempt, "leased");
+                    }
+                }
+            }
+        }
+    }
+
+    fn pick(&self) -> Vec<(String, String, AssignmentSender)> {
+        let agents = self.agents.inner.lock().expect("agents lock");
+        self.node.read(|sm| {
+            let mut busy: HashMap<&str, u32> = HashMap::new();
+            for t in sm.active_tasks() {
+                if let TaskState::Leased { agent, .. } = &t.state {
+                    *busy.entry(agent.as_str()).or_default() += 1;
+                }
+            }
+            let mut live: Vec<(&String, &AgentEntry)> = agents
+                .iter()
+                .filter(|(_, a)| a.stream.as_ref().is_some_and(|s| !s.is_closed()))
+                .collect();
+            live.sort_by_key(|(id, a)| {
+                (
+                    std::cmp::Reverse(
+                        a.slots
+                            .saturating_sub(busy.get(id.as_str()).copied().unwrap_or(0)),
+                    ),
+                    id.as_str(),
+                )
+            });
+            let mut taken: HashSet<&str> = HashSet::new();
+            let mut picks = Vec::new();
+            for (id, agent) in &live {
+                if busy.get(id.as_str()).copied().unwrap_or(0) >= agent.slots {
+                    continue;
+                }
+                for key in sm.queue() {
+                    let task_id = key.3.as_str();
+                    if taken.contains(task_id) {
+                        continue;
+                    }
+                    let Some(task) = sm.task(task_id) else {
+                        continue;
+                    };
+                    let Some(run) = sm.active_run(&task.run_id) else {
+                        continue;
+                    };
+                    let labels = &run.jobs[task.job].spec.labels;
+                    if !labels_match(labels, &agent.labels) {
+                        continue;
+                    }
+                    // Retry lost work elsewhere when another agent could take it.
+                    if task.lost_on.contains(id)
+                        && live.iter().any(|(other, a)| {
+                            !task.lost_on.contains(other) && labels_match(labels, &a.labels)
+                        })
+                    {
+                        continue;
+                    }
+                    taken.insert(task_id);
+                    picks.push((
+                        task_id.to_string(),
+                        (*id).clone(),
+                        agent.stream.clone().expect("live"),
+                    ));
+                    break;
+                }
+            }
+            picks
+        })
+    }
+}

@@ -1,0 +1,619 @@
+//! `apply(index, command)`: the only writer of replicated state.
+//!
+//! Deterministic — the same commands in the same order give the same state on every
+//! node — and idempotent by index: a command at or below the applied index is skipped,
+//! so replaying a log after a crash applies nothing twice. Each apply is one atomic
+//! sled batch that includes the new applied index.
+//!
+//! Active runs and their tasks are also held in memory (the scheduler scans them);
+//! finished runs live only in sled.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use testfarm_shared::config::Stage;
+use testfarm_shared::plan::PlannedShard;
+use testfarm_shared::profile::TestProfile;
+use testfarm_shared::task::{ExitKind, TaskKind, TaskOutcome, TaskSpec, TestStatus};
+
+use super::model::*;
+use crate::store::{Batch, Store, StoreError};
+
+/// Queue order: priority class, then run age, then task order within the run.
+pub type QueueKey = (u8, u64, u32, String);
+
+pub struct StateMachine {
+    store: Store,
+    applied: u64,
+    runs: BTreeMap<String, Run>,
+    tasks: HashMap<String, Task>,
+    queue: BTreeSet<QueueKey>,
+}
+
+pub fn profile_key(project: &str, stage: &str, test: &str) -> String {
+    format!("profile/{project}/{stage}/{test}")
+}
+
+fn inventory_key(run_id: &str, job: usize) -> String {
+    format!("inv/{run_id}/{job}")
+}
+
+/// Index number of a run id `r<index>`, for queue order.
+fn run_seq(run_id: &str) -> u64 {
+    run_id.trim_start_matches('r').parse().unwrap_or(u64::MAX)
+}
+
+impl StateMachine {
+    /// Loads the applied index and every active run with its tasks.
+    pub fn open(store: Store) -> Result<StateMachine, StoreError> {
+        let applied = store.get::<u64>("meta/applied")?.unwrap_or(0);
+        let mut sm = StateMachine {
+            store,
+            applied,
+            runs: BTreeMap::new(),
+            tasks: HashMap::new(),
+            queue: BTreeSet::new(),
+        };
+        for (_, run) in sm.store.scan::<Run>("run/")? {
+            if run.finished_ms.is_some() {
+                continue;
+            }
+            for (_, task) in sm.store.scan::<Task>(&format!("task/{}.", run.id))? {
+                if task.state == TaskState::Queued {
+                    sm.queue.insert(queue_key(&run, &task));
+                }
+                sm.tasks.insert(task.id.clone(), task);
+            }
+            sm.runs.insert(run.id.clone(), run);
+        }
+        Ok(sm)
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn active_runs(&self) -> impl Iterator<Item = &Run> {
+        self.runs.values()
+    }
+
+    pub fn active_run(&self, id: &str) -> Option<&Run> {
+        self.runs.get(id)
+    }
+
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.get(id)
+    }
+
+    pub fn active_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+
+    pub fn queue(&self) -> &BTreeSet<QueueKey> {
+        &self.queue
+    }
+
+    /// A run, active or finished.
+    pub fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        match self.runs.get(id) {
+            Some(run) => Ok(Some(run.clone())),
+            None => self.store.get(&format!("run/{id}")),
+        }
+    }
+
+    /// All tasks of a run, from disk (complete for finished runs too).
+    pub fn run_tasks(&self, id: &str) -> Result<Vec<Task>, StoreError> {
+        Ok(self
+            .store
+            .scan::<Task>(&format!("task/{id}."))?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
+    }
+
+    /// Discovered test ids of a job.
+    pub fn inventory(&self, run_id: &str, job: usize) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .store
+            .get(&inventory_key(run_id, job))?
+            .unwrap_or_default())
+    }
+
+    /// Applies the command at `index`. Commands at or below the applied index were
+    /// applied before (a replay after a crash) and are skipped.
+    pub fn apply(
+        &mut self,
+        index: u64,
+        command: Command,
+    ) -> Result<(Applied, Option<StateEvent>), StoreError> {
+        if index <= self.applied {
+            return Ok((
+                Applied::Ignored(format!("index {index} already applied")),
+                None,
+            ));
+        }
+        let mut tx = Tx {
+            batch: Batch::default(),
+            dirty_runs: BTreeSet::new(),
+            dirty_tasks: BTreeSet::new(),
+            event: None,
+        };
+        let applied = match command {
+            Command::AcceptRun { run } => self.accept_run(&mut tx, index, *run),
+            Command::PlanJob {
+                run_id,
+                job,
+                shards,
+                now_ms,
+            } => self.plan_job(&mut tx, &run_id, job, shards, now_ms),
+            Command::LeaseTask {
+                task_id,
+                agent,
+                now_ms,
+            } => self.lease(&mut tx, &task_id, &agent, now_ms),
+            Command::CompleteTask {
+                task_id,
+                agent,
+                attempt,
+                outcome,
+                now_ms,
+            } => self.complete(&mut tx, &task_id, &agent, attempt, *outcome, now_ms)?,
+            Command::LoseTask {
+                task_id,
+                agent,
+                reason,
+                now_ms,
+            } => self.lose(&mut tx, &task_id, &agent, &reason, now_ms),
+        };
+        self.applied = index;
+        tx.batch.put("meta/applied", &index);
+        for id in &tx.dirty_tasks {
+            if let Some(task) = self.tasks.get(id) {
+                tx.batch.put(&format!("task/{id}"), task);
+            }
+        }
+        let mut finished = Vec::new();
+        for id in &tx.dirty_runs {
+            if let Some(run) = self.runs.get(id) {
+                tx.batch.put(&format!("run/{id}"), run);
+                if run.finished_ms.is_some() {
+                    finished.push(id.clone());
+                }
+            }
+        }
+        self.store.commit(tx.batch)?;
+        for id in finished {
+            self.forget(&id);
+        }
+        Ok((applied, tx.event))
+    }
+
+    fn forget(&mut self, run_id: &str) {
+        self.runs.remove(run_id);
+        self.tasks.retain(|_, t| t.run_id != run_id);
+        self.queue.retain(|k| k.3.split('.').next() != Some(run_id));
+    }
+
+    fn accept_run(&mut self, tx: &mut Tx, index: u64, mut run: Run) -> Applied {
+        run.id = format!("r{index}");
+        for (job, _) in run.jobs.iter().enumerate() {
+            let task = Task {
+                id: format!("{}.j{job}.d", run.id),
+                run_id: run.id.clone(),
+                job,
+                work: Work::Discover,
+                state: TaskState::Queued,
+                attempt: 0,
+                lost_on: Vec::new(),
+                queued_ms: run.accepted_ms,
+                finished_ms: None,
+                done_by: None,
+                outcome: None,
+            };
+            self.queue.insert(queue_key(&run, &task));
+            tx.dirty_tasks.insert(task.id.clone());
+            self.tasks.insert(task.id.clone(), task);
+        }
+        run.counts.tasks_total = run.jobs.len() as u32;
+        let run_id = run.id.clone();
+        tx.touch_run(&run_id);
+        self.runs.insert(run_id.clone(), run);
+        Applied::RunAccepted { run_id }
+    }
+
+    fn plan_job(
+        &mut self,
+        tx: &mut Tx,
+        run_id: &str,
+        job: usize,
+        shards: Vec<PlannedShard>,
+        now_ms: u64,
+    ) -> Applied {
+        let Some(run) = self.runs.get_mut(run_id) else {
+            return Applied::Ignored(format!("run {run_id} is not active"));
+        };
+        if run.jobs.get(job).map(|j| j.state) != Some(JobState::Discovered) {
+            return Applied::Ignored(format!("job {job} of {run_id} is not waiting for a plan"));
+        }
+        run.jobs[job].state = JobState::Planned;
+        run.jobs[job].shards = shards.len() as u32;
+        run.counts.tasks_total += shards.len() as u32;
+        let run = run.clone();
+        for (n, shard) in shards.into_iter().enumerate() {
+            let task = Task {
+                id: format!("{run_id}.j{job}.s{n}"),
+                run_id: run_id.into(),
+                job,
+                work: Work::Shard(shard),
+                state: TaskState::Queued,
+                attempt: 0,
+                lost_on: Vec::new(),
+                queued_ms: now_ms,
+                finished_ms: None,
+                done_by: None,
+                outcome: None,
+            };
+            self.queue.insert(queue_key(&run, &task));
+            tx.dirty_tasks.insert(task.id.clone());
+            self.tasks.insert(task.id.clone(), task);
+        }
+        tx.touch_run(run_id);
+        Applied::Planned
+    }
+
+    fn lease(&mut self, tx: &mut Tx, task_id: &str, agent: &str, now_ms: u64) -> Applied {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return Applied::Ignored(format!("task {task_id} is not active"));
+        };
+        if task.state != TaskState::Queued {
+            return Applied::Ignored(format!("task {task_id} is not queued"));
+        }
+        let run = &self.runs[&task.run_id];
+        self.queue.remove(&queue_key(run, task));
+        task.state = TaskState::Leased {
+            agent: agent.into(),
+            since_ms: now_ms,
+        };
+        task.attempt += 1;
+        tx.dirty_tasks.insert(task_id.into());
+        let spec = task_spec(run, task);
+        Applied::Leased {
+            attempt: task.attempt,
+            spec: Box::new(spec),
+        }
+    }
+
+    fn complete(
+        &mut self,
+        tx: &mut Tx,
+        task_id: &str,
+        agent: &str,
+        attempt: u32,
+        mut outcome: TaskOutcome,
+        now_ms: u64,
+    ) -> Result<Applied, StoreError> {
+        let Some(task) = self.tasks.get(task_id) else {
+            return Ok(Applied::Completed { applied: false });
+        };
+        if matches!(task.state, TaskState::Done | TaskState::Cancelled) {
+            return Ok(Applied::Completed { applied: false });
+        }
+        if outcome.is_infrastructure_failure() {
+            let reason = match &outcome.exit {
+                ExitKind::Infrastructure { message } => message.clone(),
+                _ => unreachable!(),
+            };
+            // Only the holder of the current lease can give the task back.
+            if !matches!(&task.state, TaskState::Leased { agent: a, .. } if a == agent)
+                || task.attempt != attempt
+            {
+                return Ok(Applied::Completed { applied: false });
+            }
+            self.lose(
+                tx,
+                task_id,
+                agent,
+                &format!("infrastructure failure: {reason}"),
+                now_ms,
+            );
+            return Ok(Applied::Completed { applied: true });
+        }
+        // First result wins, even from an agent whose lease already expired: the work
+        // is done, and a later copy's report is ignored above.
+        let task = self.tasks.get_mut(task_id).expect("checked above");
+        if let TaskState::Leased { since_ms, .. } = task.state {
+            outcome.phases.queued_secs = since_ms.saturating_sub(task.queued_ms) as f64 / 1000.0;
+        }
+        task.state = TaskState::Done;
+        task.finished_ms = Some(now_ms);
+        task.done_by = Some(agent.into());
+        tx.dirty_tasks.insert(task_id.into());
+        let (run_id, job) = (task.run_id.clone(), task.job);
+        let work = task.work.clone();
+        let run = self
+            .runs
+            .get_mut(&run_id)
+            .expect("active task has an active run");
+        run.counts.tasks_done += 1;
+        tx.touch_run(&run_id);
+        let mut failed_now = Vec::new();
+        match work {
+            Work::Discover => match (&outcome.exit, outcome.discovered.is_empty()) {
+                (ExitKind::Exited { code: 0 }, false) => {
+                    let mut seen = BTreeSet::new();
+                    let tests: Vec<String> = outcome
+                        .discovered
+                        .iter()
+                        .filter(|t| seen.insert(t.as_str()))
+                        .cloned()
+                        .collect();
+                    run.jobs[job].state = JobState::Discovered;
+                    run.jobs[job].tests = tests.len() as u32;
+                    run.counts.tests_total += tests.len() as u32;
+                    tx.batch.put(&inventory_key(&run_id, job), &tests);
+                    outcome.discovered = Vec::new(); // kept once, under inv/
+                }
+                (ExitKind::Exited { code: 0 }, true) => {
+                    let message = format!(
+                        "job {} discovered no tests: its `discover` command printed nothing (a stage whose tests are missing never passes silently)",
+                        run.jobs[job].spec.display_name()
+                    );
+                    finish(run, Verdict::Error, message, now_ms);
+                }
+                (exit, _) => {
+                    let message = format!(
+                        "job {}: `discover` failed ({}) on agent {agent}; log tail:\n{}",
+                        run.jobs[job].spec.display_name(),
+                        describe_exit(exit),
+                        outcome.log_tail
+                    );
+                    finish(run, Verdict::Error, message, now_ms);
+                }
+            },
+            Work::Shard(_) => {
+                let stage = run.jobs[job].spec.stage.clone();
+                let project = run.pipeline.project.clone();
+                for result in &outcome.results {
+                    match result.status {
+                        TestStatus::Passed => run.counts.tests_passed += 1,
+                        TestStatus::Skipped => run.counts.tests_skipped += 1,
+                        _ => {
+                            run.counts.tests_failed += 1;
+                            let name =
+                                format!("{} {}", run.jobs[job].spec.display_name(), result.id);
+                            if run.failed_tests.len() < 100 {
+                                run.failed_tests.push(name.clone());
+                            }
+                            failed_now.push(name);
+                        }
+                    }
+                    if result.status == TestStatus::Skipped {
+                        continue;
+                    }
+                    let key = profile_key(&project, &stage, &result.id);
+                    let mut profile: TestProfile = self.store.get(&key)?.unwrap_or_default();
+                    let finished = matches!(
+                        result.status,
+                        TestStatus::Passed | TestStatus::Failed | TestStatus::Error
+                    );
+                    profile.record(
+                        finished.then(|| Duration::from_secs_f64(result.duration_secs)),
+                        result.status.is_failure(),
+                    );
+                    tx.batch.put(&key, &profile);
+                }
+                if !matches!(outcome.exit, ExitKind::Exited { code: 0 })
+                    && !outcome.results.iter().any(|r| r.status.is_failure())
+                {
+                    // The runner failed though no test did: that fails the run too.
+                    run.counts.tests_failed += 1;
+                    let name = format!(
+                        "{} (runner of shard {task_id}: {})",
+                        run.jobs[job].spec.display_name(),
+                        describe_exit(&outcome.exit)
+                    );
+                    run.failed_tests.push(name.clone());
+                    failed_now.push(name);
+                }
+            }
+        }
+        self.tasks.get_mut(task_id).expect("exists").outcome = Some(outcome);
+        self.maybe_finish(tx, &run_id, now_ms);
+        tx.event = Some(StateEvent {
+            run_id: run_id.clone(),
+            failed_tests: failed_now,
+            finished: self.run_finished(&run_id),
+        });
+        Ok(Applied::Completed { applied: true })
+    }
+
+    fn lose(
+        &mut self,
+        tx: &mut Tx,
+        task_id: &str,
+        agent: &str,
+        reason: &str,
+        now_ms: u64,
+    ) -> Applied {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return Applied::Ignored(format!("task {task_id} is not active"));
+        };
+        if !matches!(&task.state, TaskState::Leased { agent: a, .. } if a == agent) {
+            return Applied::Ignored(format!("task {task_id} is not leased to {agent}"));
+        }
+        task.lost_on.push(agent.into());
+        tx.dirty_tasks.insert(task_id.into());
+        let run_id = task.run_id.clone();
+        let run = self
+            .runs
+            .get_mut(&run_id)
+            .expect("active task has an active run");
+        run.counts.tasks_lost += 1;
+        tx.touch_run(&run_id);
+        if task.lost_on.len() as u32 > run.max_lost {
+            let message = format!(
+                "infrastructure error: task {task_id} ({}) was lost {} times, on agents {} (last: {reason}); the limit is {} retries",
+                run.jobs[task.job].spec.display_name(),
+                task.lost_on.len(),
+                task.lost_on.join(", "),
+                run.max_lost
+            );
+            task.state = TaskState::Cancelled;
+            finish(run, Verdict::Error, message, now_ms);
+        } else {
+            task.state = TaskState::Queued;
+            task.queued_ms = now_ms;
+            let key = queue_key(run, task);
+            self.queue.insert(key);
+        }
+        self.maybe_finish(tx, &run_id, now_ms);
+        tx.event = Some(StateEvent {
+            run_id: run_id.clone(),
+            failed_tests: Vec::new(),
+            finished: self.run_finished(&run_id),
+        });
+        Applied::Lost
+    }
+
+    fn run_finished(&self, run_id: &str) -> bool {
+        self.runs
+            .get(run_id)
+            .is_none_or(|r| r.finished_ms.is_some())
+    }
+
+    /// Gives the verdict once every job is planned and every task done; cancels the
+    /// rest of a run that already ended in error.
+    fn maybe_finish(&mut self, tx: &mut Tx, run_id: &str, now_ms: u64) {
+        let run = self.runs.get_mut(run_id).expect("active");
+        if run.finished_ms.is_none() {
+            let all_planned = run.jobs.iter().all(|j| j.state == JobState::Planned);
+            let all_done = self
+                .tasks
+                .values()
+                .filter(|t| t.run_id == run_id)
+                .all(|t| t.state == TaskState::Done);
+            if !(all_planned && all_done) {
+                return;
+            }
+            let verdict = if run.counts.tests_failed > 0 {
+                Verdict::Failed
+            } else {
+                Verdict::Passed
+            };
+            let message = match verdict {
+                Verdict::Passed => format!("{} tests passed", run.counts.tests_passed),
+                _ => format!(
+                    "{} of {} tests failed",
+                    run.counts.tests_failed, run.counts.tests_total
+                ),
+            };
+            finish(run, verdict, message, now_ms);
+        }
+        for task in self.tasks.values_mut().filter(|t| t.run_id == run_id) {
+            if matches!(task.state, TaskState::Queued | TaskState::Leased { .. }) {
+                task.state = TaskState::Cancelled;
+                tx.dirty_tasks.insert(task.id.clone());
+            }
+        }
+        tx.touch_run(run_id);
+    }
+}
+
+struct Tx {
+    batch: Batch,
+    dirty_runs: BTreeSet<String>,
+    dirty_tasks: BTreeSet<String>,
+    event: Option<StateEvent>,
+}
+
+impl Tx {
+    fn touch_run(&mut self, run_id: &str) {
+        self.dirty_runs.insert(run_id.into());
+        if self.event.is_none() {
+            self.event = Some(StateEvent {
+                run_id: run_id.into(),
+                failed_tests: Vec::new(),
+                finished: false,
+            });
+        }
+    }
+}
+
+fn finish(run: &mut Run, verdict: Verdict, message: String, now_ms: u64) {
+    if run.finished_ms.is_none() {
+        run.verdict = Some(verdict);
+        run.message = message;
+        run.finished_ms = Some(now_ms);
+    }
+}
+
+fn queue_key(run: &Run, task: &Task) -> QueueKey {
+    let order = match &task.work {
+        Work::Discover => 0,
+        Work::Shard(_) => task
+            .id
+            .rsplit('s')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .map_or(u32::MAX, |n| n + 1),
+    };
+    (
+        run.mode.priority(),
+        run_seq(&run.id),
+        order,
+        task.id.clone(),
+    )
+}
+
+pub fn describe_exit(exit: &ExitKind) -> String {
+    match exit {
+        ExitKind::Exited { code } => format!("exit code {code}"),
+        ExitKind::Signalled { signal } => format!("killed by signal {signal}"),
+        ExitKind::TimedOut => "killed at its timeout".into(),
+        ExitKind::MemoryLimit => "killed at its memory limit".into(),
+        ExitKind::Infrastructure { message } => format!("infrastructure failure: {message}"),
+    }
+}
+
+/// What an agent needs to run a task.
+pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
+    let job = &run.jobs[task.job];
+    let stage: &Stage = run
+        .pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == job.spec.stage)
+        .expect("jobs name pipeline stages");
+    let mut env = stage.env.clone();
+    env.extend(run.env.clone());
+    let kind = match &task.work {
+        Work::Discover => TaskKind::Discover {
+            command: stage.discover.clone(),
+        },
+        Work::Shard(shard) => TaskKind::Shard {
+            mode: stage.mode.clone(),
+            tests: shard.tests.clone(),
+            estimate_secs: shard.estimate_secs,
+        },
+    };
+    TaskSpec {
+        run_id: run.id.clone(),
+        task_id: task.id.clone(),
+        project: run.pipeline.project.clone(),
+        stage: stage.name.clone(),
+        job_name: job.spec.display_name(),
+        cell: job.spec.cell.clone(),
+        project_dir: run.project_dir.clone(),
+        env,
+        limits: stage.limits.clone(),
+        kind,
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

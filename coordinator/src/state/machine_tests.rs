@@ -1,0 +1,288 @@
+use super::*;
+use testfarm_shared::config::parse_pipeline;
+use testfarm_shared::matrix::expand;
+use testfarm_shared::task::{Phases, TestResult, Usage};
+
+const PIPELINE: &str = "pipeline: p\nstages:\n  unit:\n    discover: ls\n    each: \"true\"\n";
+
+fn run() -> Run {
+    let pipeline = parse_pipeline(PIPELINE, "farm.yaml").unwrap();
+    let jobs = expand(&pipeline, &[]).unwrap();
+    Run {
+        id: String::new(),
+        mode: Mode::Gate,
+        submitter: "t".into(),
+        pipeline,
+        project_dir: "/tmp".into(),
+        env: Default::default(),
+        jobs: jobs
+            .into_iter()
+            .map(|spec| Job {
+                spec,
+                state: JobState::Discovering,
+                tests: 0,
+                shards: 0,
+            })
+            .collect(),
+        max_lost: 1,
+        accepted_ms: 1000,
+        finished_ms: None,
+        verdict: None,
+        message: String::new(),
+        counts: Counts::default(),
+        failed_tests: Vec::new(),
+    }
+}
+
+fn outcome(discovered: &[&str], results: &[(&str, TestStatus, f64)]) -> Box<TaskOutcome> {
+    Box::new(TaskOutcome {
+        exit: ExitKind::Exited { code: 0 },
+        discovered: discovered.iter().map(|s| s.to_string()).collect(),
+        results: results
+            .iter()
+            .map(|(id, status, secs)| TestResult {
+                id: id.to_string(),
+                status: *status,
+                duration_secs: *secs,
+                message: String::new(),
+            })
+            .collect(),
+        phases: Phases::default(),
+        usage: Usage::default(),
+        log_path: String::new(),
+        log_tail: String::new(),
+        sent_at_ms: 0,
+    })
+}
+
+struct Harness {
+    sm: StateMachine,
+    index: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let sm = StateMachine::open(Store::open(dir.path()).unwrap()).unwrap();
+        Harness {
+            sm,
+            index: 0,
+            _dir: dir,
+        }
+    }
+    fn apply(&mut self, c: Command) -> Applied {
+        self.index += 1;
+        self.sm.apply(self.index, c).unwrap().0
+    }
+}
+
+fn lease(h: &mut Harness, task: &str, agent: &str) -> u32 {
+    match h.apply(Command::LeaseTask {
+        task_id: task.into(),
+        agent: agent.into(),
+        now_ms: 2000,
+    }) {
+        Applied::Leased { attempt, .. } => attempt,
+        other => panic!("not leased: {other:?}"),
+    }
+}
+
+/// Accepts a run, discovers a, b and plans them as one shard; returns the run id.
+fn planned(h: &mut Harness) -> String {
+    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun {
+        run: Box::new(run()),
+    }) else {
+        panic!()
+    };
+    let d = format!("{run_id}.j0.d");
+    let attempt = lease(h, &d, "a1");
+    h.apply(Command::CompleteTask {
+        task_id: d,
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(&["a", "b"], &[]),
+        now_ms: 2500,
+    });
+    assert_eq!(h.sm.inventory(&run_id, 0).unwrap(), vec!["a", "b"]);
+    let shard = PlannedShard {
+        tests: vec!["a".into(), "b".into()],
+        estimates: vec![1.0, 1.0],
+        estimate_secs: 2.0,
+    };
+    assert_eq!(
+        h.apply(Command::PlanJob {
+            run_id: run_id.clone(),
+            job: 0,
+            shards: vec![shard],
+            now_ms: 3000
+        }),
+        Applied::Planned
+    );
+    run_id
+}
+
+#[test]
+fn a_run_goes_from_accepted_to_verdict_and_feeds_profiles() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    let s = format!("{run_id}.j0.s0");
+    let attempt = lease(&mut h, &s, "a1");
+    let done = h.apply(Command::CompleteTask {
+        task_id: s.clone(),
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(
+            &[],
+            &[
+                ("a", TestStatus::Passed, 0.5),
+                ("b", TestStatus::Failed, 1.5),
+            ],
+        ),
+        now_ms: 4000,
+    });
+    assert_eq!(done, Applied::Completed { applied: true });
+    let run = h.sm.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.verdict, Some(Verdict::Failed));
+    assert_eq!(run.failed_tests, vec!["unit b"]);
+    let tasks = h.sm.run_tasks(&run_id).unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks.iter().all(|t| t.state == TaskState::Done));
+    let p: TestProfile =
+        h.sm.store()
+            .get(&profile_key("p", "unit", "b"))
+            .unwrap()
+            .unwrap();
+    assert_eq!(p.estimate(), Some(Duration::from_secs_f64(1.5)));
+    assert!(p.failed_last());
+    assert_eq!(h.sm.active_runs().count(), 0, "finished runs leave memory");
+}
+
+#[test]
+fn a_second_report_is_acknowledged_but_not_applied() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    let s = format!("{run_id}.j0.s0");
+    let attempt = lease(&mut h, &s, "a1");
+    let report = Command::CompleteTask {
+        task_id: s.clone(),
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(
+            &[],
+            &[
+                ("a", TestStatus::Passed, 0.5),
+                ("b", TestStatus::Passed, 0.5),
+            ],
+        ),
+        now_ms: 4000,
+    };
+    assert_eq!(
+        h.apply(report.clone()),
+        Applied::Completed { applied: true }
+    );
+    assert_eq!(h.apply(report), Applied::Completed { applied: false });
+    let p: TestProfile =
+        h.sm.store()
+            .get(&profile_key("p", "unit", "a"))
+            .unwrap()
+            .unwrap();
+    assert_eq!(p.samples, 1);
+    assert_eq!(h.sm.run(&run_id).unwrap().unwrap().counts.tests_passed, 2);
+}
+
+#[test]
+fn replaying_applied_indexes_changes_nothing_and_state_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_id;
+    {
+        let mut sm = StateMachine::open(Store::open(dir.path()).unwrap()).unwrap();
+        let (Applied::RunAccepted { run_id: id }, _) = sm
+            .apply(
+                1,
+                Command::AcceptRun {
+                    run: Box::new(run()),
+                },
+            )
+            .unwrap()
+        else {
+            panic!()
+        };
+        run_id = id;
+        let (again, _) = sm
+            .apply(
+                1,
+                Command::AcceptRun {
+                    run: Box::new(run()),
+                },
+            )
+            .unwrap();
+        assert!(matches!(again, Applied::Ignored(_)));
+    }
+    let sm = StateMachine::open(Store::open(dir.path()).unwrap()).unwrap();
+    assert_eq!(sm.applied(), 1);
+    assert_eq!(sm.active_runs().count(), 1);
+    assert_eq!(sm.queue().len(), 1);
+    assert!(sm.task(&format!("{run_id}.j0.d")).is_some());
+}
+
+#[test]
+fn lost_work_is_retried_then_ends_the_run_naming_shard_and_agents() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    let s = format!("{run_id}.j0.s0");
+    lease(&mut h, &s, "a1");
+    assert_eq!(
+        h.apply(Command::LoseTask {
+            task_id: s.clone(),
+            agent: "a1".into(),
+            reason: "lease expired".into(),
+            now_ms: 5000
+        }),
+        Applied::Lost
+    );
+    assert_eq!(h.sm.task(&s).unwrap().state, TaskState::Queued);
+    // A loss reported by an agent that does not hold the lease is ignored.
+    lease(&mut h, &s, "a2");
+    assert!(matches!(
+        h.apply(Command::LoseTask {
+            task_id: s.clone(),
+            agent: "a1".into(),
+            reason: "x".into(),
+            now_ms: 5100
+        }),
+        Applied::Ignored(_)
+    ));
+    h.apply(Command::LoseTask {
+        task_id: s.clone(),
+        agent: "a2".into(),
+        reason: "lease expired".into(),
+        now_ms: 6000,
+    });
+    let run = h.sm.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.verdict, Some(Verdict::Error));
+    assert!(run.message.contains(&s), "{}", run.message);
+    assert!(run.message.contains("a1, a2"), "{}", run.message);
+}
+
+#[test]
+fn a_discovery_that_finds_nothing_is_an_error_not_a_pass() {
+    let mut h = Harness::new();
+    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun {
+        run: Box::new(run()),
+    }) else {
+        panic!()
+    };
+    let d = format!("{run_id}.j0.d");
+    let attempt = lease(&mut h, &d, "a1");
+    h.apply(Command::CompleteTask {
+        task_id: d,
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(&[], &[]),
+        now_ms: 2500,
+    });
+    let run = h.sm.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.verdict, Some(Verdict::Error));
+    assert!(run.message.contains("discovered no tests"));
+}

@@ -1,0 +1,203 @@
+//! The replicated records: runs, jobs, tasks, and the commands that change them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use testfarm_shared::config::Pipeline;
+use testfarm_shared::matrix::JobSpec;
+use testfarm_shared::plan::PlannedShard;
+use testfarm_shared::task::{TaskOutcome, TaskSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Gate,
+    Check,
+    Select,
+}
+
+impl Mode {
+    /// Lower runs first: gate > check > select.
+    pub fn priority(self) -> u8 {
+        match self {
+            Mode::Gate => 0,
+            Mode::Check => 1,
+            Mode::Select => 2,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "gate" | "" => Some(Mode::Gate),
+            "check" => Some(Mode::Check),
+            "select" => Some(Mode::Select),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    /// The farm could not give a verdict: bad discovery, lost work past the limit.
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub mode: Mode,
+    pub submitter: String,
+    pub pipeline: Pipeline,
+    pub project_dir: String,
+    pub env: BTreeMap<String, String>,
+    pub jobs: Vec<Job>,
+    /// How often one task may be lost (agent gone) before the run ends in error.
+    pub max_lost: u32,
+    pub accepted_ms: u64,
+    pub finished_ms: Option<u64>,
+    pub verdict: Option<Verdict>,
+    pub message: String,
+    pub counts: Counts,
+    /// The first failing tests, in the order they were reported (at most 100).
+    pub failed_tests: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub tasks_total: u32,
+    pub tasks_done: u32,
+    pub tests_total: u32,
+    pub tests_passed: u32,
+    pub tests_failed: u32,
+    pub tests_skipped: u32,
+    pub tasks_lost: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub spec: JobSpec,
+    pub state: JobState,
+    /// Number of tests discovered (the ids are stored apart, under `inv/`).
+    pub tests: u32,
+    pub shards: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Discovering,
+    /// Discovered; the leader plans it next.
+    Discovered,
+    Planned,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub run_id: String,
+    pub job: usize,
+    pub work: Work,
+    pub state: TaskState,
+    /// Number of leases so far; a report names the attempt it ran.
+    pub attempt: u32,
+    /// Agents this task was lost on (lease expired or infrastructure failure).
+    pub lost_on: Vec<String>,
+    pub queued_ms: u64,
+    pub finished_ms: Option<u64>,
+    pub done_by: Option<String>,
+    pub outcome: Option<TaskOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Work {
+    Discover,
+    Shard(PlannedShard),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum TaskState {
+    Queued,
+    Leased {
+        agent: String,
+        since_ms: u64,
+    },
+    Done,
+    /// The run ended before this task was needed.
+    Cancelled,
+}
+
+/// Everything that changes replicated state. Applied in log order by every node;
+/// `apply` is deterministic: time and ids come in the command, never from the node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "command")]
+pub enum Command {
+    AcceptRun {
+        run: Box<Run>,
+    },
+    PlanJob {
+        run_id: String,
+        job: usize,
+        shards: Vec<PlannedShard>,
+        now_ms: u64,
+    },
+    LeaseTask {
+        task_id: String,
+        agent: String,
+        now_ms: u64,
+    },
+    CompleteTask {
+        task_id: String,
+        agent: String,
+        attempt: u32,
+        outcome: Box<TaskOutcome>,
+        now_ms: u64,
+    },
+    LoseTask {
+        task_id: String,
+        agent: String,
+        reason: String,
+        now_ms: u64,
+    },
+}
+
+/// What applying a command did, returned to whoever proposed it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    RunAccepted {
+        run_id: String,
+    },
+    Planned,
+    Leased {
+        attempt: u32,
+        spec: Box<TaskSpec>,
+    },
+    Completed {
+        applied: bool,
+    },
+    Lost,
+    /// The command no longer fits the state (e.g. the task was re-leased): ignored.
+    Ignored(String),
+}
+
+/// What changed, for watchers and the scheduler.
+#[derive(Debug, Clone)]
+pub struct StateEvent {
+    pub run_id: String,
+    pub failed_tests: Vec<String>,
+    pub finished: bool,
+}

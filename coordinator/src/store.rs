@@ -1,0 +1,103 @@
+//! Durable storage of one coordinator: a sled tree of JSON records under key
+//! prefixes. Kept behind this small type so sled can be swapped (sled 1.0 is a
+//! stalled alpha, see ../shared/DEPENDENCIES.md).
+//!
+//! Keys: `meta/applied` (last applied command index), `run/ID`, `task/ID`,
+//! `inv/RUN/JOB` (a job's discovered test ids), `profile/PROJECT/STAGE/TEST`.
+
+use std::path::Path;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the data directory {path}: {source} (hint: is another coordinator using it?)"
+    )]
+    Open {
+        path: String,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("storage failure: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record `{key}`: {source}")]
+    Corrupt {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+/// Writes of one applied command, made durable together.
+#[derive(Default)]
+pub struct Batch {
+    inner: sled::Batch,
+}
+
+impl Batch {
+    pub fn put<T: Serialize>(&mut self, key: &str, value: &T) {
+        let bytes = serde_json::to_vec(value).expect("domain types serialize");
+        self.inner.insert(key.as_bytes(), bytes);
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.inner.remove(key.as_bytes());
+    }
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir.join("state.sled"))
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        let tree = db.open_tree("state")?;
+        Ok(Store { db, tree })
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.tree.get(key.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| StoreError::Corrupt {
+                        key: key.into(),
+                        source,
+                    })
+            }
+        }
+    }
+
+    /// Every record under a key prefix, in key order.
+    pub fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let value = serde_json::from_slice(&v).map_err(|source| StoreError::Corrupt {
+                key: key.clone(),
+                source,
+            })?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    /// Applies a batch atomically and waits until it is on disk.
+    pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        self.tree.apply_batch(batch.inner)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,2 @@
+# test_merge_maps: checks one small thing, taking about 0.2s.
+sleep 0.2

@@ -1,0 +1,2 @@
+# test_render_empty: checks one small thing, taking about 0.1s.
+sleep 0.1
