@@ -55,8 +55,12 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         shutdown.clone(),
     ));
     let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
+    // Agent ids (and so their cgroup parents) derive from the data dir: two farms with
+    // different data dirs never reap each other's shards; a crashed one is reaped by
+    // the next `farm up` on the same data dir.
+    let farm_tag = fnv1a(data_dir.display().to_string().as_bytes());
     for n in 1..=args.agents.max(1) {
-        let id = format!("local-{n}");
+        let id = format!("local-{farm_tag:08x}-{n}");
         let work_dir = data_dir.join("agents").join(&id);
         tasks.spawn(testfarm_agent::run(
             url.clone(),
@@ -77,6 +81,11 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         return Err(CliError::Infrastructure(e.to_string()));
     }
     result
+}
+
+/// A stable 32-bit hash (FNV-1a), so ids stay the same across runs and builds.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 async fn drive(

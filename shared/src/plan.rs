@@ -42,62 +42,45 @@ pub struct PlannedShard {
     pub estimate_secs: f64,
 }
 
+/// A group of tests that must stay together: one test, or a whole class.
 struct Unit {
+    /// Index of the unit's first test; ties in duration keep discovery order.
     first: usize,
-    members: Vec<usize>,
     secs: f64,
 }
 
 /// Cuts `tests` (with `estimates` in seconds, parallel) into shards, longest first.
-pub fn plan(
-    tests: &[String],
-    estimates: &[f64],
-    split: Split,
-    params: &PlanParams,
-) -> Vec<PlannedShard> {
+pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanParams) -> Vec<PlannedShard> {
     assert_eq!(tests.len(), estimates.len(), "one estimate per test");
-    let mut units = units(tests, estimates, split);
-    units.sort_by(|a, b| {
-        b.secs
-            .total_cmp(&a.secs)
-            .then(tests[a.first].cmp(&tests[b.first]))
-    });
+    let (mut units, members) = units(tests, estimates, split);
+    units.sort_unstable_by(|a, b| b.secs.total_cmp(&a.secs).then(a.first.cmp(&b.first)));
 
     let total: f64 = units.iter().map(|u| u.secs).sum();
     let slots = params.slots.max(1) as f64;
-    let floor = params
-        .min_shard
-        .as_secs_f64()
-        .max(total / params.max_shards.max(1) as f64);
+    let floor = params.min_shard.as_secs_f64().max(total / params.max_shards.max(1) as f64);
+    let target_for = |remaining: f64| (remaining / (2.0 * slots)).max(floor);
     let mut remaining = total;
+    let mut target = target_for(remaining);
     let mut shards = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut current_secs = 0.0;
-    let mut target = (remaining / (2.0 * slots)).max(floor);
-    for unit in units {
+    for unit in &units {
         if !current.is_empty() && current_secs + unit.secs > target {
             remaining -= current_secs;
-            shards.push(shard(
-                tests,
-                estimates,
-                std::mem::take(&mut current),
-                current_secs,
-            ));
+            shards.push(shard(tests, estimates, std::mem::take(&mut current), current_secs));
             current_secs = 0.0;
-            target = (remaining / (2.0 * slots)).max(floor);
+            target = target_for(remaining);
         }
-        current.extend(unit.members);
+        match &members {
+            None => current.push(unit.first),
+            Some(groups) => current.extend_from_slice(&groups[&unit.first]),
+        }
         current_secs += unit.secs;
         if current_secs >= target {
             remaining -= current_secs;
-            shards.push(shard(
-                tests,
-                estimates,
-                std::mem::take(&mut current),
-                current_secs,
-            ));
+            shards.push(shard(tests, estimates, std::mem::take(&mut current), current_secs));
             current_secs = 0.0;
-            target = (remaining / (2.0 * slots)).max(floor);
+            target = target_for(remaining);
         }
     }
     if !current.is_empty() {
@@ -106,32 +89,27 @@ pub fn plan(
     shards
 }
 
-fn units(tests: &[String], estimates: &[f64], split: Split) -> Vec<Unit> {
+/// The units to place, and for class split the tests of each unit (by first index).
+fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
     match split {
-        Split::Test => (0..tests.len())
-            .map(|i| Unit {
-                first: i,
-                members: vec![i],
-                secs: estimates[i],
-            })
-            .collect(),
+        Split::Test => {
+            let units = estimates.iter().enumerate().map(|(first, &secs)| Unit { first, secs }).collect();
+            (units, None)
+        }
         Split::Class => {
             let mut by_class: HashMap<&str, usize> = HashMap::new();
+            let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
             let mut units: Vec<Unit> = Vec::new();
             for (i, test) in tests.iter().enumerate() {
                 let class = test.split_once("::").map_or(test.as_str(), |(c, _)| c);
                 let at = *by_class.entry(class).or_insert_with(|| {
-                    units.push(Unit {
-                        first: i,
-                        members: Vec::new(),
-                        secs: 0.0,
-                    });
+                    units.push(Unit { first: i, secs: 0.0 });
                     units.len() - 1
                 });
-                units[at].members.push(i);
                 units[at].secs += estimates[i];
+                groups.entry(units[at].first).or_default().push(i);
             }
-            units
+            (units, Some(groups))
         }
     }
 }

@@ -73,17 +73,10 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// Estimates for a job's tests: the profile where one exists, else the median of the
-/// stage's known tests, else the stage's default.
-pub fn estimate_tests(
-    tests: &[String],
-    known: impl Fn(&str) -> Option<TestProfile>,
-    default: Duration,
-) -> Vec<f64> {
-    let measured: Vec<Option<f64>> = tests
-        .iter()
-        .map(|t| known(t).and_then(|p| p.estimate()).map(|d| d.as_secs_f64()))
-        .collect();
+/// Estimates for a job's tests: the measured estimate (seconds) where one exists, else
+/// the median of the stage's known tests, else the stage's default.
+pub fn estimate_tests(tests: &[String], known: impl Fn(&str) -> Option<f64>, default: Duration) -> Vec<f64> {
+    let measured: Vec<Option<f64>> = tests.iter().map(|t| known(t)).collect();
     let fallback =
         median(measured.iter().flatten().copied().collect()).unwrap_or(default.as_secs_f64());
     measured
@@ -127,16 +120,11 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let known = |t: &str| {
-            let secs = match t {
-                "a" => 1.0,
-                "b" => 2.0,
-                "c" => 9.0,
-                _ => return None,
-            };
-            let mut p = TestProfile::default();
-            p.record(Some(Duration::from_secs_f64(secs)), false);
-            Some(p)
+        let known = |t: &str| match t {
+            "a" => Some(1.0),
+            "b" => Some(2.0),
+            "c" => Some(9.0),
+            _ => None,
         };
         assert_eq!(
             estimate_tests(&tests, known, Duration::from_secs(7)),

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The one test command (README.md, .ci/run). Sets up what a fresh machine lacks, then
+# runs every check: formatting, clippy, unit and cross-process integration tests, and
+# the planning benchmark. Safe to run again; installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "set-up: system packages"
+# The quickstart and the sandbox need a POSIX shell and coreutils; the fixtures use
+# procps-free /proc checks. Installed only when missing.
+need=()
+for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git; do
+  cmd=${pair%%:*} pkg=${pair##*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is missing: install Rust (rustup) first" >&2
+  exit 2
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "note: not root, so shards run without cgroups; the cgroup tests will fail" >&2
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (deny warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build"
+cargo build --workspace --all-targets
+
+step "tests: unit and cross-process integration"
+cargo test --workspace
+
+step "benchmark: planning 100k tests"
+cargo bench -p testfarm-shared --bench plan
