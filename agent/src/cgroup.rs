@@ -452,6 +452,14 @@ pub fn reap(parent: &str) {
     }
 }
 
+/// Removes the agent's own parent group and everything under it (agent shutdown).
+pub fn remove_parent(parent: &str) {
+    reap(parent);
+    if !parent.trim_matches('/').is_empty() {
+        ShardCgroup::load(parent.trim_matches('/')).destroy();
+    }
+}
+
 /// An error and its sources, `a: b: c`.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -23,7 +23,7 @@ pub fn cgroup_parent(agent_id: &str) -> String {
 /// Prepares the host (reaps what a crash left, probes cgroups) and runs the agent
 /// until `shutdown`.
 pub async fn run(
-    coordinator: String,
+    coordinators: Vec<String>,
     id: String,
     labels: std::collections::BTreeMap<String, String>,
     slots: u32,
@@ -43,8 +43,9 @@ pub async fn run(
             None
         }
     };
+    let owned = cgroup_parent.clone();
     let config = AgentConfig {
-        coordinator,
+        coordinators,
         id,
         labels,
         slots,
@@ -54,4 +55,7 @@ pub async fn run(
         },
     };
     session::run(config, shutdown).await;
+    if let Some(parent) = owned {
+        cgroup::remove_parent(&parent);
+    }
 }

@@ -21,8 +21,9 @@ use crate::runner::Sandbox;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// `http://host:port` of a coordinator.
-    pub coordinator: String,
+    /// `http://host:port` of each coordinator the agent may talk to; it follows the
+    /// leader's address when a follower names it.
+    pub coordinators: Vec<String>,
     pub id: String,
     pub labels: BTreeMap<String, String>,
     pub slots: u32,
@@ -31,6 +32,8 @@ pub struct AgentConfig {
 
 struct Shared {
     config: AgentConfig,
+    /// The coordinator to talk to now: the leader, as far as the agent knows.
+    current: Mutex<String>,
     /// Tasks being run or whose report is not yet acknowledged.
     running: Mutex<HashSet<String>>,
     slots: Semaphore,
@@ -38,9 +41,15 @@ struct Shared {
 
 /// Runs the agent until `shutdown`; then waits for running tasks to report.
 pub async fn run(config: AgentConfig, shutdown: CancellationToken) {
+    let first = config
+        .coordinators
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:7700".into());
     let shared = Arc::new(Shared {
         slots: Semaphore::new(config.slots.max(1) as usize),
         running: Mutex::new(HashSet::new()),
+        current: Mutex::new(first),
         config,
     });
     let tasks = TaskTracker::new();
@@ -48,8 +57,15 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         match session(&shared, &tasks, &shutdown).await {
             Ok(()) => backoff.reset(),
-            Err(e) => {
-                tracing::warn!(agent = %shared.config.id, "coordinator session ended: {e}; reconnecting")
+            Err(SessionError::Redirected(leader)) => {
+                tracing::info!(agent = %shared.config.id, "following the leader to {leader}");
+                *shared.current.lock().expect("current lock") = leader;
+                backoff.reset();
+                continue;
+            }
+            Err(SessionError::Failed(e)) => {
+                tracing::warn!(agent = %shared.config.id, "coordinator session ended: {e}; reconnecting");
+                shared.rotate();
             }
         }
         tokio::select! {
@@ -71,14 +87,60 @@ async fn connect(url: &str) -> Result<AgentServiceClient<Channel>, String> {
     Ok(AgentServiceClient::new(channel))
 }
 
+enum SessionError {
+    /// A follower named the leader: talk to it instead.
+    Redirected(String),
+    Failed(String),
+}
+
+impl From<String> for SessionError {
+    fn from(e: String) -> Self {
+        SessionError::Failed(e)
+    }
+}
+
+impl Shared {
+    fn current(&self) -> String {
+        self.current.lock().expect("current lock").clone()
+    }
+
+    /// Moves on to the next configured coordinator (the current one is unreachable).
+    fn rotate(&self) {
+        let list = &self.config.coordinators;
+        if list.len() < 2 {
+            return;
+        }
+        let mut current = self.current.lock().expect("current lock");
+        let at = list
+            .iter()
+            .position(|u| *u == *current)
+            .map_or(0, |i| (i + 1) % list.len());
+        *current = list[at].clone();
+    }
+}
+
+/// The leader's address from a follower's refusal, as a URL.
+fn leader_hint(status: &tonic::Status) -> Option<String> {
+    let addr = status.metadata().get("x-farm-leader")?.to_str().ok()?;
+    Some(format!("http://{addr}"))
+}
+
+fn refused(what: &str, status: tonic::Status) -> SessionError {
+    match leader_hint(&status) {
+        Some(leader) => SessionError::Redirected(leader),
+        None => SessionError::Failed(format!("{what}: {}", status.message())),
+    }
+}
+
 /// One registration and lease stream; returns when the stream ends.
 async fn session(
     shared: &Arc<Shared>,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), SessionError> {
     let config = &shared.config;
-    let mut client = connect(&config.coordinator).await?;
+    let url = shared.current();
+    let mut client = connect(&url).await?;
     let reply = client
         .register(RegisterRequest {
             agent_id: config.id.clone(),
@@ -87,7 +149,7 @@ async fn session(
             executors: vec!["sandbox".into()],
         })
         .await
-        .map_err(|e| format!("register: {}", e.message()))?
+        .map_err(|e| refused("register", e))?
         .into_inner();
     let heartbeat_every = Duration::from_millis(reply.heartbeat_interval_ms.max(100));
     let mut stream = client
@@ -95,9 +157,9 @@ async fn session(
             agent_id: config.id.clone(),
         })
         .await
-        .map_err(|e| format!("lease: {}", e.message()))?
+        .map_err(|e| refused("lease", e))?
         .into_inner();
-    tracing::info!(agent = %config.id, coordinator = %config.coordinator, "registered; waiting for work");
+    tracing::info!(agent = %config.id, coordinator = %url, "registered; waiting for work");
     let session_over = shutdown.child_token();
     let _stop_heartbeats = session_over.clone().drop_guard();
     tokio::spawn(heartbeats(
@@ -117,8 +179,12 @@ async fn session(
                 let shutdown = shutdown.clone();
                 tasks.spawn(async move { execute(shared, assignment, shutdown).await });
             }
-            Ok(None) => return Err("the coordinator closed the lease stream".into()),
-            Err(e) => return Err(format!("lease stream: {}", e.message())),
+            Ok(None) => {
+                return Err(SessionError::Failed(
+                    "the coordinator closed the lease stream".into(),
+                ))
+            }
+            Err(e) => return Err(refused("lease stream", e)),
         }
     }
 }
@@ -156,6 +222,11 @@ async fn heartbeats(
                 return;
             }
             Ok(_) => {}
+            Err(e) if leader_hint(&e).is_some() => {
+                // This coordinator stopped leading: start a session with the leader.
+                over.cancel();
+                return;
+            }
             Err(e) => tracing::debug!("heartbeat failed: {}", e.message()),
         }
     }
@@ -211,13 +282,17 @@ async fn report(
             attempt,
             outcome_json: serde_json::to_string(&outcome).expect("outcome serializes"),
         };
-        let result = match connect(&shared.config.coordinator).await {
+        // Any coordinator takes a report (followers forward it to the leader).
+        let result = match connect(&shared.current()).await {
             Ok(mut client) => client
                 .report_task(request)
                 .await
                 .map_err(|e| e.message().to_string()),
             Err(e) => Err(e),
         };
+        if result.is_err() {
+            shared.rotate();
+        }
         match result {
             Ok(ack) => {
                 tracing::info!(task = %task_id, applied = ack.get_ref().applied, "reported");

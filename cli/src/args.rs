@@ -30,6 +30,53 @@ pub enum Command {
     Watch(WatchArgs),
     /// Show runs, agents and the queue.
     Status(StatusArgs),
+    /// Coordinator cluster: status, add, remove.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Leader, term, commit and applied index of each coordinator.
+    Status {
+        /// Any coordinator(s) of the cluster, comma-separated; all members are asked.
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        coordinator: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a coordinator (started with --join) to the cluster.
+    Add {
+        id: u64,
+        /// Its gRPC address, host:port.
+        addr: String,
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        coordinator: String,
+    },
+    /// Remove a coordinator from the cluster.
+    Remove {
+        id: u64,
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        coordinator: String,
+    },
+}
+
+fn peer_list(text: &str) -> Result<std::collections::BTreeMap<u64, String>, String> {
+    text.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (id, addr) = p
+                .split_once('=')
+                .ok_or_else(|| format!("`{p}` is not ID=HOST:PORT"))?;
+            let id: u64 = id
+                .parse()
+                .map_err(|_| format!("`{id}` in `{p}` is not a node id"))?;
+            if id == 0 {
+                return Err("node id 0 is reserved".into());
+            }
+            Ok((id, addr.to_string()))
+        })
+        .collect()
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -106,6 +153,22 @@ pub struct CoordinatorArgs {
     /// Write the bound address to this file once listening.
     #[arg(long)]
     pub addr_file: Option<PathBuf>,
+    /// This coordinator's raft node id.
+    #[arg(long, default_value_t = 1)]
+    pub id: u64,
+    /// Initial cluster members, ID=HOST:PORT,... (this node included); omitted: a
+    /// cluster of this node alone.
+    #[arg(long, value_parser = peer_list)]
+    pub peers: Option<std::collections::BTreeMap<u64, String>>,
+    /// Start with no members and wait to be added with `farm cluster add`.
+    #[arg(long)]
+    pub join: bool,
+    /// Compact the raft log past this many applied entries.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
+    /// The raft tick (elections after 10 ticks, heartbeats every 2).
+    #[arg(long, default_value = "100ms", value_parser = duration)]
+    pub raft_tick: Duration,
     #[command(flatten)]
     pub timing: TimingArgs,
 }

@@ -2,6 +2,7 @@
 //! Exit codes: 0 all passed, 1 test failures, 2 usage or infrastructure error.
 
 mod args;
+mod cluster;
 mod error;
 mod serve;
 mod submit;
@@ -33,6 +34,7 @@ fn main() {
             Command::Submit(a) => submit::submit_command(a).await,
             Command::Watch(a) => submit::watch_command(a).await,
             Command::Status(a) => submit::status_command(a).await,
+            Command::Cluster(c) => cluster::cluster(c).await,
         }
     });
     let code = match result {

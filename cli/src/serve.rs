@@ -16,6 +16,7 @@ pub fn coordinator_config(data_dir: std::path::PathBuf, t: &TimingArgs) -> Coord
         heartbeat_interval: t.heartbeat,
         max_lost: t.max_lost,
         min_shard: t.min_shard,
+        ..CoordinatorConfig::default()
     }
 }
 
@@ -50,7 +51,12 @@ pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
             .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
-    let config = coordinator_config(args.data_dir, &args.timing);
+    let mut config = coordinator_config(args.data_dir, &args.timing);
+    config.node_id = args.id;
+    config.peers = args.peers.unwrap_or_default();
+    config.join = args.join;
+    config.snapshot_every = args.snapshot_every;
+    config.raft_tick = args.raft_tick;
     testfarm_coordinator::serve(config, listener, shutdown_on_signal())
         .await
         .map_err(|e| CliError::Infrastructure(e.to_string()))
@@ -75,7 +81,17 @@ pub async fn agent(args: AgentArgs) -> Result<(), CliError> {
         .canonicalize()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     testfarm_agent::run(
-        args.coordinator,
+        args.coordinator
+            .split(',')
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                if u.contains("://") {
+                    u.to_string()
+                } else {
+                    format!("http://{u}")
+                }
+            })
+            .collect(),
         id,
         args.labels.into_iter().collect(),
         args.slots,

@@ -134,6 +134,8 @@ pub fn verdict(record: &serde_json::Value) -> Result<(), CliError> {
 }
 
 pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
+    // A bad pipeline is the user's to fix, whether or not a coordinator is up.
+    load_pipeline(&args.pipeline)?;
     let mut client = connect(&args.coordinator).await?;
     let run_id = submit(&mut client, &args.pipeline, &args.run).await?;
     if args.no_wait {

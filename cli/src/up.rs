@@ -63,7 +63,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         let id = format!("local-{farm_tag:08x}-{n}");
         let work_dir = data_dir.join("agents").join(&id);
         tasks.spawn(testfarm_agent::run(
-            url.clone(),
+            vec![url.clone()],
             id,
             labels.clone(),
             args.slots,
@@ -85,7 +85,9 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
 
 /// A stable 32-bit hash (FNV-1a), so ids stay the same across runs and builds.
 fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 async fn drive(

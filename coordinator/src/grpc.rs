@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::node::{now_ms, Node};
+use crate::raft::ProposeError;
 use crate::scheduler::{Agents, SchedulerConfig};
 use crate::state::{Applied, Command, Counts, Job, JobState, Mode, Run};
 use crate::store::StoreError;
@@ -29,6 +30,40 @@ pub struct Services {
 
 fn internal(e: StoreError) -> Status {
     Status::internal(e.to_string())
+}
+
+/// The metadata key that tells a client where the leader is.
+pub const LEADER_KEY: &str = "x-farm-leader";
+
+fn not_leader(leader: Option<String>) -> Status {
+    let mut status = Status::unavailable(match &leader {
+        Some(addr) => format!("this coordinator is not the leader; the leader is {addr}"),
+        None => "no leader is elected yet; try again".to_string(),
+    });
+    if let Some(addr) = leader.and_then(|a| a.parse().ok()) {
+        status.metadata_mut().insert(LEADER_KEY, addr);
+    }
+    status
+}
+
+fn proposal(e: ProposeError) -> Status {
+    match e {
+        ProposeError::NotLeader { leader } => not_leader(leader),
+        ProposeError::NoLeader | ProposeError::Dropped => not_leader(None),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+impl Services {
+    /// Agents talk to the leader only (it holds their streams and decides leases).
+    fn require_leader(&self) -> Result<(), Status> {
+        let role = self.node.role();
+        if role.is_leader {
+            Ok(())
+        } else {
+            Err(not_leader(role.leader_addr))
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -87,7 +122,7 @@ impl Farm for Services {
             .node
             .propose(Command::AcceptRun { run: Box::new(run) })
             .await
-            .map_err(internal)?
+            .map_err(proposal)?
         {
             Applied::RunAccepted { run_id } => {
                 tracing::info!(run = %run_id, jobs = job_count, "run accepted");
@@ -153,6 +188,7 @@ impl Farm for Services {
             (runs, sm.queue().len(), sm.applied())
         });
         let json = serde_json::json!({
+            "raft": self.node.role(),
             "applied_index": applied,
             "queued_tasks": queued,
             "active_runs": runs,
@@ -219,6 +255,7 @@ impl AgentService for Services {
         &self,
         request: Request<RegisterRequest>,
     ) -> Result<Response<RegisterReply>, Status> {
+        self.require_leader()?;
         let req = request.into_inner();
         if req.agent_id.is_empty() {
             return Err(Status::invalid_argument("agent_id is empty"));
@@ -243,6 +280,7 @@ impl AgentService for Services {
         &self,
         request: Request<LeaseRequest>,
     ) -> Result<Response<Self::LeaseStream>, Status> {
+        self.require_leader()?;
         let agent_id = request.into_inner().agent_id;
         let (tx, rx) = mpsc::channel(64);
         if !self.agents.attach(&agent_id, tx) {
@@ -258,6 +296,7 @@ impl AgentService for Services {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatReply>, Status> {
+        self.require_leader()?;
         let req = request.into_inner();
         let known = self.agents.heartbeat(&req.agent_id, req.running_tasks);
         Ok(Response::new(HeartbeatReply { known }))
@@ -283,7 +322,7 @@ impl AgentService for Services {
                 now_ms: now,
             })
             .await
-            .map_err(internal)?;
+            .map_err(proposal)?;
         let applied = matches!(applied, Applied::Completed { applied: true });
         Ok(Response::new(ReportAck { applied }))
     }

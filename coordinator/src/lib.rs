@@ -5,16 +5,20 @@
 
 pub mod grpc;
 pub mod node;
+pub mod raft;
+pub mod raft_service;
 pub mod scheduler;
 pub mod state;
 pub mod store;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use testfarm_proto::agent_service_server::AgentServiceServer;
 use testfarm_proto::farm_server::FarmServer;
+use testfarm_proto::raft_service_server::RaftServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +35,16 @@ pub struct CoordinatorConfig {
     pub max_lost: u32,
     /// Smallest shard worth its start overhead.
     pub min_shard: Duration,
+    /// This node's raft id (1 for the embedded single node).
+    pub node_id: u64,
+    /// Initial cluster members, id → gRPC address; empty: a cluster of this node alone.
+    pub peers: BTreeMap<u64, String>,
+    /// Start empty and wait to be added with `farm cluster add`.
+    pub join: bool,
+    /// Compact the raft log past this many applied entries.
+    pub snapshot_every: u64,
+    /// The raft tick; elections take 10 ticks, heartbeats 2.
+    pub raft_tick: Duration,
 }
 
 impl Default for CoordinatorConfig {
@@ -41,6 +55,11 @@ impl Default for CoordinatorConfig {
             heartbeat_interval: Duration::from_secs(2),
             max_lost: 2,
             min_shard: Duration::from_secs(2),
+            node_id: 1,
+            peers: BTreeMap::new(),
+            join: false,
+            snapshot_every: 10_000,
+            raft_tick: Duration::from_millis(100),
         }
     }
 }
@@ -49,6 +68,8 @@ impl Default for CoordinatorConfig {
 pub enum CoordinatorError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error("raft: {0}")]
+    Raft(#[from] raft::ProposeError),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -70,9 +91,26 @@ pub async fn serve(
         source,
     })?;
     let store = store::Store::open(&config.data_dir)?;
-    let machine = state::StateMachine::open(store)?;
-    let active = machine.active_runs().count();
-    let node = node::Node::new(machine);
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let peers = if config.peers.is_empty() {
+        BTreeMap::from([(config.node_id, local)])
+    } else {
+        config.peers.clone()
+    };
+    let raft_config = raft::RaftConfig {
+        id: config.node_id,
+        peers,
+        join: config.join,
+        tick: config.raft_tick,
+        election_ticks: 10,
+        heartbeat_ticks: 2,
+        snapshot_every: config.snapshot_every,
+    };
+    let node = node::Node::start(raft_config, store, shutdown.clone())?;
+    let active = node.read(|sm| sm.active_runs().count());
     let agents = Arc::new(Agents::default());
     let sched_config = SchedulerConfig {
         lease_timeout: config.lease_timeout,
@@ -83,6 +121,10 @@ pub async fn serve(
     let scheduler = Scheduler::new(node.clone(), agents.clone(), sched_config.clone());
     let tasks = tokio_util::task::TaskTracker::new();
     tasks.spawn(scheduler.run(shutdown.clone()));
+    let raft_server = raft_service::RaftServer {
+        node: node.clone(),
+        mailbox: node.mailbox(),
+    };
     let services = grpc::Services {
         node,
         agents,
@@ -92,6 +134,7 @@ pub async fn serve(
     let result = tonic::transport::Server::builder()
         .add_service(FarmServer::new(services.clone()))
         .add_service(AgentServiceServer::new(services))
+        .add_service(RaftServiceServer::new(raft_server).max_decoding_message_size(256 << 20))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
         .await;
     shutdown.cancel();

@@ -1,57 +1,202 @@
-//! The single-node stand-in for consensus: orders proposals into the state machine,
-//! one at a time, and replies only after the command is applied and on disk.
-//!
-//! The Raft issue replaces the ordering (a replicated log in front of the same
-//! [`StateMachine::apply`]); callers keep calling [`Node::propose`].
+//! The coordinator's handle on replicated state: proposals go through raft (forwarded
+//! to the leader when this node follows), reads come from the local state machine,
+//! and reads that must be current wait for a read index first.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::{broadcast, Notify};
+use testfarm_proto::raft_service_client::RaftServiceClient;
+use testfarm_proto::{ForwardRequest, MembershipRequest};
+use tokio::sync::{broadcast, oneshot, Notify};
+use tokio_util::sync::CancellationToken;
 
+use crate::raft::{self, Mail, Membership, ProposeError, RaftConfig, RaftHandle, Role};
 use crate::state::{Applied, Command, StateEvent, StateMachine};
-use crate::store::StoreError;
+use crate::store::Store;
 
 pub struct Node {
-    machine: Mutex<StateMachine>,
+    machine: Arc<Mutex<StateMachine>>,
     events: broadcast::Sender<StateEvent>,
     /// Woken after every apply and whenever an agent's capacity changes.
-    pub changed: Notify,
+    pub changed: Arc<Notify>,
+    raft: RaftHandle,
 }
 
+/// How long a proposal waits for a leader to be elected before giving up.
+const NO_LEADER_PATIENCE: Duration = Duration::from_secs(15);
+
 impl Node {
-    pub fn new(machine: StateMachine) -> Arc<Node> {
+    pub fn start(
+        config: RaftConfig,
+        store: Store,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Node>, ProposeError> {
+        let db = store.db().clone();
+        let machine =
+            StateMachine::open(store).map_err(|e| ProposeError::Storage(e.to_string()))?;
+        let machine = Arc::new(Mutex::new(machine));
         let (events, _) = broadcast::channel(4096);
-        Arc::new(Node {
-            machine: Mutex::new(machine),
+        let changed = Arc::new(Notify::new());
+        let raft = raft::start(
+            config,
+            db,
+            machine.clone(),
+            events.clone(),
+            changed.clone(),
+            shutdown,
+        )?;
+        Ok(Arc::new(Node {
+            machine,
             events,
-            changed: Notify::new(),
-        })
+            changed,
+            raft,
+        }))
     }
 
-    /// Appends the command, applies it, and returns what it did once durable.
-    pub async fn propose(self: &Arc<Self>, command: Command) -> Result<Applied, StoreError> {
-        let node = self.clone();
-        let (applied, event) = tokio::task::spawn_blocking(move || {
-            let mut machine = node.machine.lock().expect("state machine lock");
-            let index = machine.applied() + 1;
-            machine.apply(index, command)
-        })
-        .await
-        .expect("apply does not panic")?;
-        if let Some(event) = event {
-            let _ = self.events.send(event);
+    /// Proposes a command and returns what it did once applied, wherever the leader is.
+    pub async fn propose(&self, command: Command) -> Result<Applied, ProposeError> {
+        let deadline = tokio::time::Instant::now() + NO_LEADER_PATIENCE;
+        loop {
+            let result = match self.propose_here(command.clone()).await {
+                Err(ProposeError::NotLeader { leader: Some(addr) }) => {
+                    forward(&addr, &command).await
+                }
+                other => other,
+            };
+            match result {
+                Err(ProposeError::NoLeader) | Err(ProposeError::NotLeader { .. })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
         }
-        self.changed.notify_waiters();
-        Ok(applied)
     }
 
-    /// Reads the state machine. Keep `f` short: proposals wait for it.
+    /// Proposes on this node only; NotLeader if it is not the leader.
+    pub async fn propose_here(&self, command: Command) -> Result<Applied, ProposeError> {
+        let (reply, rx) = oneshot::channel();
+        self.mail(Mail::Propose {
+            command: Box::new(command),
+            reply,
+        })
+        .await?;
+        rx.await.unwrap_or(Err(ProposeError::Dropped))
+    }
+
+    pub async fn change_membership(
+        &self,
+        change: Membership,
+        id: u64,
+        addr: String,
+    ) -> Result<Applied, ProposeError> {
+        let (reply, rx) = oneshot::channel();
+        self.mail(Mail::ChangeMembership {
+            change,
+            id,
+            addr: addr.clone(),
+            reply,
+        })
+        .await?;
+        match rx.await.unwrap_or(Err(ProposeError::Dropped)) {
+            Err(ProposeError::NotLeader {
+                leader: Some(leader),
+            }) => forward_membership(&leader, change, id, &addr).await,
+            other => other,
+        }
+    }
+
+    /// Waits until this node has applied everything committed when it was called
+    /// (raft read index): a read after this is linearizable.
+    pub async fn linearizable(&self) -> Result<(), ProposeError> {
+        let (reply, rx) = oneshot::channel();
+        self.mail(Mail::ReadIndex { reply }).await?;
+        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+            Ok(Ok(result)) => result,
+            _ => Err(ProposeError::NoLeader),
+        }
+    }
+
+    async fn mail(&self, mail: Mail) -> Result<(), ProposeError> {
+        self.raft
+            .mailbox
+            .send(mail)
+            .await
+            .map_err(|_| ProposeError::Raft("the raft loop has stopped".into()))
+    }
+
+    pub fn mailbox(&self) -> tokio::sync::mpsc::Sender<Mail> {
+        self.raft.mailbox.clone()
+    }
+
+    pub fn role(&self) -> Role {
+        self.raft.role.borrow().clone()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.role.borrow().is_leader
+    }
+
+    /// Reads the state machine. Keep `f` short: applies wait for it.
     pub fn read<R>(&self, f: impl FnOnce(&StateMachine) -> R) -> R {
         f(&self.machine.lock().expect("state machine lock"))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StateEvent> {
         self.events.subscribe()
+    }
+}
+
+async fn client(addr: &str) -> Result<RaftServiceClient<tonic::transport::Channel>, ProposeError> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .map_err(|e| ProposeError::Raft(e.to_string()))?
+        .connect_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .map_err(|_| ProposeError::NoLeader)?;
+    Ok(RaftServiceClient::new(channel))
+}
+
+fn decode_forward(reply: testfarm_proto::ForwardReply) -> Result<Applied, ProposeError> {
+    if reply.error {
+        Err(serde_json::from_str(&reply.applied_json).unwrap_or(ProposeError::Dropped))
+    } else {
+        serde_json::from_str(&reply.applied_json)
+            .map_err(|e| ProposeError::Raft(format!("bad forward reply: {e}")))
+    }
+}
+
+async fn forward(leader: &str, command: &Command) -> Result<Applied, ProposeError> {
+    let mut c = client(leader).await?;
+    let request = ForwardRequest {
+        command_json: serde_json::to_string(command).expect("commands serialize"),
+    };
+    match c.forward(request).await {
+        Ok(reply) => decode_forward(reply.into_inner()),
+        Err(_) => Err(ProposeError::NoLeader),
+    }
+}
+
+async fn forward_membership(
+    leader: &str,
+    change: Membership,
+    id: u64,
+    addr: &str,
+) -> Result<Applied, ProposeError> {
+    let mut c = client(leader).await?;
+    let change = match change {
+        Membership::Add => "add",
+        Membership::Remove => "remove",
+    };
+    let request = MembershipRequest {
+        change: change.into(),
+        id,
+        addr: addr.into(),
+    };
+    match c.change_membership(request).await {
+        Ok(reply) => decode_forward(reply.into_inner()),
+        Err(_) => Err(ProposeError::NoLeader),
     }
 }
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use crate::node::{now_ms, Node};
+use crate::raft::ProposeError;
 use crate::state::machine::profile_key;
 use crate::state::{Applied, Command, JobState, TaskState};
 
@@ -100,6 +101,10 @@ impl Agents {
         }
     }
 
+    pub fn clear(&self) {
+        self.inner.lock().expect("agents lock").clear();
+    }
+
     pub fn snapshot(&self) -> Vec<serde_json::Value> {
         let agents = self.inner.lock().expect("agents lock");
         let mut out: Vec<_> = agents
@@ -137,11 +142,29 @@ impl Scheduler {
         }
     }
 
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut was_leader = false;
         loop {
+            // Registered before the tick, so an apply during the tick is not missed.
             let changed = self.node.changed.notified();
-            if let Err(e) = self.tick().await {
-                tracing::error!("scheduler: {e}");
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let leader = self.node.is_leader();
+            if leader && !was_leader {
+                // Soft state starts over: agents re-register here, and every lease
+                // gets a full timeout before it can expire.
+                self.started = Instant::now();
+                tracing::info!("leader: scheduling");
+            }
+            if was_leader && !leader {
+                // Agents follow the leader: close their streams so they reconnect there.
+                self.agents.clear();
+            }
+            was_leader = leader;
+            if leader {
+                if let Err(e) = self.tick().await {
+                    tracing::warn!("scheduler: {e}");
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -151,7 +174,7 @@ impl Scheduler {
         }
     }
 
-    async fn tick(&self) -> Result<(), crate::store::StoreError> {
+    async fn tick(&self) -> Result<(), ProposeError> {
         self.plan_discovered().await?;
         self.expire_leases().await?;
         self.assign().await?;
@@ -159,7 +182,7 @@ impl Scheduler {
     }
 
     /// Cuts every discovered job into shards from the timing profiles.
-    async fn plan_discovered(&self) -> Result<(), crate::store::StoreError> {
+    async fn plan_discovered(&self) -> Result<(), ProposeError> {
         let pending: Vec<_> = self.node.read(|sm| {
             sm.active_runs()
                 .flat_map(|run| {
@@ -194,10 +217,11 @@ impl Scheduler {
             let estimates = estimate_tests(
                 &tests,
                 |t| {
-                    store
+                    let profile = store
                         .get::<TestProfile>(&profile_key(&project, &stage.name, t))
                         .ok()
-                        .flatten()
+                        .flatten();
+                    profile.and_then(|p| p.estimate()).map(|d| d.as_secs_f64())
                 },
                 stage.default_estimate,
             );
@@ -230,7 +254,7 @@ impl Scheduler {
             .sum()
     }
 
-    async fn expire_leases(&self) -> Result<(), crate::store::StoreError> {
+    async fn expire_leases(&self) -> Result<(), ProposeError> {
         let leased: Vec<(String, String, u64)> = self.node.read(|sm| {
             sm.active_tasks()
                 .filter_map(|t| match &t.state {
@@ -285,7 +309,7 @@ impl Scheduler {
 
     /// Hands queued tasks to agents with free slots, one per agent per pass so that
     /// work spreads over agents.
-    async fn assign(&self) -> Result<(), crate::store::StoreError> {
+    async fn assign(&self) -> Result<(), ProposeError> {
         loop {
             let picks = self.pick();
             if picks.is_empty() {

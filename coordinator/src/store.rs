@@ -65,6 +65,16 @@ impl Store {
         Ok(Store { db, tree })
     }
 
+    /// The store over an already open database (the raft node shares it).
+    pub fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+        let tree = db.open_tree("state")?;
+        Ok(Store { db, tree })
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         match self.tree.get(key.as_bytes())? {
             None => Ok(None),
@@ -94,10 +104,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Applies a batch atomically and waits until it is on disk.
+    /// Applies a batch atomically. Not flushed here: the raft log that ordered the
+    /// command is on disk before it is applied, and a replay re-applies what a crash
+    /// lost (the applied index travels in the same batch).
     pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         self.tree.apply_batch(batch.inner)?;
-        self.db.flush()?;
         Ok(())
     }
 }

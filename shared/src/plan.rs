@@ -50,14 +50,22 @@ struct Unit {
 }
 
 /// Cuts `tests` (with `estimates` in seconds, parallel) into shards, longest first.
-pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanParams) -> Vec<PlannedShard> {
+pub fn plan(
+    tests: &[String],
+    estimates: &[f64],
+    split: Split,
+    params: &PlanParams,
+) -> Vec<PlannedShard> {
     assert_eq!(tests.len(), estimates.len(), "one estimate per test");
     let (mut units, members) = units(tests, estimates, split);
     units.sort_unstable_by(|a, b| b.secs.total_cmp(&a.secs).then(a.first.cmp(&b.first)));
 
     let total: f64 = units.iter().map(|u| u.secs).sum();
     let slots = params.slots.max(1) as f64;
-    let floor = params.min_shard.as_secs_f64().max(total / params.max_shards.max(1) as f64);
+    let floor = params
+        .min_shard
+        .as_secs_f64()
+        .max(total / params.max_shards.max(1) as f64);
     let target_for = |remaining: f64| (remaining / (2.0 * slots)).max(floor);
     let mut remaining = total;
     let mut target = target_for(remaining);
@@ -67,7 +75,12 @@ pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanPara
     for unit in &units {
         if !current.is_empty() && current_secs + unit.secs > target {
             remaining -= current_secs;
-            shards.push(shard(tests, estimates, std::mem::take(&mut current), current_secs));
+            shards.push(shard(
+                tests,
+                estimates,
+                std::mem::take(&mut current),
+                current_secs,
+            ));
             current_secs = 0.0;
             target = target_for(remaining);
         }
@@ -78,7 +91,12 @@ pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanPara
         current_secs += unit.secs;
         if current_secs >= target {
             remaining -= current_secs;
-            shards.push(shard(tests, estimates, std::mem::take(&mut current), current_secs));
+            shards.push(shard(
+                tests,
+                estimates,
+                std::mem::take(&mut current),
+                current_secs,
+            ));
             current_secs = 0.0;
             target = target_for(remaining);
         }
@@ -90,10 +108,18 @@ pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanPara
 }
 
 /// The units to place, and for class split the tests of each unit (by first index).
-fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
+fn units(
+    tests: &[String],
+    estimates: &[f64],
+    split: Split,
+) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
     match split {
         Split::Test => {
-            let units = estimates.iter().enumerate().map(|(first, &secs)| Unit { first, secs }).collect();
+            let units = estimates
+                .iter()
+                .enumerate()
+                .map(|(first, &secs)| Unit { first, secs })
+                .collect();
             (units, None)
         }
         Split::Class => {
@@ -103,7 +129,10 @@ fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Optio
             for (i, test) in tests.iter().enumerate() {
                 let class = test.split_once("::").map_or(test.as_str(), |(c, _)| c);
                 let at = *by_class.entry(class).or_insert_with(|| {
-                    units.push(Unit { first: i, secs: 0.0 });
+                    units.push(Unit {
+                        first: i,
+                        secs: 0.0,
+                    });
                     units.len() - 1
                 });
                 units[at].secs += estimates[i];

@@ -75,7 +75,11 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
 
 /// Estimates for a job's tests: the measured estimate (seconds) where one exists, else
 /// the median of the stage's known tests, else the stage's default.
-pub fn estimate_tests(tests: &[String], known: impl Fn(&str) -> Option<f64>, default: Duration) -> Vec<f64> {
+pub fn estimate_tests(
+    tests: &[String],
+    known: impl Fn(&str) -> Option<f64>,
+    default: Duration,
+) -> Vec<f64> {
     let measured: Vec<Option<f64>> = tests.iter().map(|t| known(t)).collect();
     let fallback =
         median(measured.iter().flatten().copied().collect()).unwrap_or(default.as_secs_f64());

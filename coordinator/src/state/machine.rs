@@ -123,6 +123,18 @@ impl StateMachine {
             .unwrap_or_default())
     }
 
+    /// Moves the applied index over a log entry that carries no command (a new
+    /// leader's empty entry, a membership change).
+    pub fn advance_to(&mut self, index: u64) -> Result<(), StoreError> {
+        if index > self.applied {
+            self.applied = index;
+            let mut batch = Batch::default();
+            batch.put("meta/applied", &index);
+            self.store.commit(batch)?;
+        }
+        Ok(())
+    }
+
     /// Applies the command at `index`. Commands at or below the applied index were
     /// applied before (a replay after a crash) and are skipped.
     pub fn apply(
@@ -456,7 +468,7 @@ impl StateMachine {
         tx.touch_run(&run_id);
         if task.lost_on.len() as u32 > run.max_lost {
             let message = format!(
-                "infrastructure error: task {task_id} ({}) was lost {} times, on agents {} (last: {reason}); the limit is {} retries",
+                "infrastructure error: task {task_id} ({}) was lost {} times, on agents {} (last: {reason}); at most {} losses are retried",
                 run.jobs[task.job].spec.display_name(),
                 task.lost_on.len(),
                 task.lost_on.join(", "),

@@ -176,7 +176,7 @@ pub enum Command {
 }
 
 /// What applying a command did, returned to whoever proposed it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Applied {
     RunAccepted {
         run_id: String,

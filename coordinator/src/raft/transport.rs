@@ -1,0 +1,119 @@
+//! Outgoing raft messages: one task per peer keeps a gRPC client to it, reconnecting
+//! with backoff, and sends messages in batches. Failures are reported back to the
+//! driver (`report_unreachable`, snapshot status) rather than retried here: raft
+//! itself resends what matters.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use protobuf::Message as _;
+use raft::prelude::{Message, MessageType};
+use testfarm_proto::raft_service_client::RaftServiceClient;
+use testfarm_proto::RaftBatch;
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+use super::Mail;
+
+pub struct Peers {
+    senders: HashMap<u64, mpsc::Sender<Message>>,
+    mailbox: mpsc::Sender<Mail>,
+}
+
+impl Peers {
+    pub fn new(mailbox: mpsc::Sender<Mail>) -> Peers {
+        Peers {
+            senders: HashMap::new(),
+            mailbox,
+        }
+    }
+
+    /// Starts (or restarts, on an address change) the sender of one peer.
+    pub fn connect(&mut self, id: u64, addr: String) {
+        let (tx, rx) = mpsc::channel(1024);
+        self.senders.insert(id, tx);
+        tokio::spawn(peer_loop(id, addr, rx, self.mailbox.clone()));
+    }
+
+    pub fn remove(&mut self, id: u64) {
+        self.senders.remove(&id);
+    }
+
+    pub fn send(&self, messages: Vec<Message>) {
+        for m in messages {
+            match self.senders.get(&m.to) {
+                // A full queue means the peer is not keeping up: drop, raft resends.
+                Some(tx) => {
+                    let _ = tx.try_send(m);
+                }
+                None => tracing::debug!(to = m.to, "no address for raft peer"),
+            }
+        }
+    }
+}
+
+async fn peer_loop(
+    id: u64,
+    addr: String,
+    mut rx: mpsc::Receiver<Message>,
+    mailbox: mpsc::Sender<Mail>,
+) {
+    let mut client: Option<RaftServiceClient<Channel>> = None;
+    let mut backoff = Duration::from_millis(50);
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 256 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        if client.is_none() {
+            let endpoint = Channel::from_shared(format!("http://{addr}"))
+                .expect("peer address is a valid URI");
+            match endpoint
+                .connect_timeout(Duration::from_millis(500))
+                .connect()
+                .await
+            {
+                Ok(channel) => {
+                    client =
+                        Some(RaftServiceClient::new(channel).max_decoding_message_size(256 << 20));
+                    backoff = Duration::from_millis(50);
+                }
+                Err(_) => {
+                    fail(&mailbox, id, &batch).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            }
+        }
+        let messages: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|m| m.write_to_bytes().expect("raft messages encode"))
+            .collect();
+        let c = client.as_mut().expect("connected above");
+        let sent =
+            tokio::time::timeout(Duration::from_secs(5), c.send(RaftBatch { messages })).await;
+        if !matches!(sent, Ok(Ok(_))) {
+            client = None;
+            fail(&mailbox, id, &batch).await;
+        } else if batch
+            .iter()
+            .any(|m| m.get_msg_type() == MessageType::MsgSnapshot)
+        {
+            let _ = mailbox.send(Mail::SnapshotStatus { id, ok: true }).await;
+        }
+    }
+}
+
+async fn fail(mailbox: &mpsc::Sender<Mail>, id: u64, batch: &[Message]) {
+    let _ = mailbox.send(Mail::Unreachable { id }).await;
+    if batch
+        .iter()
+        .any(|m| m.get_msg_type() == MessageType::MsgSnapshot)
+    {
+        let _ = mailbox.send(Mail::SnapshotStatus { id, ok: false }).await;
+    }
+}
