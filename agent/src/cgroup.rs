@@ -216,11 +216,7 @@ impl ShardCgroup {
         Ok(())
     }
 
-    fn require<'a, T>(
-        &'a self,
-        what: &'static str,
-        controller: &'static str,
-    ) -> Result<&'a T, CgroupError>
+    fn require<'a, T>(&'a self, what: &'static str, controller: &'static str) -> Result<&'a T, CgroupError>
     where
         &'a T: From<&'a cgroups_rs::Subsystem>,
         T: Controller + cgroups_rs::ControllIdentifier,
@@ -272,21 +268,18 @@ impl ShardCgroup {
         if self.v2 {
             // One directory for all controllers in v2.
             let dir = self.v2_dir();
-            usage.cpu_secs =
-                read_keyed(&dir.join("cpu.stat"), "usage_usec").map_or(0.0, |us| us as f64 / 1e6);
+            usage.cpu_secs = read_keyed(&dir.join("cpu.stat"), "usage_usec").map_or(0.0, |us| us as f64 / 1e6);
             usage.peak_memory_bytes = read_u64(&dir.join("memory.peak")).unwrap_or(0);
             let events = read_keyed(&dir.join("memory.events"), "oom_kill");
             usage.oom_kill_counted = events.is_some();
             usage.oom_kills = events.unwrap_or(0);
         } else {
             if let Some(acct) = self.cg.controller_of::<CpuAcctController>() {
-                usage.cpu_secs =
-                    read_u64(&acct.path().join("cpuacct.usage")).map_or(0.0, |ns| ns as f64 / 1e9);
+                usage.cpu_secs = read_u64(&acct.path().join("cpuacct.usage")).map_or(0.0, |ns| ns as f64 / 1e9);
             }
             if let Some(mem) = self.cg.controller_of::<MemController>() {
                 let dir = mem.path();
-                usage.peak_memory_bytes =
-                    read_u64(&dir.join("memory.max_usage_in_bytes")).unwrap_or(0);
+                usage.peak_memory_bytes = read_u64(&dir.join("memory.max_usage_in_bytes")).unwrap_or(0);
                 let kills = read_keyed(&dir.join("memory.oom_control"), "oom_kill");
                 usage.oom_kill_counted = kills.is_some();
                 usage.oom_kills = kills.unwrap_or(0);
@@ -364,10 +357,7 @@ fn join_path(parent: &str, name: &str) -> Result<String, CgroupError> {
     if parent.trim_matches('/').is_empty() {
         return Err(invalid("the parent must not be the cgroup root"));
     }
-    if path
-        .split('/')
-        .any(|c| c.is_empty() || c == "." || c == "..")
-    {
+    if path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
         return Err(invalid("empty, `.` and `..` components are not allowed"));
     }
     Ok(path)
@@ -387,11 +377,7 @@ pub fn probe(parent: &str) -> Result<(), String> {
     } else {
         ("v1", &V1_CONTROLLERS)
     };
-    let have: Vec<String> = hier
-        .subsystems()
-        .iter()
-        .map(|s| s.controller_name())
-        .collect();
+    let have: Vec<String> = hier.subsystems().iter().map(|s| s.controller_name()).collect();
     let missing: Vec<&str> = wanted
         .iter()
         .copied()
@@ -526,10 +512,7 @@ mod tests {
             ("testfarm/../etc", "x"),
             ("a//b", "x"),
         ] {
-            assert!(
-                join_path(parent, name).is_err(),
-                "{parent:?} + {name:?} accepted"
-            );
+            assert!(join_path(parent, name).is_err(), "{parent:?} + {name:?} accepted");
         }
         assert_eq!(
             join_path("/testfarm/agent-1/", "r1.2-a1").unwrap(),
@@ -567,9 +550,7 @@ mod tests {
             return;
         }
         let name = format!("limits-{}", std::process::id());
-        let group =
-            ShardCgroup::create(PARENT, &name, &limits(Some(64 << 20), Some(0.5), Some(20)))
-                .unwrap();
+        let group = ShardCgroup::create(PARENT, &name, &limits(Some(64 << 20), Some(0.5), Some(20))).unwrap();
         let path = group.path().to_string();
         let dirs: Vec<PathBuf> = group
             .cg
@@ -609,20 +590,14 @@ mod tests {
         // Its own parent: reaping the shared one would kill other tests' groups.
         let parent = format!("{PARENT}/reap-{}", std::process::id());
         let group = ShardCgroup::create(&parent, "left-over", &limits(None, None, None)).unwrap();
-        let mut child = std::process::Command::new("sleep")
-            .arg("300")
-            .spawn()
-            .unwrap();
+        let mut child = std::process::Command::new("sleep").arg("300").spawn().unwrap();
         group.add_process(child.id()).unwrap();
         assert_eq!(group.pids(), vec![child.id()]);
         drop(group); // the agent "crashed"
 
         reap(&parent);
         let status = child.wait().unwrap();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(9)
-        );
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
         let again = ShardCgroup::load(&format!("{parent}/left-over"));
         assert!(!again.cg.exists(), "leftover group not removed");
         ShardCgroup::load(&parent).remove_dirs();

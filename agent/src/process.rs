@@ -174,8 +174,7 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
     let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"));
     let (pid_rx, pid_tx) = pipe()?;
     let (go_rx, go_tx) = pipe()?;
-    let mut pid_rx = tokio::net::unix::pipe::Receiver::from_owned_fd(pid_rx)
-        .map_err(|e| format!("pipe: {e}"))?;
+    let mut pid_rx = tokio::net::unix::pipe::Receiver::from_owned_fd(pid_rx).map_err(|e| format!("pipe: {e}"))?;
 
     let mut command = tokio::process::Command::new(SHELL);
     command
@@ -254,13 +253,8 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
             pgid: Pid::from_raw(pid),
             released: released_at,
         }),
-        Ok(Err(e)) => Err(format!(
-            "cannot start `{SHELL}` in {}: {e}",
-            cmd.cwd.display()
-        )),
-        Err(e) => Err(format!(
-            "cannot start `{SHELL}`: spawning thread failed: {e}"
-        )),
+        Ok(Err(e)) => Err(format!("cannot start `{SHELL}` in {}: {e}", cmd.cwd.display())),
+        Err(e) => Err(format!("cannot start `{SHELL}`: spawning thread failed: {e}")),
     }
 }
 
@@ -272,12 +266,7 @@ fn wait_for_release(pid_tx: RawFd, go_rx: RawFd, parent_ends: [RawFd; 2]) -> io:
         let _ = nix::unistd::close(fd);
     }
     // SAFETY: both are open in this process until exec (see the caller).
-    let (pid_tx, go_rx) = unsafe {
-        (
-            BorrowedFd::borrow_raw(pid_tx),
-            BorrowedFd::borrow_raw(go_rx),
-        )
-    };
+    let (pid_tx, go_rx) = unsafe { (BorrowedFd::borrow_raw(pid_tx), BorrowedFd::borrow_raw(go_rx)) };
 
     let pid = nix::unistd::getpid().as_raw().to_ne_bytes();
     // 4 bytes into an empty pipe: written whole (atomic below PIPE_BUF).
@@ -354,12 +343,7 @@ mod tests {
             std::fs::read_to_string(self.log()).unwrap_or_default()
         }
 
-        async fn run(
-            &self,
-            command: &str,
-            timeout: Duration,
-            cgroup: Option<&ShardCgroup>,
-        ) -> ProcessOutcome {
+        async fn run(&self, command: &str, timeout: Duration, cgroup: Option<&ShardCgroup>) -> ProcessOutcome {
             let log = self.log();
             run(SandboxCommand {
                 command,
@@ -415,10 +399,7 @@ mod tests {
         assert_eq!(out.usage, Usage::default());
         let log = f.log_text();
         assert!(log.starts_with("earlier line\n"), "log not appended: {log}");
-        assert!(
-            log.contains("to-stdout\n") && log.contains("to-stderr\n"),
-            "{log}"
-        );
+        assert!(log.contains("to-stdout\n") && log.contains("to-stderr\n"), "{log}");
     }
 
     #[tokio::test]
@@ -446,11 +427,7 @@ mod tests {
             }
 
             assert_eq!(out.exit, ExitKind::TimedOut, "cgroup: {with_cgroup}");
-            assert!(
-                out.run_secs >= 0.9 && out.run_secs < 3.0,
-                "run_secs {}",
-                out.run_secs
-            );
+            assert!(out.run_secs >= 0.9 && out.run_secs < 3.0, "run_secs {}", out.run_secs);
             assert_eq!(left, with_cgroup.then(Vec::new));
             let pid: i32 = std::fs::read_to_string(f.dir.path().join("pidfile"))
                 .unwrap()
@@ -470,11 +447,7 @@ mod tests {
     async fn stray_children_die_after_a_clean_exit() {
         let f = Fixture::new();
         let out = f
-            .run(
-                "sleep 300 & echo $! > pidfile; exit 0",
-                Duration::from_secs(10),
-                None,
-            )
+            .run("sleep 300 & echo $! > pidfile; exit 0", Duration::from_secs(10), None)
             .await;
         assert_eq!(out.exit, ExitKind::Exited { code: 0 });
         let pid: i32 = std::fs::read_to_string(f.dir.path().join("pidfile"))
@@ -496,11 +469,7 @@ mod tests {
         };
         let f = Fixture::new();
         let out = f
-            .run(
-                "head -c 300000000 /dev/zero | tail",
-                Duration::from_secs(60),
-                Some(&cg),
-            )
+            .run("head -c 300000000 /dev/zero | tail", Duration::from_secs(60), Some(&cg))
             .await;
         eprintln!("{out:?}");
         cg.destroy();
@@ -579,9 +548,7 @@ mod tests {
         let memory_lines: Vec<&str> = log.lines().filter(|l| l.contains(marker)).collect();
         assert_eq!(memory_lines.len(), 2, "{log}");
         assert!(
-            memory_lines
-                .iter()
-                .all(|l| l.ends_with(&format!("/{path}"))),
+            memory_lines.iter().all(|l| l.ends_with(&format!("/{path}"))),
             "not in {path}: {log}"
         );
     }

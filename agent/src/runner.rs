@@ -44,10 +44,7 @@ impl Sandbox {
 
     pub async fn run(&self, spec: &TaskSpec, attempt: u32) -> TaskOutcome {
         let prepare_started = Instant::now();
-        let dir = self
-            .work_dir
-            .join("tasks")
-            .join(format!("{}-a{attempt}", spec.task_id));
+        let dir = self.work_dir.join("tasks").join(format!("{}-a{attempt}", spec.task_id));
         let log = dir.join("log.txt");
         let project = PathBuf::from(&spec.project_dir);
         let mut outcome = self.empty_outcome();
@@ -100,8 +97,7 @@ fn prepare(dir: &Path, project: &Path) -> Result<(), String> {
             project.display()
         ));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))
 }
 
 struct Ctx<'a> {
@@ -159,19 +155,12 @@ impl Ctx<'_> {
         outcome
     }
 
-    async fn discover(
-        &self,
-        command: &str,
-        mut env: BTreeMap<String, String>,
-        outcome: &mut TaskOutcome,
-    ) {
+    async fn discover(&self, command: &str, mut env: BTreeMap<String, String>, outcome: &mut TaskOutcome) {
         let out = self.dir.join("discovered.txt");
         env.insert("FARM_DISCOVERED_FILE".into(), out.display().to_string());
         // stdout is the list; stderr goes to the log.
         let wrapped = format!("exec >\"$FARM_DISCOVERED_FILE\"\n{command}");
-        let p = self
-            .sandboxed(&wrapped, &env, self.spec.limits.timeout, "")
-            .await;
+        let p = self.sandboxed(&wrapped, &env, self.spec.limits.timeout, "").await;
         absorb(outcome, &p);
         outcome.exit = p.exit;
         if outcome.exit == (ExitKind::Exited { code: 0 }) {
@@ -210,9 +199,7 @@ impl Ctx<'_> {
         }
         env.insert("FARM_TEST_IDS_FILE".into(), ids.display().to_string());
         env.insert("FARM_JUNIT_PATH".into(), junit.display().to_string());
-        let p = self
-            .sandboxed(command, &env, self.spec.limits.timeout, "")
-            .await;
+        let p = self.sandboxed(command, &env, self.spec.limits.timeout, "").await;
         absorb(outcome, &p);
         let reported = match std::fs::read_to_string(&junit) {
             Ok(xml) => match parse_junit(&xml, &junit.display().to_string()) {
@@ -260,15 +247,9 @@ impl Ctx<'_> {
                     TestStatus::Failed,
                     format!("exit code {code}; log tail:\n{}", tail(self.log, 10)),
                 ),
-                ExitKind::Signalled { signal } => {
-                    (TestStatus::Failed, format!("killed by signal {signal}"))
-                }
-                ExitKind::TimedOut => {
-                    (TestStatus::TimedOut, "killed at the shard's timeout".into())
-                }
-                ExitKind::MemoryLimit => {
-                    (TestStatus::MemoryLimit, "killed at the memory limit".into())
-                }
+                ExitKind::Signalled { signal } => (TestStatus::Failed, format!("killed by signal {signal}")),
+                ExitKind::TimedOut => (TestStatus::TimedOut, "killed at the shard's timeout".into()),
+                ExitKind::MemoryLimit => (TestStatus::MemoryLimit, "killed at the memory limit".into()),
                 ExitKind::Infrastructure { .. } => {
                     exit = p.exit.clone();
                     break;
@@ -302,20 +283,13 @@ fn absorb(outcome: &mut TaskOutcome, p: &ProcessOutcome) {
     outcome.phases.start_secs += p.start_secs;
     outcome.phases.run_secs += p.run_secs;
     outcome.usage.cpu_secs += p.usage.cpu_secs;
-    outcome.usage.peak_memory_bytes = outcome
-        .usage
-        .peak_memory_bytes
-        .max(p.usage.peak_memory_bytes);
+    outcome.usage.peak_memory_bytes = outcome.usage.peak_memory_bytes.max(p.usage.peak_memory_bytes);
     outcome.usage.cgroup = p.usage.cgroup;
 }
 
 fn append_log(log: &Path, line: &str) {
     use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    {
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
         let _ = writeln!(f, "{line}");
     }
 }

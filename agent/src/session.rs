@@ -133,11 +133,7 @@ fn refused(what: &str, status: tonic::Status) -> SessionError {
 }
 
 /// One registration and lease stream; returns when the stream ends.
-async fn session(
-    shared: &Arc<Shared>,
-    tasks: &TaskTracker,
-    shutdown: &CancellationToken,
-) -> Result<(), SessionError> {
+async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &CancellationToken) -> Result<(), SessionError> {
     let config = &shared.config;
     let url = shared.current();
     let mut client = connect(&url).await?;
@@ -179,11 +175,7 @@ async fn session(
                 let shutdown = shutdown.clone();
                 tasks.spawn(async move { execute(shared, assignment, shutdown).await });
             }
-            Ok(None) => {
-                return Err(SessionError::Failed(
-                    "the coordinator closed the lease stream".into(),
-                ))
-            }
+            Ok(None) => return Err(SessionError::Failed("the coordinator closed the lease stream".into())),
             Err(e) => return Err(refused("lease stream", e)),
         }
     }
@@ -200,13 +192,7 @@ async fn heartbeats(
             _ = over.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let running: Vec<String> = shared
-            .running
-            .lock()
-            .expect("running lock")
-            .iter()
-            .cloned()
-            .collect();
+        let running: Vec<String> = shared.running.lock().expect("running lock").iter().cloned().collect();
         match client
             .heartbeat(HeartbeatRequest {
                 agent_id: shared.config.id.clone(),
@@ -215,9 +201,7 @@ async fn heartbeats(
             .await
         {
             Ok(reply) if !reply.get_ref().known => {
-                tracing::warn!(
-                    "the coordinator does not know this agent (restarted?): registering again"
-                );
+                tracing::warn!("the coordinator does not know this agent (restarted?): registering again");
                 over.cancel();
                 return;
             }
@@ -234,18 +218,10 @@ async fn heartbeats(
 
 async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: CancellationToken) {
     let task_id = assignment.task_id.clone();
-    shared
-        .running
-        .lock()
-        .expect("running lock")
-        .insert(task_id.clone());
+    shared.running.lock().expect("running lock").insert(task_id.clone());
     let outcome = match serde_json::from_str::<TaskSpec>(&assignment.spec_json) {
         Ok(spec) => {
-            let _slot = shared
-                .slots
-                .acquire()
-                .await
-                .expect("semaphore never closes");
+            let _slot = shared.slots.acquire().await.expect("semaphore never closes");
             tracing::info!(task = %task_id, job = %spec.job_name, "running");
             shared.config.sandbox.run(&spec, assignment.attempt).await
         }
@@ -258,11 +234,7 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
         }
     };
     report(&shared, &task_id, assignment.attempt, outcome, &shutdown).await;
-    shared
-        .running
-        .lock()
-        .expect("running lock")
-        .remove(&task_id);
+    shared.running.lock().expect("running lock").remove(&task_id);
 }
 
 /// Sends the report until a coordinator acknowledges it (or the agent shuts down).
@@ -284,10 +256,7 @@ async fn report(
         };
         // Any coordinator takes a report (followers forward it to the leader).
         let result = match connect(&shared.current()).await {
-            Ok(mut client) => client
-                .report_task(request)
-                .await
-                .map_err(|e| e.message().to_string()),
+            Ok(mut client) => client.report_task(request).await.map_err(|e| e.message().to_string()),
             Err(e) => Err(e),
         };
         if result.is_err() {

@@ -6,11 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "farm",
-    version,
-    about = "testfarm: a distributed build-and-test farm"
-)]
+#[command(name = "farm", version, about = "testfarm: a distributed build-and-test farm")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -65,12 +61,8 @@ fn peer_list(text: &str) -> Result<std::collections::BTreeMap<u64, String>, Stri
     text.split(',')
         .filter(|p| !p.is_empty())
         .map(|p| {
-            let (id, addr) = p
-                .split_once('=')
-                .ok_or_else(|| format!("`{p}` is not ID=HOST:PORT"))?;
-            let id: u64 = id
-                .parse()
-                .map_err(|_| format!("`{id}` in `{p}` is not a node id"))?;
+            let (id, addr) = p.split_once('=').ok_or_else(|| format!("`{p}` is not ID=HOST:PORT"))?;
+            let id: u64 = id.parse().map_err(|_| format!("`{id}` in `{p}` is not a node id"))?;
             if id == 0 {
                 return Err("node id 0 is reserved".into());
             }

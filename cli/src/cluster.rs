@@ -47,10 +47,7 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
                 match role(url).await {
                     Ok(r) => {
                         for (id, addr) in r["peers"].as_object().into_iter().flatten() {
-                            members.insert(
-                                id.parse::<u64>().unwrap_or(0),
-                                addr.as_str().unwrap_or("").to_string(),
-                            );
+                            members.insert(id.parse::<u64>().unwrap_or(0), addr.as_str().unwrap_or("").to_string());
                         }
                         break;
                     }
@@ -58,9 +55,7 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
                 }
             }
             if members.is_empty() {
-                return Err(
-                    last_error.unwrap_or_else(|| CliError::Usage("no coordinator given".into()))
-                );
+                return Err(last_error.unwrap_or_else(|| CliError::Usage("no coordinator given".into())));
             }
             let mut rows = Vec::new();
             for (id, addr) in &members {
@@ -84,10 +79,7 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
             );
             for (id, addr, r) in rows {
                 if r.get("error").is_some() {
-                    println!(
-                        "{id:<4} {addr:<22} unreachable: {}",
-                        r["error"].as_str().unwrap_or("")
-                    );
+                    println!("{id:<4} {addr:<22} unreachable: {}", r["error"].as_str().unwrap_or(""));
                     continue;
                 }
                 let role = if r["is_leader"].as_bool() == Some(true) {
@@ -97,24 +89,13 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
                 };
                 println!(
                     "{id:<4} {addr:<22} {role:<9} {:>6} {:>7} {:>8} {:>8} {:>4}..{}",
-                    r["leader_id"],
-                    r["term"],
-                    r["commit"],
-                    r["applied"],
-                    r["log_first"],
-                    r["log_last"]
+                    r["leader_id"], r["term"], r["commit"], r["applied"], r["log_first"], r["log_last"]
                 );
             }
             Ok(())
         }
-        ClusterCommand::Add {
-            id,
-            addr,
-            coordinator,
-        } => change(&coordinator, "add", id, addr).await,
-        ClusterCommand::Remove { id, coordinator } => {
-            change(&coordinator, "remove", id, String::new()).await
-        }
+        ClusterCommand::Add { id, addr, coordinator } => change(&coordinator, "add", id, addr).await,
+        ClusterCommand::Remove { id, coordinator } => change(&coordinator, "remove", id, String::new()).await,
     }
 }
 

@@ -9,7 +9,9 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("cannot reach the coordinator at {url}: {message} (hint: start one with `farm coordinator`, or use `farm up`)")]
+    #[error(
+        "cannot reach the coordinator at {url}: {message} (hint: start one with `farm coordinator`, or use `farm up`)"
+    )]
     Connect { url: String, message: String },
     #[error("the coordinator refused: {0}")]
     Rejected(String),
@@ -35,9 +37,9 @@ impl CliError {
 impl From<tonic::Status> for CliError {
     fn from(status: tonic::Status) -> Self {
         match status.code() {
-            tonic::Code::InvalidArgument
-            | tonic::Code::NotFound
-            | tonic::Code::FailedPrecondition => CliError::Rejected(status.message().to_string()),
+            tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::FailedPrecondition => {
+                CliError::Rejected(status.message().to_string())
+            }
             _ => CliError::Infrastructure(format!("coordinator: {}", status.message())),
         }
     }

@@ -19,8 +19,7 @@ fn main() {
         Command::Coordinator(_) | Command::Agent(_) => "info",
         _ => "warn",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FARM_LOG")
-        .unwrap_or_else(|_| default_level.into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FARM_LOG").unwrap_or_else(|_| default_level.into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

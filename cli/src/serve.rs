@@ -24,8 +24,8 @@ fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -63,19 +63,14 @@ pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
 }
 
 pub fn default_agent_id() -> String {
-    let host =
-        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "agent".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "agent".into());
     format!("{}-{}", host.trim(), std::process::id())
 }
 
 pub async fn agent(args: AgentArgs) -> Result<(), CliError> {
     let id = args.id.unwrap_or_else(default_agent_id);
-    std::fs::create_dir_all(&args.work_dir).map_err(|e| {
-        CliError::Usage(format!(
-            "cannot create work dir {}: {e}",
-            args.work_dir.display()
-        ))
-    })?;
+    std::fs::create_dir_all(&args.work_dir)
+        .map_err(|e| CliError::Usage(format!("cannot create work dir {}: {e}", args.work_dir.display())))?;
     let work_dir = args
         .work_dir
         .canonicalize()

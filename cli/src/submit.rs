@@ -27,11 +27,7 @@ pub async fn connect(url: &str) -> Result<FarmClient<Channel>, CliError> {
 }
 
 /// Validates the pipeline locally (so errors name the user's file) and submits it.
-pub async fn submit(
-    client: &mut FarmClient<Channel>,
-    pipeline: &Path,
-    run: &RunArgs,
-) -> Result<String, CliError> {
+pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &RunArgs) -> Result<String, CliError> {
     load_pipeline(pipeline)?;
     let text = std::fs::read_to_string(pipeline)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", pipeline.display())))?;
@@ -65,9 +61,7 @@ pub async fn follow(
     quiet: bool,
 ) -> Result<serde_json::Value, CliError> {
     let mut stream = client
-        .watch_run(WatchRunRequest {
-            run_id: run_id.into(),
-        })
+        .watch_run(WatchRunRequest { run_id: run_id.into() })
         .await?
         .into_inner();
     let bar = if quiet {
@@ -109,14 +103,11 @@ pub async fn follow(
         }
     }
     let json = client
-        .get_run(GetRunRequest {
-            run_id: run_id.into(),
-        })
+        .get_run(GetRunRequest { run_id: run_id.into() })
         .await?
         .into_inner()
         .json;
-    serde_json::from_str(&json)
-        .map_err(|e| CliError::Infrastructure(format!("bad run record: {e}")))
+    serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(format!("bad run record: {e}")))
 }
 
 /// Turns a finished run record into the command's result.
@@ -150,11 +141,7 @@ pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
     finish(&mut client, &args.run_id, args.json).await
 }
 
-async fn finish(
-    client: &mut FarmClient<Channel>,
-    run_id: &str,
-    json: bool,
-) -> Result<(), CliError> {
+async fn finish(client: &mut FarmClient<Channel>, run_id: &str, json: bool) -> Result<(), CliError> {
     let record = follow(client, run_id, json).await?;
     if json {
         println!("{record}");
@@ -171,8 +158,7 @@ pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
         println!("{json}");
         return Ok(());
     }
-    let status: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(e.to_string()))?;
+    let status: serde_json::Value = serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(e.to_string()))?;
     println!(
         "applied index {}   queued tasks {}",
         status["applied_index"], status["queued_tasks"]

@@ -49,11 +49,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let config = coordinator_config(data_dir.join("coordinator"), &args.timing);
-    let coordinator_done = tasks.spawn(testfarm_coordinator::serve(
-        config,
-        listener,
-        shutdown.clone(),
-    ));
+    let coordinator_done = tasks.spawn(testfarm_coordinator::serve(config, listener, shutdown.clone()));
     let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
     // Agent ids (and so their cgroup parents) derive from the data dir: two farms with
     // different data dirs never reap each other's shards; a crashed one is reaped by
@@ -76,8 +72,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     tasks.close();
     // Running shards finish and report before the farm stops; bounded, in case one hangs.
     let _ = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
-    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_millis(10), coordinator_done).await
-    {
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_millis(10), coordinator_done).await {
         return Err(CliError::Infrastructure(e.to_string()));
     }
     result
@@ -85,9 +80,9 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
 
 /// A stable 32-bit hash (FNV-1a), so ids stay the same across runs and builds.
 fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
-    })
+    bytes
+        .iter()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 async fn drive(
@@ -110,12 +105,7 @@ async fn drive(
     let reports = data_dir.join("reports");
     let report = reports.join(format!("{run_id}.json"));
     std::fs::create_dir_all(&reports)
-        .and_then(|_| {
-            std::fs::write(
-                &report,
-                serde_json::to_string_pretty(&record).expect("json"),
-            )
-        })
+        .and_then(|_| std::fs::write(&report, serde_json::to_string_pretty(&record).expect("json")))
         .map_err(|e| CliError::Infrastructure(format!("cannot write {}: {e}", report.display())))?;
     if args.run.json {
         println!("{record}");
@@ -168,12 +158,7 @@ pub fn summary(record: &serde_json::Value) -> String {
             let Some(outcome) = t["outcome"].as_object() else {
                 continue;
             };
-            for r in outcome
-                .get("results")
-                .and_then(|r| r.as_array())
-                .into_iter()
-                .flatten()
-            {
+            for r in outcome.get("results").and_then(|r| r.as_array()).into_iter().flatten() {
                 let secs = r["duration_secs"].as_f64().unwrap_or(0.0);
                 busy += secs;
                 slowest.push((secs, format!("{name} {}", r["id"].as_str().unwrap_or("?"))));
@@ -187,10 +172,7 @@ pub fn summary(record: &serde_json::Value) -> String {
                         .next()
                         .unwrap_or("")
                         .to_string();
-                    failures.push(format!(
-                        "{name} {} [{status}] {msg}",
-                        r["id"].as_str().unwrap_or("?")
-                    ));
+                    failures.push(format!("{name} {} [{status}] {msg}", r["id"].as_str().unwrap_or("?")));
                 }
             }
         }

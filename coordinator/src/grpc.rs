@@ -68,26 +68,18 @@ impl Services {
 
 #[tonic::async_trait]
 impl Farm for Services {
-    async fn submit(
-        &self,
-        request: Request<SubmitRequest>,
-    ) -> Result<Response<SubmitReply>, Status> {
+    async fn submit(&self, request: Request<SubmitRequest>) -> Result<Response<SubmitReply>, Status> {
         let req = request.into_inner();
         let file = if req.pipeline_path.is_empty() {
             "farm.yaml"
         } else {
             req.pipeline_path.as_str()
         };
-        let pipeline = parse_pipeline(&req.pipeline_yaml, file)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let pipeline = parse_pipeline(&req.pipeline_yaml, file).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let mode = Mode::parse(&req.mode).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "unknown mode `{}` (use gate, check or select)",
-                req.mode
-            ))
+            Status::invalid_argument(format!("unknown mode `{}` (use gate, check or select)", req.mode))
         })?;
-        let jobs = expand(&pipeline, &req.only_stages)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let jobs = expand(&pipeline, &req.only_stages).map_err(|e| Status::invalid_argument(e.to_string()))?;
         if req.project_dir.is_empty() {
             return Err(Status::invalid_argument(
                 "project_dir is empty: name the directory the stages run in",
@@ -131,18 +123,13 @@ impl Farm for Services {
                     jobs: job_count,
                 }))
             }
-            other => Err(Status::internal(format!(
-                "unexpected apply result {other:?}"
-            ))),
+            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
         }
     }
 
     type WatchRunStream = ReceiverStream<Result<RunEvent, Status>>;
 
-    async fn watch_run(
-        &self,
-        request: Request<WatchRunRequest>,
-    ) -> Result<Response<Self::WatchRunStream>, Status> {
+    async fn watch_run(&self, request: Request<WatchRunRequest>) -> Result<Response<Self::WatchRunStream>, Status> {
         let run_id = request.into_inner().run_id;
         // Subscribe before the first read, so no change between them is missed.
         let mut events = self.node.subscribe();
@@ -194,27 +181,18 @@ impl Farm for Services {
             "active_runs": runs,
             "agents": self.agents.snapshot(),
         });
-        Ok(Response::new(StatusReply {
-            json: json.to_string(),
-        }))
+        Ok(Response::new(StatusReply { json: json.to_string() }))
     }
 
-    async fn get_run(
-        &self,
-        request: Request<GetRunRequest>,
-    ) -> Result<Response<GetRunReply>, Status> {
+    async fn get_run(&self, request: Request<GetRunRequest>) -> Result<Response<GetRunReply>, Status> {
         let run_id = request.into_inner().run_id;
-        let (run, tasks) = self
-            .node
-            .read(|sm| (sm.run(&run_id), sm.run_tasks(&run_id)));
+        let (run, tasks) = self.node.read(|sm| (sm.run(&run_id), sm.run_tasks(&run_id)));
         let run = run
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("no run `{run_id}`")))?;
         let tasks = tasks.map_err(internal)?;
         let json = serde_json::json!({ "run": run, "tasks": tasks });
-        Ok(Response::new(GetRunReply {
-            json: json.to_string(),
-        }))
+        Ok(Response::new(GetRunReply { json: json.to_string() }))
     }
 }
 
@@ -237,24 +215,15 @@ fn run_event(run: &Run, failed_test: &str) -> RunEvent {
         tests_passed: run.counts.tests_passed,
         tests_failed: run.counts.tests_failed,
         failed_test: failed_test.into(),
-        verdict: run
-            .verdict
-            .map(|v| v.as_str().to_string())
-            .unwrap_or_default(),
+        verdict: run.verdict.map(|v| v.as_str().to_string()).unwrap_or_default(),
         message: run.message.clone(),
-        elapsed_ms: run
-            .finished_ms
-            .unwrap_or_else(now_ms)
-            .saturating_sub(run.accepted_ms),
+        elapsed_ms: run.finished_ms.unwrap_or_else(now_ms).saturating_sub(run.accepted_ms),
     }
 }
 
 #[tonic::async_trait]
 impl AgentService for Services {
-    async fn register(
-        &self,
-        request: Request<RegisterRequest>,
-    ) -> Result<Response<RegisterReply>, Status> {
+    async fn register(&self, request: Request<RegisterRequest>) -> Result<Response<RegisterReply>, Status> {
         self.require_leader()?;
         let req = request.into_inner();
         if req.agent_id.is_empty() {
@@ -276,10 +245,7 @@ impl AgentService for Services {
 
     type LeaseStream = ReceiverStream<Result<TaskAssignment, Status>>;
 
-    async fn lease(
-        &self,
-        request: Request<LeaseRequest>,
-    ) -> Result<Response<Self::LeaseStream>, Status> {
+    async fn lease(&self, request: Request<LeaseRequest>) -> Result<Response<Self::LeaseStream>, Status> {
         self.require_leader()?;
         let agent_id = request.into_inner().agent_id;
         let (tx, rx) = mpsc::channel(64);
@@ -292,24 +258,17 @@ impl AgentService for Services {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
-    async fn heartbeat(
-        &self,
-        request: Request<HeartbeatRequest>,
-    ) -> Result<Response<HeartbeatReply>, Status> {
+    async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatReply>, Status> {
         self.require_leader()?;
         let req = request.into_inner();
         let known = self.agents.heartbeat(&req.agent_id, req.running_tasks);
         Ok(Response::new(HeartbeatReply { known }))
     }
 
-    async fn report_task(
-        &self,
-        request: Request<TaskReport>,
-    ) -> Result<Response<ReportAck>, Status> {
+    async fn report_task(&self, request: Request<TaskReport>) -> Result<Response<ReportAck>, Status> {
         let req = request.into_inner();
-        let mut outcome: TaskOutcome = serde_json::from_str(&req.outcome_json).map_err(|e| {
-            Status::invalid_argument(format!("outcome_json of task {}: {e}", req.task_id))
-        })?;
+        let mut outcome: TaskOutcome = serde_json::from_str(&req.outcome_json)
+            .map_err(|e| Status::invalid_argument(format!("outcome_json of task {}: {e}", req.task_id)))?;
         let now = now_ms();
         outcome.phases.upload_secs = now.saturating_sub(outcome.sent_at_ms) as f64 / 1000.0;
         let applied = self

@@ -91,10 +91,7 @@ pub async fn serve(
         source,
     })?;
     let store = store::Store::open(&config.data_dir)?;
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let peers = if config.peers.is_empty() {
         BTreeMap::from([(config.node_id, local)])
     } else {

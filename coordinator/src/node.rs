@@ -26,25 +26,13 @@ pub struct Node {
 const NO_LEADER_PATIENCE: Duration = Duration::from_secs(15);
 
 impl Node {
-    pub fn start(
-        config: RaftConfig,
-        store: Store,
-        shutdown: CancellationToken,
-    ) -> Result<Arc<Node>, ProposeError> {
+    pub fn start(config: RaftConfig, store: Store, shutdown: CancellationToken) -> Result<Arc<Node>, ProposeError> {
         let db = store.db().clone();
-        let machine =
-            StateMachine::open(store).map_err(|e| ProposeError::Storage(e.to_string()))?;
+        let machine = StateMachine::open(store).map_err(|e| ProposeError::Storage(e.to_string()))?;
         let machine = Arc::new(Mutex::new(machine));
         let (events, _) = broadcast::channel(4096);
         let changed = Arc::new(Notify::new());
-        let raft = raft::start(
-            config,
-            db,
-            machine.clone(),
-            events.clone(),
-            changed.clone(),
-            shutdown,
-        )?;
+        let raft = raft::start(config, db, machine.clone(), events.clone(), changed.clone(), shutdown)?;
         Ok(Arc::new(Node {
             machine,
             events,
@@ -59,7 +47,7 @@ impl Node {
         loop {
             let result = match self.propose_here(command.clone()).await {
                 Err(ProposeError::NotLeader { leader: Some(addr) }) => {
-                    forward(&addr, &command).await
+                    forward(&addr, self.raft.local_ip, &command).await
                 }
                 other => other,
             };
@@ -85,12 +73,7 @@ impl Node {
         rx.await.unwrap_or(Err(ProposeError::Dropped))
     }
 
-    pub async fn change_membership(
-        &self,
-        change: Membership,
-        id: u64,
-        addr: String,
-    ) -> Result<Applied, ProposeError> {
+    pub async fn change_membership(&self, change: Membership, id: u64, addr: String) -> Result<Applied, ProposeError> {
         let (reply, rx) = oneshot::channel();
         self.mail(Mail::ChangeMembership {
             change,
@@ -100,9 +83,9 @@ impl Node {
         })
         .await?;
         match rx.await.unwrap_or(Err(ProposeError::Dropped)) {
-            Err(ProposeError::NotLeader {
-                leader: Some(leader),
-            }) => forward_membership(&leader, change, id, &addr).await,
+            Err(ProposeError::NotLeader { leader: Some(leader) }) => {
+                forward_membership(&leader, self.raft.local_ip, change, id, &addr).await
+            }
             other => other,
         }
     }
@@ -148,10 +131,11 @@ impl Node {
     }
 }
 
-async fn client(addr: &str) -> Result<RaftServiceClient<tonic::transport::Channel>, ProposeError> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .map_err(|e| ProposeError::Raft(e.to_string()))?
-        .connect_timeout(Duration::from_secs(1))
+async fn client(
+    addr: &str,
+    local_ip: Option<std::net::IpAddr>,
+) -> Result<RaftServiceClient<tonic::transport::Channel>, ProposeError> {
+    let channel = raft::transport::endpoint(addr, local_ip)
         .connect()
         .await
         .map_err(|_| ProposeError::NoLeader)?;
@@ -162,13 +146,12 @@ fn decode_forward(reply: testfarm_proto::ForwardReply) -> Result<Applied, Propos
     if reply.error {
         Err(serde_json::from_str(&reply.applied_json).unwrap_or(ProposeError::Dropped))
     } else {
-        serde_json::from_str(&reply.applied_json)
-            .map_err(|e| ProposeError::Raft(format!("bad forward reply: {e}")))
+        serde_json::from_str(&reply.applied_json).map_err(|e| ProposeError::Raft(format!("bad forward reply: {e}")))
     }
 }
 
-async fn forward(leader: &str, command: &Command) -> Result<Applied, ProposeError> {
-    let mut c = client(leader).await?;
+async fn forward(leader: &str, local_ip: Option<std::net::IpAddr>, command: &Command) -> Result<Applied, ProposeError> {
+    let mut c = client(leader, local_ip).await?;
     let request = ForwardRequest {
         command_json: serde_json::to_string(command).expect("commands serialize"),
     };
@@ -180,11 +163,12 @@ async fn forward(leader: &str, command: &Command) -> Result<Applied, ProposeErro
 
 async fn forward_membership(
     leader: &str,
+    local_ip: Option<std::net::IpAddr>,
     change: Membership,
     id: u64,
     addr: &str,
 ) -> Result<Applied, ProposeError> {
-    let mut c = client(leader).await?;
+    let mut c = client(leader, local_ip).await?;
     let change = match change {
         Membership::Add => "add",
         Membership::Remove => "remove",

@@ -44,28 +44,19 @@ impl RaftService for RaftServer {
         Ok(Response::new(RaftAck {}))
     }
 
-    async fn forward(
-        &self,
-        request: Request<ForwardRequest>,
-    ) -> Result<Response<ForwardReply>, Status> {
+    async fn forward(&self, request: Request<ForwardRequest>) -> Result<Response<ForwardReply>, Status> {
         let command: Command = serde_json::from_str(&request.into_inner().command_json)
             .map_err(|e| Status::invalid_argument(format!("bad command: {e}")))?;
         // Only here: a forwarded proposal is never forwarded again.
         Ok(Response::new(reply(self.node.propose_here(command).await)))
     }
 
-    async fn cluster_status(
-        &self,
-        _: Request<ClusterStatusRequest>,
-    ) -> Result<Response<ClusterStatusReply>, Status> {
+    async fn cluster_status(&self, _: Request<ClusterStatusRequest>) -> Result<Response<ClusterStatusReply>, Status> {
         let json = serde_json::to_string(&self.node.role()).expect("json");
         Ok(Response::new(ClusterStatusReply { json }))
     }
 
-    async fn change_membership(
-        &self,
-        request: Request<MembershipRequest>,
-    ) -> Result<Response<ForwardReply>, Status> {
+    async fn change_membership(&self, request: Request<MembershipRequest>) -> Result<Response<ForwardReply>, Status> {
         let req = request.into_inner();
         let change = match req.change.as_str() {
             "add" => Membership::Add,

@@ -51,13 +51,7 @@ pub struct Agents {
 }
 
 impl Agents {
-    pub fn register(
-        &self,
-        id: &str,
-        labels: BTreeMap<String, String>,
-        slots: u32,
-        executors: Vec<String>,
-    ) {
+    pub fn register(&self, id: &str, labels: BTreeMap<String, String>, slots: u32, executors: Vec<String>) {
         let mut agents = self.inner.lock().expect("agents lock");
         let entry = agents.entry(id.to_string()).or_insert_with(|| AgentEntry {
             labels: BTreeMap::new(),
@@ -191,12 +185,7 @@ impl Scheduler {
                         .enumerate()
                         .filter(|(_, j)| j.state == JobState::Discovered)
                         .map(|(i, j)| {
-                            let stage = run
-                                .pipeline
-                                .stages
-                                .iter()
-                                .find(|s| s.name == j.spec.stage)
-                                .cloned();
+                            let stage = run.pipeline.stages.iter().find(|s| s.name == j.spec.stage).cloned();
                             (
                                 run.id.clone(),
                                 i,
@@ -210,9 +199,7 @@ impl Scheduler {
         });
         for (run_id, job, project, labels, stage) in pending {
             let Some(stage) = stage else { continue };
-            let (tests, store) = self
-                .node
-                .read(|sm| (sm.inventory(&run_id, job), sm.store().clone()));
+            let (tests, store) = self.node.read(|sm| (sm.inventory(&run_id, job), sm.store().clone()));
             let tests = tests?;
             let estimates = estimate_tests(
                 &tests,
@@ -258,9 +245,7 @@ impl Scheduler {
         let leased: Vec<(String, String, u64)> = self.node.read(|sm| {
             sm.active_tasks()
                 .filter_map(|t| match &t.state {
-                    TaskState::Leased { agent, since_ms } => {
-                        Some((t.id.clone(), agent.clone(), *since_ms))
-                    }
+                    TaskState::Leased { agent, since_ms } => Some((t.id.clone(), agent.clone(), *since_ms)),
                     _ => None,
                 })
                 .collect()
@@ -280,10 +265,7 @@ impl Scheduler {
                         "no heartbeat from agent {agent} for {:.1}s",
                         a.last_seen.elapsed().as_secs_f64()
                     )),
-                    Some(a)
-                        if a.heartbeat_ms > since_ms + timeout.as_millis() as u64
-                            && !a.running.contains(&task) =>
-                    {
+                    Some(a) if a.heartbeat_ms > since_ms + timeout.as_millis() as u64 && !a.running.contains(&task) => {
                         Some(format!("agent {agent} does not report running it"))
                     }
                     Some(_) => None,
@@ -356,10 +338,7 @@ impl Scheduler {
                 .collect();
             live.sort_by_key(|(id, a)| {
                 (
-                    std::cmp::Reverse(
-                        a.slots
-                            .saturating_sub(busy.get(id.as_str()).copied().unwrap_or(0)),
-                    ),
+                    std::cmp::Reverse(a.slots.saturating_sub(busy.get(id.as_str()).copied().unwrap_or(0))),
                     id.as_str(),
                 )
             });
@@ -386,18 +365,14 @@ impl Scheduler {
                     }
                     // Retry lost work elsewhere when another agent could take it.
                     if task.lost_on.contains(id)
-                        && live.iter().any(|(other, a)| {
-                            !task.lost_on.contains(other) && labels_match(labels, &a.labels)
-                        })
+                        && live
+                            .iter()
+                            .any(|(other, a)| !task.lost_on.contains(other) && labels_match(labels, &a.labels))
                     {
                         continue;
                     }
                     taken.insert(task_id);
-                    picks.push((
-                        task_id.to_string(),
-                        (*id).clone(),
-                        agent.stream.clone().expect("live"),
-                    ));
+                    picks.push((task_id.to_string(), (*id).clone(), agent.stream.clone().expect("live")));
                     break;
                 }
             }

@@ -11,9 +11,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "cannot open the data directory {path}: {source} (hint: is another coordinator using it?)"
-    )]
+    #[error("cannot open the data directory {path}: {source} (hint: is another coordinator using it?)")]
     Open {
         path: String,
         #[source]
@@ -78,14 +76,12 @@ impl Store {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         match self.tree.get(key.as_bytes())? {
             None => Ok(None),
-            Some(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|source| StoreError::Corrupt {
-                        key: key.into(),
-                        source,
-                    })
-            }
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::Corrupt {
+                    key: key.into(),
+                    source,
+                }),
         }
     }
 

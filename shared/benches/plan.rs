@@ -15,29 +15,21 @@ use testfarm_shared::plan::{plan, PlanParams};
 use testfarm_shared::profile::{estimate_tests, TestProfile};
 
 fn workload() -> (Vec<String>, HashMap<String, TestProfile>, &'static str) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/mw-core-testcases.tsv"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/mw-core-testcases.tsv");
     let mut cases: Vec<(String, f64)> = Vec::new();
     let source = match std::fs::read_to_string(path) {
         Ok(text) => {
             for line in text.lines().skip(1) {
                 let cols: Vec<&str> = line.split('\t').collect();
                 if cols.len() >= 5 {
-                    cases.push((
-                        format!("{}::{}", cols[2], cols[3]),
-                        cols[4].parse().unwrap_or(0.001),
-                    ));
+                    cases.push((format!("{}::{}", cols[2], cols[3]), cols[4].parse().unwrap_or(0.001)));
                 }
             }
             "MediaWiki core test cases ×5"
         }
         Err(_) => {
             for i in 0..20_000u64 {
-                let secs = 0.001
-                    * (1 + (i * 2_654_435_761) % 97) as f64
-                    * if i % 1000 == 0 { 50.0 } else { 1.0 };
+                let secs = 0.001 * (1 + (i * 2_654_435_761) % 97) as f64 * if i % 1000 == 0 { 50.0 } else { 1.0 };
                 cases.push((format!("Class{}::test{i}", i / 20), secs));
             }
             "synthetic skewed durations ×5"
@@ -76,12 +68,7 @@ fn main() {
     let (tests, profiles, source) = workload();
     let estimates = estimate_tests(
         &tests,
-        |t| {
-            profiles
-                .get(t)
-                .and_then(TestProfile::estimate)
-                .map(|d| d.as_secs_f64())
-        },
+        |t| profiles.get(t).and_then(TestProfile::estimate).map(|d| d.as_secs_f64()),
         Duration::from_secs(1),
     );
     println!("planning {} tests ({source})", tests.len());
@@ -99,12 +86,7 @@ fn main() {
     let estimate = time(11, || {
         estimate_tests(
             &tests,
-            |t| {
-                profiles
-                    .get(t)
-                    .and_then(TestProfile::estimate)
-                    .map(|d| d.as_secs_f64())
-            },
+            |t| profiles.get(t).and_then(TestProfile::estimate).map(|d| d.as_secs_f64()),
             Duration::from_secs(1),
         )
     });

@@ -352,8 +352,7 @@ impl Validator<'_> {
         let discover = non_empty(raw.discover).ok_or_else(|| {
             err(
                 "",
-                "missing `discover`: the command that lists the stage's test ids, one per line"
-                    .into(),
+                "missing `discover`: the command that lists the stage's test ids, one per line".into(),
             )
         })?;
         let mode = match (non_empty(raw.run), non_empty(raw.each)) {
@@ -372,10 +371,7 @@ impl Validator<'_> {
                 let known: Vec<&str> = axes.iter().map(|(a, _)| a.as_str()).collect();
                 return Err(err(
                     "cells",
-                    format!(
-                        "unknown axis `{axis}` (the matrix has: {})",
-                        list_or_none(&known)
-                    ),
+                    format!("unknown axis `{axis}` (the matrix has: {})", list_or_none(&known)),
                 ));
             };
             let mut chosen = Vec::new();
@@ -383,11 +379,7 @@ impl Validator<'_> {
                 if !allowed.contains(&v.0) {
                     return Err(err(
                         "cells",
-                        format!(
-                            "axis `{axis}` has no value `{}` (it has: {})",
-                            v.0,
-                            allowed.join(", ")
-                        ),
+                        format!("axis `{axis}` has no value `{}` (it has: {})", v.0, allowed.join(", ")),
                     ));
                 }
                 chosen.push(v.0);
@@ -400,29 +392,20 @@ impl Validator<'_> {
             }
             cells.insert(axis, chosen);
         }
-        let mut labels: BTreeMap<String, String> = defaults
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect();
+        let mut labels: BTreeMap<String, String> =
+            defaults.labels.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
         labels.extend(raw.labels.into_iter().map(|(k, v)| (k, v.0)));
         for (key, value) in &labels {
             for placeholder in placeholders(value) {
                 if !axes.iter().any(|(a, _)| *a == placeholder) {
                     return Err(err(
                         "labels",
-                        format!(
-                            "label `{key}` names `{{{placeholder}}}`, which is not a matrix axis"
-                        ),
+                        format!("label `{key}` names `{{{placeholder}}}`, which is not a matrix axis"),
                     ));
                 }
             }
         }
-        let mut env: BTreeMap<String, String> = defaults
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect();
+        let mut env: BTreeMap<String, String> = defaults.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
         env.extend(raw.env.into_iter().map(|(k, v)| (k, v.0)));
         for key in env.keys() {
             if key.starts_with("FARM_") {
@@ -463,10 +446,7 @@ impl Validator<'_> {
             env,
             limits,
             split: raw.split.unwrap_or_default(),
-            default_estimate: raw
-                .default_estimate
-                .map(|d| d.0)
-                .unwrap_or(DEFAULT_ESTIMATE),
+            default_estimate: raw.default_estimate.map(|d| d.0).unwrap_or(DEFAULT_ESTIMATE),
             executor,
         })
     }
@@ -489,18 +469,12 @@ impl Validator<'_> {
             if memory.0 < 4 << 20 {
                 return Err(self.error(
                     &field("memory"),
-                    format!(
-                        "{} bytes is below the 4MiB that any process needs",
-                        memory.0
-                    ),
+                    format!("{} bytes is below the 4MiB that any process needs", memory.0),
                 ));
             }
         }
         if limits.pids == Some(0) {
-            return Err(self.error(
-                &field("pids"),
-                "0 processes would not even start the runner",
-            ));
+            return Err(self.error(&field("pids"), "0 processes would not even start the runner"));
         }
         if let Some(timeout) = limits.timeout {
             if timeout.0.is_zero() {
@@ -565,12 +539,7 @@ fn locate(text: &str, path: &[&str]) -> usize {
                 break; // left the block of the last key found
             }
         }
-        let key = trimmed
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"');
+        let key = trimmed.split(':').next().unwrap_or("").trim().trim_matches('"');
         let at_depth = match parent_indent {
             None => indent == 0,
             Some(parent) => indent > parent,

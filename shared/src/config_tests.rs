@@ -33,10 +33,7 @@ fn a_good_pipeline_is_typed() {
     assert_eq!(p.project, "demo");
     assert_eq!(
         p.axes[1],
-        (
-            "php".to_string(),
-            vec!["8.2".to_string(), "8.3".to_string()]
-        )
+        ("php".to_string(), vec!["8.2".to_string(), "8.3".to_string()])
     );
     let unit = p.stages.iter().find(|s| s.name == "unit").unwrap();
     assert_eq!(

@@ -29,9 +29,7 @@ pub fn parse_junit(xml: &str, file: &str) -> Result<Vec<TestResult>, JunitError>
         message,
     };
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| err(&reader, e.to_string()))?;
+        let event = reader.read_event().map_err(|e| err(&reader, e.to_string()))?;
         match event {
             Event::Start(e) if e.name().as_ref() == "testcase" => {
                 current = Some(testcase(&e).map_err(|m| err(&reader, m))?);
@@ -59,10 +57,7 @@ pub fn parse_junit(xml: &str, file: &str) -> Result<Vec<TestResult>, JunitError>
             }
             Event::GeneralRef(r) => {
                 if let Some(d) = detail.as_mut() {
-                    match r
-                        .resolve_char_ref()
-                        .map_err(|e| err(&reader, e.to_string()))?
-                    {
+                    match r.resolve_char_ref().map_err(|e| err(&reader, e.to_string()))? {
                         Some(c) => d.push(c),
                         None => d.push_str(match r.into_inner().as_ref() {
                             "lt" => "<",
@@ -169,9 +164,10 @@ fn testcase(e: &BytesStart) -> Result<TestResult, String> {
         None => name,
     };
     let duration_secs = match attr(e, "time")? {
-        Some(t) => t.trim().parse::<f64>().map_err(|_| {
-            format!("testcase `{id}` has time=\"{t}\", which is not a number of seconds")
-        })?,
+        Some(t) => t
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("testcase `{id}` has time=\"{t}\", which is not a number of seconds"))?,
         None => 0.0,
     };
     Ok(TestResult {
@@ -229,15 +225,10 @@ mod tests {
 
     #[test]
     fn bad_input_names_file_and_reason() {
-        let e =
-            parse_junit("<testsuite><testcase time=\"1\"/></testsuite>", "out.xml").unwrap_err();
+        let e = parse_junit("<testsuite><testcase time=\"1\"/></testsuite>", "out.xml").unwrap_err();
         assert!(e.to_string().starts_with("out.xml: byte"), "{e}");
         assert!(e.message.contains("without a `name`"));
-        let e = parse_junit(
-            "<testsuite><testcase name=\"x\" time=\"soon\"/></testsuite>",
-            "o.xml",
-        )
-        .unwrap_err();
+        let e = parse_junit("<testsuite><testcase name=\"x\" time=\"soon\"/></testsuite>", "o.xml").unwrap_err();
         assert!(e.message.contains("not a number"), "{e}");
         let e = parse_junit("<testsuite><testcase name=\"x\">", "o.xml").unwrap_err();
         assert!(e.message.contains("not closed"), "{e}");

@@ -50,12 +50,7 @@ struct Unit {
 }
 
 /// Cuts `tests` (with `estimates` in seconds, parallel) into shards, longest first.
-pub fn plan(
-    tests: &[String],
-    estimates: &[f64],
-    split: Split,
-    params: &PlanParams,
-) -> Vec<PlannedShard> {
+pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanParams) -> Vec<PlannedShard> {
     assert_eq!(tests.len(), estimates.len(), "one estimate per test");
     let (mut units, members) = units(tests, estimates, split);
     units.sort_unstable_by(|a, b| b.secs.total_cmp(&a.secs).then(a.first.cmp(&b.first)));
@@ -75,12 +70,7 @@ pub fn plan(
     for unit in &units {
         if !current.is_empty() && current_secs + unit.secs > target {
             remaining -= current_secs;
-            shards.push(shard(
-                tests,
-                estimates,
-                std::mem::take(&mut current),
-                current_secs,
-            ));
+            shards.push(shard(tests, estimates, std::mem::take(&mut current), current_secs));
             current_secs = 0.0;
             target = target_for(remaining);
         }
@@ -91,12 +81,7 @@ pub fn plan(
         current_secs += unit.secs;
         if current_secs >= target {
             remaining -= current_secs;
-            shards.push(shard(
-                tests,
-                estimates,
-                std::mem::take(&mut current),
-                current_secs,
-            ));
+            shards.push(shard(tests, estimates, std::mem::take(&mut current), current_secs));
             current_secs = 0.0;
             target = target_for(remaining);
         }
@@ -108,11 +93,7 @@ pub fn plan(
 }
 
 /// The units to place, and for class split the tests of each unit (by first index).
-fn units(
-    tests: &[String],
-    estimates: &[f64],
-    split: Split,
-) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
+fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
     match split {
         Split::Test => {
             let units = estimates
@@ -129,10 +110,7 @@ fn units(
             for (i, test) in tests.iter().enumerate() {
                 let class = test.split_once("::").map_or(test.as_str(), |(c, _)| c);
                 let at = *by_class.entry(class).or_insert_with(|| {
-                    units.push(Unit {
-                        first: i,
-                        secs: 0.0,
-                    });
+                    units.push(Unit { first: i, secs: 0.0 });
                     units.len() - 1
                 });
                 units[at].secs += estimates[i];

@@ -75,18 +75,10 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
 
 /// Estimates for a job's tests: the measured estimate (seconds) where one exists, else
 /// the median of the stage's known tests, else the stage's default.
-pub fn estimate_tests(
-    tests: &[String],
-    known: impl Fn(&str) -> Option<f64>,
-    default: Duration,
-) -> Vec<f64> {
+pub fn estimate_tests(tests: &[String], known: impl Fn(&str) -> Option<f64>, default: Duration) -> Vec<f64> {
     let measured: Vec<Option<f64>> = tests.iter().map(|t| known(t)).collect();
-    let fallback =
-        median(measured.iter().flatten().copied().collect()).unwrap_or(default.as_secs_f64());
-    measured
-        .into_iter()
-        .map(|m| m.unwrap_or(fallback))
-        .collect()
+    let fallback = median(measured.iter().flatten().copied().collect()).unwrap_or(default.as_secs_f64());
+    measured.into_iter().map(|m| m.unwrap_or(fallback)).collect()
 }
 
 #[cfg(test)]
@@ -120,10 +112,7 @@ mod tests {
 
     #[test]
     fn unknown_tests_get_the_stage_median_else_the_default() {
-        let tests: Vec<String> = ["a", "b", "c", "new"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let tests: Vec<String> = ["a", "b", "c", "new"].iter().map(|s| s.to_string()).collect();
         let known = |t: &str| match t {
             "a" => Some(1.0),
             "b" => Some(2.0),
@@ -134,9 +123,6 @@ mod tests {
             estimate_tests(&tests, known, Duration::from_secs(7)),
             vec![1.0, 2.0, 9.0, 2.0]
         );
-        assert_eq!(
-            estimate_tests(&tests, |_| None, Duration::from_secs(7)),
-            vec![7.0; 4]
-        );
+        assert_eq!(estimate_tests(&tests, |_| None, Duration::from_secs(7)), vec![7.0; 4]);
     }
 }

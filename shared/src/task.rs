@@ -131,11 +131,7 @@ impl TaskOutcome {
 /// Reconciles what a runner reported with what the shard scheduled: every scheduled
 /// test gets exactly one result. A test the runner never mentioned is `Missing`, or
 /// `TimedOut` / `MemoryLimit` when the shard was killed before reaching it.
-pub fn reconcile(
-    scheduled: &[String],
-    reported: Vec<TestResult>,
-    exit: &ExitKind,
-) -> Vec<TestResult> {
+pub fn reconcile(scheduled: &[String], reported: Vec<TestResult>, exit: &ExitKind) -> Vec<TestResult> {
     let mut by_id: BTreeMap<String, TestResult> = BTreeMap::new();
     let mut extra = Vec::new();
     for r in reported {
@@ -154,10 +150,7 @@ pub fn reconcile(
             TestStatus::MemoryLimit,
             "the shard was killed at its memory limit before this test finished",
         ),
-        _ => (
-            TestStatus::Missing,
-            "the runner reported no result for this test",
-        ),
+        _ => (TestStatus::Missing, "the runner reported no result for this test"),
     };
     let mut out: Vec<TestResult> = scheduled
         .iter()
@@ -203,11 +196,7 @@ mod tests {
     #[test]
     fn killed_shards_mark_unfinished_tests_with_the_cause() {
         let scheduled = vec!["a".to_string(), "b".to_string()];
-        let out = reconcile(
-            &scheduled,
-            vec![r("a", TestStatus::Passed)],
-            &ExitKind::MemoryLimit,
-        );
+        let out = reconcile(&scheduled, vec![r("a", TestStatus::Passed)], &ExitKind::MemoryLimit);
         assert_eq!(out[1].status, TestStatus::MemoryLimit);
         assert!(out[1].status.is_failure());
         let out = reconcile(&scheduled, vec![], &ExitKind::TimedOut);

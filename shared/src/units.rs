@@ -35,9 +35,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("`{text}` has a bad number `{}`", &rest[..digits]))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let seconds = match unit {
@@ -46,11 +44,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => number * 60.0,
             "h" => number * 3600.0,
             "" => return Err(format!("`{text}` needs a unit: ms, s, m or h")),
-            other => {
-                return Err(format!(
-                    "`{text}` has an unknown unit `{other}` (use ms, s, m or h)"
-                ))
-            }
+            other => return Err(format!("`{text}` has an unknown unit `{other}` (use ms, s, m or h)")),
         };
         total += Duration::from_secs_f64(seconds);
     }
@@ -63,9 +57,7 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     if digits == 0 {
-        return Err(format!(
-            "`{text}` is not a size (write for example `512MiB`, `2GiB`)"
-        ));
+        return Err(format!("`{text}` is not a size (write for example `512MiB`, `2GiB`)"));
     }
     let number: f64 = text[..digits]
         .parse()
@@ -117,9 +109,7 @@ pub fn format_bytes(bytes: u64) -> String {
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_duration(&text)
-            .map(HumanDuration)
-            .map_err(de::Error::custom)
+        parse_duration(&text).map(HumanDuration).map_err(de::Error::custom)
     }
 }
 
@@ -164,9 +154,7 @@ mod tests {
     #[test]
     fn durations_without_unit_are_rejected() {
         assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
-        assert!(parse_duration("10 parsecs")
-            .unwrap_err()
-            .contains("unknown unit"));
+        assert!(parse_duration("10 parsecs").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("").is_err());
     }
 
@@ -176,9 +164,7 @@ mod tests {
         assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
         assert_eq!(parse_bytes("100MB").unwrap(), 100_000_000);
         assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("3 parsecs")
-            .unwrap_err()
-            .contains("unknown unit"));
+        assert!(parse_bytes("3 parsecs").unwrap_err().contains("unknown unit"));
     }
 
     #[test]

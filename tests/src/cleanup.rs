@@ -19,19 +19,13 @@ pub(crate) fn kill_shard_leftovers(dir: &Path) {
     for _ in 0..20 {
         let mut found = 0;
         for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
                 continue;
             };
             let Ok(environ) = fs::read(entry.path().join("environ")) else {
                 continue;
             };
-            let ours = environ
-                .split(|&b| b == 0)
-                .any(|var| var.starts_with(marker.as_bytes()));
+            let ours = environ.split(|&b| b == 0).any(|var| var.starts_with(marker.as_bytes()));
             if ours && !is_zombie(pid) {
                 found += 1;
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -50,13 +44,7 @@ pub(crate) fn kill_shard_leftovers(dir: &Path) {
 pub(crate) fn remove_agent_cgroups(agent_id: &str) {
     let root = Path::new("/sys/fs/cgroup");
     let mut bases = vec![root.to_path_buf()];
-    bases.extend(
-        fs::read_dir(root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path()),
-    );
+    bases.extend(fs::read_dir(root).into_iter().flatten().flatten().map(|e| e.path()));
     for base in bases {
         let group = base.join("testfarm").join(agent_id);
         if group.is_dir() {

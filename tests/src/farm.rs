@@ -193,22 +193,14 @@ impl Farm {
 
     /// Waits until `count` agents are registered and connected.
     pub fn wait_for_agents(&mut self, count: usize) {
-        self.wait_until(
-            "agents registered with open lease streams",
-            START_TIMEOUT,
-            |f| {
-                let status = f.status();
-                let connected = status["agents"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter(|a| a["connected"].as_bool() == Some(true))
-                            .count()
-                    })
-                    .unwrap_or(0);
-                connected >= count
-            },
-        );
+        self.wait_until("agents registered with open lease streams", START_TIMEOUT, |f| {
+            let status = f.status();
+            let connected = status["agents"]
+                .as_array()
+                .map(|a| a.iter().filter(|a| a["connected"].as_bool() == Some(true)).count())
+                .unwrap_or(0);
+            connected >= count
+        });
     }
 
     pub fn agent_id(&self, index: usize) -> &str {
@@ -270,9 +262,7 @@ impl Farm {
         self.command_logs.push(stderr.clone());
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let started = Instant::now();
-        let mut child = farm_command(&args, &stdout, &stderr)
-            .spawn()
-            .expect("spawn farm");
+        let mut child = farm_command(&args, &stdout, &stderr).spawn().expect("spawn farm");
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for farm") {
                 break status;
@@ -280,10 +270,7 @@ impl Farm {
             if started.elapsed() > COMMAND_TIMEOUT {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "`farm {}` did not finish within {COMMAND_TIMEOUT:?}",
-                    args.join(" ")
-                );
+                panic!("`farm {}` did not finish within {COMMAND_TIMEOUT:?}", args.join(" "));
             }
             std::thread::sleep(POLL);
         };
@@ -334,12 +321,7 @@ impl Farm {
     }
 
     /// Polls `ready` every 100ms until it holds; panics after `timeout`.
-    pub fn wait_until(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        mut ready: impl FnMut(&mut Farm) -> bool,
-    ) {
+    pub fn wait_until(&mut self, what: &str, timeout: Duration, mut ready: impl FnMut(&mut Farm) -> bool) {
         let deadline = Instant::now() + timeout;
         while !ready(self) {
             assert!(
@@ -393,10 +375,7 @@ impl Farm {
             if text.trim().is_empty() {
                 continue;
             }
-            eprintln!(
-                "----- {label}: {} (last {TAIL_LINES} lines)",
-                path.display()
-            );
+            eprintln!("----- {label}: {} (last {TAIL_LINES} lines)", path.display());
             eprintln!("{text}");
         }
         eprintln!("===== end of logs of `{}` =====", self.tag);

@@ -41,9 +41,7 @@ fn base_command(args: &[String]) -> Command {
     // SAFETY: runs in the forked child before exec; prctl is async-signal-safe and
     // touches no memory of the parent.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
+        cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
     }
     cmd
 }

@@ -32,17 +32,11 @@ pub fn stage_tests(stage: &str) -> BTreeSet<String> {
 /// farm.yaml: unit on both shells, integration on sh only.
 pub fn expected_tests(rec: &Value) -> BTreeSet<(u64, String)> {
     let jobs = rec["run"]["jobs"].as_array().expect("jobs");
-    let names: BTreeSet<String> = (0..jobs.len() as u64)
-        .map(|j| record::job_name(rec, j))
+    let names: BTreeSet<String> = (0..jobs.len() as u64).map(|j| record::job_name(rec, j)).collect();
+    let want: BTreeSet<String> = ["integration[shell=sh]", "unit[shell=bash]", "unit[shell=sh]"]
+        .iter()
+        .map(|s| s.to_string())
         .collect();
-    let want: BTreeSet<String> = [
-        "integration[shell=sh]",
-        "unit[shell=bash]",
-        "unit[shell=sh]",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
     assert_eq!(names, want, "the jobs of the quickstart matrix");
     let mut expected = BTreeSet::new();
     for (j, job) in jobs.iter().enumerate() {
@@ -66,15 +60,10 @@ pub fn assert_each_test_once(rec: &Value) -> usize {
     let mut seen: BTreeMap<(u64, String), Vec<String>> = BTreeMap::new();
     let rows = record::results(rec);
     for r in &rows {
-        seen.entry((r.job, r.id.clone()))
-            .or_default()
-            .push(r.task.clone());
+        seen.entry((r.job, r.id.clone())).or_default().push(r.task.clone());
     }
     let twice: Vec<_> = seen.iter().filter(|(_, tasks)| tasks.len() > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "tests with more than one result: {twice:?}"
-    );
+    assert!(twice.is_empty(), "tests with more than one result: {twice:?}");
     let got: BTreeSet<(u64, String)> = seen.into_keys().collect();
     let missing: Vec<_> = expected.difference(&got).collect();
     let extra: Vec<_> = got.difference(&expected).collect();
@@ -82,10 +71,6 @@ pub fn assert_each_test_once(rec: &Value) -> usize {
         missing.is_empty() && extra.is_empty(),
         "missing results {missing:?}, unexpected results {extra:?}"
     );
-    assert_eq!(
-        record::count(rec, "tests_total"),
-        expected.len() as u64,
-        "tests_total"
-    );
+    assert_eq!(record::count(rec, "tests_total"), expected.len() as u64, "tests_total");
     rows.len()
 }

@@ -200,16 +200,11 @@ fn second_run_is_planned_from_first_run_timings() {
             .as_str()
             .unwrap()
             .to_string();
-        first_durations
-            .entry((stage, r.id))
-            .or_default()
-            .push(r.duration_secs);
+        first_durations.entry((stage, r.id)).or_default().push(r.duration_secs);
     }
     for t in record::shard_tasks(&second) {
         let job = t["job"].as_u64().unwrap() as usize;
-        let stage = second["run"]["jobs"][job]["spec"]["stage"]
-            .as_str()
-            .unwrap();
+        let stage = second["run"]["jobs"][job]["spec"]["stage"].as_str().unwrap();
         let shard = &t["work"]["shard"];
         let tests = shard["tests"].as_array().unwrap();
         let estimates = shard["estimates"].as_array().unwrap();

@@ -10,10 +10,7 @@ use testfarm_integration::record::{self, summary};
 use testfarm_integration::{fixture, Farm, Options};
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 #[test]
@@ -23,25 +20,21 @@ fn coordinator_kill9_mid_run_loses_nothing() {
 
     // Wait until the run is well under way: shards done, but many still to do.
     let mut at_kill = (0, 0);
-    farm.wait_until(
-        "some but not all tasks done",
-        Duration::from_secs(30),
-        |f| {
-            let status = f.status();
-            let run = status["active_runs"]
-                .as_array()
-                .and_then(|runs| runs.iter().find(|r| r["id"] == run_id.as_str()))
-                .cloned();
-            let Some(run) = run else {
-                panic!("run {run_id} is no longer active before the kill: {status}");
-            };
-            let done = run["counts"]["tasks_done"].as_u64().unwrap_or(0);
-            let total = run["counts"]["tasks_total"].as_u64().unwrap_or(0);
-            at_kill = (done, total);
-            // 3 discovery tasks, then ~40 shards: past the discoveries, far from the end.
-            done >= 10 && done + 10 <= total
-        },
-    );
+    farm.wait_until("some but not all tasks done", Duration::from_secs(30), |f| {
+        let status = f.status();
+        let run = status["active_runs"]
+            .as_array()
+            .and_then(|runs| runs.iter().find(|r| r["id"] == run_id.as_str()))
+            .cloned();
+        let Some(run) = run else {
+            panic!("run {run_id} is no longer active before the kill: {status}");
+        };
+        let done = run["counts"]["tasks_done"].as_u64().unwrap_or(0);
+        let total = run["counts"]["tasks_total"].as_u64().unwrap_or(0);
+        at_kill = (done, total);
+        // 3 discovery tasks, then ~40 shards: past the discoveries, far from the end.
+        done >= 10 && done + 10 <= total
+    });
     farm.kill_coordinator();
     let down = Instant::now();
     std::thread::sleep(Duration::from_millis(500));
@@ -94,22 +87,17 @@ fn lost_agent_work_is_retried_on_another_agent() {
     let run_id = farm.submit_no_wait(&fixture("lost_agent"), &[]);
 
     let mut victim = usize::MAX;
-    farm.wait_until(
-        "the long test to start",
-        Duration::from_secs(20),
-        |f| match f.task_files("started").first() {
+    farm.wait_until("the long test to start", Duration::from_secs(20), |f| {
+        match f.task_files("started").first() {
             Some((agent, _)) => {
                 victim = *agent;
                 true
             }
             None => false,
-        },
-    );
+        }
+    });
     let survivor = 1 - victim;
-    let (victim_id, survivor_id) = (
-        farm.agent_id(victim).to_string(),
-        farm.agent_id(survivor).to_string(),
-    );
+    let (victim_id, survivor_id) = (farm.agent_id(victim).to_string(), farm.agent_id(survivor).to_string());
     farm.kill_agent(victim);
     let killed_ms = now_ms();
     let killed = Instant::now();
@@ -128,12 +116,7 @@ fn lost_agent_work_is_retried_on_another_agent() {
     let shards = record::shard_tasks(&rec);
     assert_eq!(shards.len(), 1, "{}", summary(&rec));
     let t = shards[0];
-    assert_eq!(
-        t["lost_on"],
-        serde_json::json!([victim_id]),
-        "{}",
-        summary(&rec)
-    );
+    assert_eq!(t["lost_on"], serde_json::json!([victim_id]), "{}", summary(&rec));
     assert_eq!(t["done_by"], survivor_id.as_str(), "{}", summary(&rec));
     assert_eq!(t["attempt"], 2, "{}", summary(&rec));
     assert_eq!(record::count(&rec, "tasks_lost"), 1);
@@ -171,10 +154,7 @@ fn lost_work_past_the_limit_is_an_infrastructure_error() {
     assert_eq!(record::verdict(&rec), "error", "{}", summary(&rec));
 
     let dead_agents: Vec<usize> = (0..3).filter(|&i| !farm.agent_alive(i)).collect();
-    let dead: Vec<String> = dead_agents
-        .iter()
-        .map(|&i| farm.agent_id(i).to_string())
-        .collect();
+    let dead: Vec<String> = dead_agents.iter().map(|&i| farm.agent_id(i).to_string()).collect();
     assert_eq!(
         dead.len(),
         2,
@@ -202,15 +182,9 @@ fn lost_work_past_the_limit_is_an_infrastructure_error() {
     assert_eq!(t["state"]["state"], "cancelled", "{}", summary(&rec));
 
     let message = rec["run"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(task_id),
-        "message {message:?} lacks {task_id}"
-    );
+    assert!(message.contains(task_id), "message {message:?} lacks {task_id}");
     for agent in &dead {
-        assert!(
-            message.contains(agent.as_str()),
-            "message {message:?} lacks {agent}"
-        );
+        assert!(message.contains(agent.as_str()), "message {message:?} lacks {agent}");
     }
     assert!(
         out.stderr.contains(task_id),

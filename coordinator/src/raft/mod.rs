@@ -9,7 +9,7 @@
 
 mod logger;
 pub mod storage;
-mod transport;
+pub mod transport;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -124,6 +124,8 @@ pub enum Mail {
 /// The handle the rest of the coordinator uses.
 pub struct RaftHandle {
     pub mailbox: mpsc::Sender<Mail>,
+    /// This node's own IP, which its outgoing connections to peers leave from.
+    pub local_ip: Option<std::net::IpAddr>,
     pub role: watch::Receiver<Role>,
 }
 
@@ -138,8 +140,7 @@ pub fn start(
     changed: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> Result<RaftHandle, ProposeError> {
-    let storage =
-        RaftStorage::open(db.clone()).map_err(|e| ProposeError::Storage(e.to_string()))?;
+    let storage = RaftStorage::open(db.clone()).map_err(|e| ProposeError::Storage(e.to_string()))?;
     // Members and their addresses live in the replicated state tree, so a node that
     // catches up from a snapshot learns them too.
     let meta = db
@@ -151,11 +152,7 @@ pub fn start(
         .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    if storage
-        .is_empty()
-        .map_err(|e| ProposeError::Storage(e.to_string()))?
-        && !config.join
-    {
+    if storage.is_empty().map_err(|e| ProposeError::Storage(e.to_string()))? && !config.join {
         let cs = ConfState {
             voters: config.peers.keys().copied().collect(),
             ..Default::default()
@@ -185,31 +182,25 @@ pub fn start(
         max_inflight_msgs: 256,
         ..Default::default()
     };
-    raft_config
-        .validate()
-        .map_err(|e| ProposeError::Raft(e.to_string()))?;
+    raft_config.validate().map_err(|e| ProposeError::Raft(e.to_string()))?;
     let mut node = RawNode::new(&raft_config, storage.clone(), &logger::logger())
         .map_err(|e| ProposeError::Raft(e.to_string()))?;
     // A cluster of one need not wait out an election timeout.
-    if node
-        .raft
-        .prs()
-        .conf()
-        .voters()
-        .ids()
-        .iter()
-        .collect::<Vec<_>>()
-        == vec![config.id]
-    {
-        node.campaign()
-            .map_err(|e| ProposeError::Raft(e.to_string()))?;
+    if node.raft.prs().conf().voters().ids().iter().collect::<Vec<_>>() == vec![config.id] {
+        node.campaign().map_err(|e| ProposeError::Raft(e.to_string()))?;
     }
     let (mailbox, inbox) = mpsc::channel(4096);
     let (role_tx, role) = watch::channel(Role {
         id: config.id,
         ..Role::default()
     });
-    let mut transport = transport::Peers::new(mailbox.clone());
+    let local_ip = peers
+        .get(&config.id)
+        .or(config.peers.get(&config.id))
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified());
+    let mut transport = transport::Peers::new(mailbox.clone(), local_ip);
     for (id, addr) in &peers {
         if *id != config.id {
             transport.connect(*id, addr.clone());
@@ -233,7 +224,11 @@ pub fn start(
         leader_since: None,
     };
     tokio::spawn(driver.run(inbox, config.tick, shutdown));
-    Ok(RaftHandle { mailbox, role })
+    Ok(RaftHandle {
+        mailbox,
+        local_ip,
+        role,
+    })
 }
 
 type Reply = oneshot::Sender<Result<Applied, ProposeError>>;
@@ -257,12 +252,7 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(
-        mut self,
-        mut inbox: mpsc::Receiver<Mail>,
-        tick: Duration,
-        shutdown: CancellationToken,
-    ) {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Mail>, tick: Duration, shutdown: CancellationToken) {
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -293,9 +283,7 @@ impl Driver {
 
     fn leader_addr(&self) -> Option<String> {
         let leader = self.node.raft.leader_id;
-        (leader != 0)
-            .then(|| self.peers.get(&leader).cloned())
-            .flatten()
+        (leader != 0).then(|| self.peers.get(&leader).cloned()).flatten()
     }
 
     fn not_leader(&self) -> ProposeError {
@@ -345,10 +333,7 @@ impl Driver {
                 cc.context = addr.into_bytes().into();
                 let pid = self.next_id;
                 self.next_id += 1;
-                match self
-                    .node
-                    .propose_conf_change(pid.to_be_bytes().to_vec(), cc)
-                {
+                match self.node.propose_conf_change(pid.to_be_bytes().to_vec(), cc) {
                     Ok(()) => {
                         self.pending.insert(pid, (self.node.raft.term, reply));
                     }
@@ -419,8 +404,8 @@ impl Driver {
 
     fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<(), ProposeError> {
         for entry in entries {
-            let proposal = (entry.context.len() == 8)
-                .then(|| u64::from_be_bytes(entry.context[..8].try_into().expect("8 bytes")));
+            let proposal =
+                (entry.context.len() == 8).then(|| u64::from_be_bytes(entry.context[..8].try_into().expect("8 bytes")));
             let result = match entry.get_entry_type() {
                 EntryType::EntryNormal if entry.data.is_empty() => {
                     // A new leader's empty entry: only the applied index moves.
@@ -432,12 +417,8 @@ impl Driver {
                     continue;
                 }
                 EntryType::EntryNormal => {
-                    let command: Command = serde_json::from_slice(&entry.data).map_err(|e| {
-                        ProposeError::Storage(format!(
-                            "entry {} is not a command: {e}",
-                            entry.index
-                        ))
-                    })?;
+                    let command: Command = serde_json::from_slice(&entry.data)
+                        .map_err(|e| ProposeError::Storage(format!("entry {} is not a command: {e}", entry.index)))?;
                     let (applied, event) = self
                         .machine
                         .lock()
@@ -450,19 +431,15 @@ impl Driver {
                     applied
                 }
                 EntryType::EntryConfChange => {
-                    let cc = ConfChange::parse_from_bytes(&entry.data)
-                        .map_err(|e| ProposeError::Storage(e.to_string()))?;
+                    let cc =
+                        ConfChange::parse_from_bytes(&entry.data).map_err(|e| ProposeError::Storage(e.to_string()))?;
                     self.apply_conf_change(&cc)?;
                     self.machine
                         .lock()
                         .expect("machine lock")
                         .advance_to(entry.index)
                         .map_err(|e| ProposeError::Storage(e.to_string()))?;
-                    Applied::Ignored(format!(
-                        "membership: {:?} {}",
-                        cc.get_change_type(),
-                        cc.node_id
-                    ))
+                    Applied::Ignored(format!("membership: {:?} {}", cc.get_change_type(), cc.node_id))
                 }
                 EntryType::EntryConfChangeV2 => continue,
             };
@@ -547,8 +524,7 @@ impl Driver {
 
     fn maybe_compact(&mut self) -> Result<(), ProposeError> {
         let applied = self.machine.lock().expect("machine lock").applied();
-        let first = raft::Storage::first_index(&self.storage)
-            .map_err(|e| ProposeError::Storage(e.to_string()))?;
+        let first = raft::Storage::first_index(&self.storage).map_err(|e| ProposeError::Storage(e.to_string()))?;
         if applied >= first && applied - first + 1 > self.snapshot_every {
             self.storage
                 .compact(applied)

@@ -101,10 +101,7 @@ impl RaftStorage {
             batch.remove(&entry_key(index));
         }
         for e in entries {
-            batch.insert(
-                &entry_key(e.index),
-                e.write_to_bytes().map_err(storage_error)?,
-            );
+            batch.insert(&entry_key(e.index), e.write_to_bytes().map_err(storage_error)?);
         }
         self.log.apply_batch(batch).map_err(storage_error)
     }
@@ -143,9 +140,7 @@ impl RaftStorage {
         batch.insert(SNAP_META, meta.write_to_bytes().map_err(storage_error)?);
         batch.insert(
             CONF_STATE,
-            meta.get_conf_state()
-                .write_to_bytes()
-                .map_err(storage_error)?,
+            meta.get_conf_state().write_to_bytes().map_err(storage_error)?,
         );
         let mut hs = self.hard_state()?;
         hs.term = hs.term.max(meta.term);
@@ -223,9 +218,7 @@ impl raft::Storage for RaftStorage {
         match self.log.scan_prefix([ENTRY_PREFIX]).next_back() {
             Some(item) => {
                 let (k, _) = item.map_err(storage_error)?;
-                Ok(u64::from_be_bytes(
-                    k[1..9].try_into().expect("entry keys are 9 bytes"),
-                ))
+                Ok(u64::from_be_bytes(k[1..9].try_into().expect("entry keys are 9 bytes")))
             }
             None => Ok(self.snapshot_meta()?.index),
         }
@@ -236,9 +229,7 @@ impl raft::Storage for RaftStorage {
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
         let (data, applied) = export_state(&self.state).map_err(storage_error)?;
         if applied < request_index {
-            return Err(raft::Error::Store(
-                StorageError::SnapshotTemporarilyUnavailable,
-            ));
+            return Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable));
         }
         let mut snapshot = Snapshot::default();
         snapshot.set_data(data.into());
@@ -282,11 +273,9 @@ pub fn install_state(state: &sled::Tree, data: &[u8]) -> Result<(), String> {
     }
     let mut at = 0;
     while at < data.len() {
-        let klen =
-            u32::from_be_bytes(take(data, &mut at, 4)?.try_into().expect("4 bytes")) as usize;
+        let klen = u32::from_be_bytes(take(data, &mut at, 4)?.try_into().expect("4 bytes")) as usize;
         let key = take(data, &mut at, klen)?.to_vec();
-        let vlen =
-            u32::from_be_bytes(take(data, &mut at, 4)?.try_into().expect("4 bytes")) as usize;
+        let vlen = u32::from_be_bytes(take(data, &mut at, 4)?.try_into().expect("4 bytes")) as usize;
         let value = take(data, &mut at, vlen)?.to_vec();
         batch.insert(key, value);
     }

@@ -4,6 +4,7 @@
 //! itself resends what matters.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use protobuf::Message as _;
@@ -18,13 +19,18 @@ use super::Mail;
 pub struct Peers {
     senders: HashMap<u64, mpsc::Sender<Message>>,
     mailbox: mpsc::Sender<Mail>,
+    /// Outgoing connections leave from this node's own address, so that traffic
+    /// between two coordinators is identified by their two addresses (and a test
+    /// can cut exactly that with a firewall rule).
+    local_ip: Option<IpAddr>,
 }
 
 impl Peers {
-    pub fn new(mailbox: mpsc::Sender<Mail>) -> Peers {
+    pub fn new(mailbox: mpsc::Sender<Mail>, local_ip: Option<IpAddr>) -> Peers {
         Peers {
             senders: HashMap::new(),
             mailbox,
+            local_ip,
         }
     }
 
@@ -32,7 +38,7 @@ impl Peers {
     pub fn connect(&mut self, id: u64, addr: String) {
         let (tx, rx) = mpsc::channel(1024);
         self.senders.insert(id, tx);
-        tokio::spawn(peer_loop(id, addr, rx, self.mailbox.clone()));
+        tokio::spawn(peer_loop(id, addr, self.local_ip, rx, self.mailbox.clone()));
     }
 
     pub fn remove(&mut self, id: u64) {
@@ -52,9 +58,18 @@ impl Peers {
     }
 }
 
+/// A channel to a peer coordinator, leaving from `local_ip` when given.
+pub fn endpoint(addr: &str, local_ip: Option<IpAddr>) -> tonic::transport::Endpoint {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("peer address is a valid URI")
+        .local_address(local_ip)
+        .connect_timeout(Duration::from_millis(500))
+}
+
 async fn peer_loop(
     id: u64,
     addr: String,
+    local_ip: Option<IpAddr>,
     mut rx: mpsc::Receiver<Message>,
     mailbox: mpsc::Sender<Mail>,
 ) {
@@ -69,16 +84,9 @@ async fn peer_loop(
             }
         }
         if client.is_none() {
-            let endpoint = Channel::from_shared(format!("http://{addr}"))
-                .expect("peer address is a valid URI");
-            match endpoint
-                .connect_timeout(Duration::from_millis(500))
-                .connect()
-                .await
-            {
+            match endpoint(&addr, local_ip).connect().await {
                 Ok(channel) => {
-                    client =
-                        Some(RaftServiceClient::new(channel).max_decoding_message_size(256 << 20));
+                    client = Some(RaftServiceClient::new(channel).max_decoding_message_size(256 << 20));
                     backoff = Duration::from_millis(50);
                 }
                 Err(_) => {
@@ -94,15 +102,11 @@ async fn peer_loop(
             .map(|m| m.write_to_bytes().expect("raft messages encode"))
             .collect();
         let c = client.as_mut().expect("connected above");
-        let sent =
-            tokio::time::timeout(Duration::from_secs(5), c.send(RaftBatch { messages })).await;
+        let sent = tokio::time::timeout(Duration::from_secs(5), c.send(RaftBatch { messages })).await;
         if !matches!(sent, Ok(Ok(_))) {
             client = None;
             fail(&mailbox, id, &batch).await;
-        } else if batch
-            .iter()
-            .any(|m| m.get_msg_type() == MessageType::MsgSnapshot)
-        {
+        } else if batch.iter().any(|m| m.get_msg_type() == MessageType::MsgSnapshot) {
             let _ = mailbox.send(Mail::SnapshotStatus { id, ok: true }).await;
         }
     }
@@ -110,10 +114,7 @@ async fn peer_loop(
 
 async fn fail(mailbox: &mpsc::Sender<Mail>, id: u64, batch: &[Message]) {
     let _ = mailbox.send(Mail::Unreachable { id }).await;
-    if batch
-        .iter()
-        .any(|m| m.get_msg_type() == MessageType::MsgSnapshot)
-    {
+    if batch.iter().any(|m| m.get_msg_type() == MessageType::MsgSnapshot) {
         let _ = mailbox.send(Mail::SnapshotStatus { id, ok: false }).await;
     }
 }

@@ -117,10 +117,7 @@ impl StateMachine {
 
     /// Discovered test ids of a job.
     pub fn inventory(&self, run_id: &str, job: usize) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .store
-            .get(&inventory_key(run_id, job))?
-            .unwrap_or_default())
+        Ok(self.store.get(&inventory_key(run_id, job))?.unwrap_or_default())
     }
 
     /// Moves the applied index over a log entry that carries no command (a new
@@ -137,16 +134,9 @@ impl StateMachine {
 
     /// Applies the command at `index`. Commands at or below the applied index were
     /// applied before (a replay after a crash) and are skipped.
-    pub fn apply(
-        &mut self,
-        index: u64,
-        command: Command,
-    ) -> Result<(Applied, Option<StateEvent>), StoreError> {
+    pub fn apply(&mut self, index: u64, command: Command) -> Result<(Applied, Option<StateEvent>), StoreError> {
         if index <= self.applied {
-            return Ok((
-                Applied::Ignored(format!("index {index} already applied")),
-                None,
-            ));
+            return Ok((Applied::Ignored(format!("index {index} already applied")), None));
         }
         let mut tx = Tx {
             batch: Batch::default(),
@@ -162,11 +152,7 @@ impl StateMachine {
                 shards,
                 now_ms,
             } => self.plan_job(&mut tx, &run_id, job, shards, now_ms),
-            Command::LeaseTask {
-                task_id,
-                agent,
-                now_ms,
-            } => self.lease(&mut tx, &task_id, &agent, now_ms),
+            Command::LeaseTask { task_id, agent, now_ms } => self.lease(&mut tx, &task_id, &agent, now_ms),
             Command::CompleteTask {
                 task_id,
                 agent,
@@ -222,6 +208,7 @@ impl StateMachine {
                 attempt: 0,
                 lost_on: Vec::new(),
                 queued_ms: run.accepted_ms,
+                leased_ms: None,
                 finished_ms: None,
                 done_by: None,
                 outcome: None,
@@ -237,14 +224,7 @@ impl StateMachine {
         Applied::RunAccepted { run_id }
     }
 
-    fn plan_job(
-        &mut self,
-        tx: &mut Tx,
-        run_id: &str,
-        job: usize,
-        shards: Vec<PlannedShard>,
-        now_ms: u64,
-    ) -> Applied {
+    fn plan_job(&mut self, tx: &mut Tx, run_id: &str, job: usize, shards: Vec<PlannedShard>, now_ms: u64) -> Applied {
         let Some(run) = self.runs.get_mut(run_id) else {
             return Applied::Ignored(format!("run {run_id} is not active"));
         };
@@ -265,6 +245,7 @@ impl StateMachine {
                 attempt: 0,
                 lost_on: Vec::new(),
                 queued_ms: now_ms,
+                leased_ms: None,
                 finished_ms: None,
                 done_by: None,
                 outcome: None,
@@ -320,18 +301,10 @@ impl StateMachine {
                 _ => unreachable!(),
             };
             // Only the holder of the current lease can give the task back.
-            if !matches!(&task.state, TaskState::Leased { agent: a, .. } if a == agent)
-                || task.attempt != attempt
-            {
+            if !matches!(&task.state, TaskState::Leased { agent: a, .. } if a == agent) || task.attempt != attempt {
                 return Ok(Applied::Completed { applied: false });
             }
-            self.lose(
-                tx,
-                task_id,
-                agent,
-                &format!("infrastructure failure: {reason}"),
-                now_ms,
-            );
+            self.lose(tx, task_id, agent, &format!("infrastructure failure: {reason}"), now_ms);
             return Ok(Applied::Completed { applied: true });
         }
         // First result wins, even from an agent whose lease already expired: the work
@@ -346,10 +319,7 @@ impl StateMachine {
         tx.dirty_tasks.insert(task_id.into());
         let (run_id, job) = (task.run_id.clone(), task.job);
         let work = task.work.clone();
-        let run = self
-            .runs
-            .get_mut(&run_id)
-            .expect("active task has an active run");
+        let run = self.runs.get_mut(&run_id).expect("active task has an active run");
         run.counts.tasks_done += 1;
         tx.touch_run(&run_id);
         let mut failed_now = Vec::new();
@@ -395,8 +365,7 @@ impl StateMachine {
                         TestStatus::Skipped => run.counts.tests_skipped += 1,
                         _ => {
                             run.counts.tests_failed += 1;
-                            let name =
-                                format!("{} {}", run.jobs[job].spec.display_name(), result.id);
+                            let name = format!("{} {}", run.jobs[job].spec.display_name(), result.id);
                             if run.failed_tests.len() < 100 {
                                 run.failed_tests.push(name.clone());
                             }
@@ -443,14 +412,7 @@ impl StateMachine {
         Ok(Applied::Completed { applied: true })
     }
 
-    fn lose(
-        &mut self,
-        tx: &mut Tx,
-        task_id: &str,
-        agent: &str,
-        reason: &str,
-        now_ms: u64,
-    ) -> Applied {
+    fn lose(&mut self, tx: &mut Tx, task_id: &str, agent: &str, reason: &str, now_ms: u64) -> Applied {
         let Some(task) = self.tasks.get_mut(task_id) else {
             return Applied::Ignored(format!("task {task_id} is not active"));
         };
@@ -460,10 +422,7 @@ impl StateMachine {
         task.lost_on.push(agent.into());
         tx.dirty_tasks.insert(task_id.into());
         let run_id = task.run_id.clone();
-        let run = self
-            .runs
-            .get_mut(&run_id)
-            .expect("active task has an active run");
+        let run = self.runs.get_mut(&run_id).expect("active task has an active run");
         run.counts.tasks_lost += 1;
         tx.touch_run(&run_id);
         if task.lost_on.len() as u32 > run.max_lost {
@@ -492,9 +451,7 @@ impl StateMachine {
     }
 
     fn run_finished(&self, run_id: &str) -> bool {
-        self.runs
-            .get(run_id)
-            .is_none_or(|r| r.finished_ms.is_some())
+        self.runs.get(run_id).is_none_or(|r| r.finished_ms.is_some())
     }
 
     /// Gives the verdict once every job is planned and every task done; cancels the
@@ -518,10 +475,7 @@ impl StateMachine {
             };
             let message = match verdict {
                 Verdict::Passed => format!("{} tests passed", run.counts.tests_passed),
-                _ => format!(
-                    "{} of {} tests failed",
-                    run.counts.tests_failed, run.counts.tests_total
-                ),
+                _ => format!("{} of {} tests failed", run.counts.tests_failed, run.counts.tests_total),
             };
             finish(run, verdict, message, now_ms);
         }
@@ -573,12 +527,7 @@ fn queue_key(run: &Run, task: &Task) -> QueueKey {
             .and_then(|n| n.parse::<u32>().ok())
             .map_or(u32::MAX, |n| n + 1),
     };
-    (
-        run.mode.priority(),
-        run_seq(&run.id),
-        order,
-        task.id.clone(),
-    )
+    (run.mode.priority(), run_seq(&run.id), order, task.id.clone())
 }
 
 pub fn describe_exit(exit: &ExitKind) -> String {

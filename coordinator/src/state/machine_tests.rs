@@ -90,9 +90,7 @@ fn lease(h: &mut Harness, task: &str, agent: &str) -> u32 {
 
 /// Accepts a run, discovers a, b and plans them as one shard; returns the run id.
 fn planned(h: &mut Harness) -> String {
-    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun {
-        run: Box::new(run()),
-    }) else {
+    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun { run: Box::new(run()) }) else {
         panic!()
     };
     let d = format!("{run_id}.j0.d");
@@ -132,13 +130,7 @@ fn a_run_goes_from_accepted_to_verdict_and_feeds_profiles() {
         task_id: s.clone(),
         agent: "a1".into(),
         attempt,
-        outcome: outcome(
-            &[],
-            &[
-                ("a", TestStatus::Passed, 0.5),
-                ("b", TestStatus::Failed, 1.5),
-            ],
-        ),
+        outcome: outcome(&[], &[("a", TestStatus::Passed, 0.5), ("b", TestStatus::Failed, 1.5)]),
         now_ms: 4000,
     });
     assert_eq!(done, Applied::Completed { applied: true });
@@ -148,11 +140,7 @@ fn a_run_goes_from_accepted_to_verdict_and_feeds_profiles() {
     let tasks = h.sm.run_tasks(&run_id).unwrap();
     assert_eq!(tasks.len(), 2);
     assert!(tasks.iter().all(|t| t.state == TaskState::Done));
-    let p: TestProfile =
-        h.sm.store()
-            .get(&profile_key("p", "unit", "b"))
-            .unwrap()
-            .unwrap();
+    let p: TestProfile = h.sm.store().get(&profile_key("p", "unit", "b")).unwrap().unwrap();
     assert_eq!(p.estimate(), Some(Duration::from_secs_f64(1.5)));
     assert!(p.failed_last());
     assert_eq!(h.sm.active_runs().count(), 0, "finished runs leave memory");
@@ -168,25 +156,12 @@ fn a_second_report_is_acknowledged_but_not_applied() {
         task_id: s.clone(),
         agent: "a1".into(),
         attempt,
-        outcome: outcome(
-            &[],
-            &[
-                ("a", TestStatus::Passed, 0.5),
-                ("b", TestStatus::Passed, 0.5),
-            ],
-        ),
+        outcome: outcome(&[], &[("a", TestStatus::Passed, 0.5), ("b", TestStatus::Passed, 0.5)]),
         now_ms: 4000,
     };
-    assert_eq!(
-        h.apply(report.clone()),
-        Applied::Completed { applied: true }
-    );
+    assert_eq!(h.apply(report.clone()), Applied::Completed { applied: true });
     assert_eq!(h.apply(report), Applied::Completed { applied: false });
-    let p: TestProfile =
-        h.sm.store()
-            .get(&profile_key("p", "unit", "a"))
-            .unwrap()
-            .unwrap();
+    let p: TestProfile = h.sm.store().get(&profile_key("p", "unit", "a")).unwrap().unwrap();
     assert_eq!(p.samples, 1);
     assert_eq!(h.sm.run(&run_id).unwrap().unwrap().counts.tests_passed, 2);
 }
@@ -197,26 +172,13 @@ fn replaying_applied_indexes_changes_nothing_and_state_survives_reopen() {
     let run_id;
     {
         let mut sm = StateMachine::open(Store::open(dir.path()).unwrap()).unwrap();
-        let (Applied::RunAccepted { run_id: id }, _) = sm
-            .apply(
-                1,
-                Command::AcceptRun {
-                    run: Box::new(run()),
-                },
-            )
-            .unwrap()
+        let (Applied::RunAccepted { run_id: id }, _) =
+            sm.apply(1, Command::AcceptRun { run: Box::new(run()) }).unwrap()
         else {
             panic!()
         };
         run_id = id;
-        let (again, _) = sm
-            .apply(
-                1,
-                Command::AcceptRun {
-                    run: Box::new(run()),
-                },
-            )
-            .unwrap();
+        let (again, _) = sm.apply(1, Command::AcceptRun { run: Box::new(run()) }).unwrap();
         assert!(matches!(again, Applied::Ignored(_)));
     }
     let sm = StateMachine::open(Store::open(dir.path()).unwrap()).unwrap();
@@ -268,9 +230,7 @@ fn lost_work_is_retried_then_ends_the_run_naming_shard_and_agents() {
 #[test]
 fn a_discovery_that_finds_nothing_is_an_error_not_a_pass() {
     let mut h = Harness::new();
-    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun {
-        run: Box::new(run()),
-    }) else {
+    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun { run: Box::new(run()) }) else {
         panic!()
     };
     let d = format!("{run_id}.j0.d");

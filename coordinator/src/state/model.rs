@@ -116,6 +116,9 @@ pub struct Task {
     /// Agents this task was lost on (lease expired or infrastructure failure).
     pub lost_on: Vec<String>,
     pub queued_ms: u64,
+    /// When the last lease was granted (wall ms), kept after the task is done.
+    #[serde(default)]
+    pub leased_ms: Option<u64>,
     pub finished_ms: Option<u64>,
     pub done_by: Option<String>,
     pub outcome: Option<TaskOutcome>,
