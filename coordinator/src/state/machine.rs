@@ -271,6 +271,7 @@ impl StateMachine {
             agent: agent.into(),
             since_ms: now_ms,
         };
+        task.leased_ms = Some(now_ms);
         task.attempt += 1;
         tx.dirty_tasks.insert(task_id.into());
         let spec = task_spec(run, task);
