@@ -158,7 +158,7 @@ pub fn start(
             ..Default::default()
         };
         storage
-            .set_conf_state(&cs)
+            .bootstrap(&cs)
             .map_err(|e| ProposeError::Storage(e.to_string()))?;
         peers = config.peers.clone();
     }
@@ -170,7 +170,14 @@ pub fn start(
     }
     meta.insert(PEERS_KEY, serde_json::to_vec(&peers).expect("json"))
         .map_err(|e| ProposeError::Storage(e.to_string()))?;
-    let applied = machine.lock().expect("machine lock").applied();
+    // The state machine's writes may reach disk ahead of the hard state's commit
+    // index; raft must not start beyond what it knows is committed (entries between
+    // are delivered again and skipped by index).
+    let commit = storage
+        .hard_state()
+        .map_err(|e| ProposeError::Storage(e.to_string()))?
+        .commit;
+    let applied = machine.lock().expect("machine lock").applied().min(commit);
     let raft_config = Config {
         id: config.id,
         election_tick: config.election_ticks,

@@ -76,6 +76,30 @@ impl RaftStorage {
         Ok(self.get(SNAP_META)?.unwrap_or_default())
     }
 
+    /// Starts the log of an initial member: as if compacted at index 1 with the initial
+    /// membership. A node that joins later, with an empty log, can then only catch up
+    /// from a snapshot, which carries the membership; replaying the log from index 1
+    /// would show it only the changes made since, and it could elect itself alone.
+    pub fn bootstrap(&self, cs: &ConfState) -> raft::Result<()> {
+        let mut meta = SnapshotMetadata {
+            index: 1,
+            term: 1,
+            ..Default::default()
+        };
+        meta.set_conf_state(cs.clone());
+        self.put(SNAP_META, &meta)?;
+        self.put(CONF_STATE, cs)?;
+        self.put(
+            HARD_STATE,
+            &HardState {
+                term: 1,
+                commit: 1,
+                ..Default::default()
+            },
+        )?;
+        self.flush()
+    }
+
     pub fn set_hard_state(&self, hs: &HardState) -> raft::Result<()> {
         self.put(HARD_STATE, hs)
     }
