@@ -145,6 +145,9 @@ pub struct CoordinatorArgs {
     /// Write the bound address to this file once listening.
     #[arg(long)]
     pub addr_file: Option<PathBuf>,
+    /// Serve HTTP (Prometheus /metrics, run and profile reports) on this address.
+    #[arg(long)]
+    pub http: Option<String>,
     /// This coordinator's raft node id.
     #[arg(long, default_value_t = 1)]
     pub id: u64,

@@ -57,7 +57,20 @@ pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
     config.join = args.join;
     config.snapshot_every = args.snapshot_every;
     config.raft_tick = args.raft_tick;
-    testfarm_coordinator::serve(config, listener, shutdown_on_signal())
+    let http = match &args.http {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+            println!(
+                "farm coordinator HTTP on http://{}",
+                l.local_addr().map_err(|e| CliError::Infrastructure(e.to_string()))?
+            );
+            Some(l)
+        }
+        None => None,
+    };
+    testfarm_coordinator::serve(config, listener, http, shutdown_on_signal())
         .await
         .map_err(|e| CliError::Infrastructure(e.to_string()))
 }

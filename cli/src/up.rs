@@ -49,7 +49,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let config = coordinator_config(data_dir.join("coordinator"), &args.timing);
-    let coordinator_done = tasks.spawn(testfarm_coordinator::serve(config, listener, shutdown.clone()));
+    let coordinator_done = tasks.spawn(testfarm_coordinator::serve(config, listener, None, shutdown.clone()));
     let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
     // Agent ids (and so their cgroup parents) derive from the data dir: two farms with
     // different data dirs never reap each other's shards; a crashed one is reaped by

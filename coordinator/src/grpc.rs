@@ -117,6 +117,7 @@ impl Farm for Services {
             .map_err(proposal)?
         {
             Applied::RunAccepted { run_id } => {
+                crate::metrics::run_accepted(mode);
                 tracing::info!(run = %run_id, jobs = job_count, "run accepted");
                 Ok(Response::new(SubmitReply {
                     run_id,
@@ -271,18 +272,19 @@ impl AgentService for Services {
             .map_err(|e| Status::invalid_argument(format!("outcome_json of task {}: {e}", req.task_id)))?;
         let now = now_ms();
         outcome.phases.upload_secs = now.saturating_sub(outcome.sent_at_ms) as f64 / 1000.0;
-        let applied = self
-            .node
-            .propose(Command::CompleteTask {
-                task_id: req.task_id,
-                agent: req.agent_id,
-                attempt: req.attempt,
-                outcome: Box::new(outcome),
-                now_ms: now,
-            })
-            .await
-            .map_err(proposal)?;
+        let shard = !req.task_id.ends_with(".d");
+        let command = Command::CompleteTask {
+            task_id: req.task_id,
+            agent: req.agent_id,
+            attempt: req.attempt,
+            outcome: Box::new(outcome.clone()),
+            now_ms: now,
+        };
+        let applied = self.node.propose(command).await.map_err(proposal)?;
         let applied = matches!(applied, Applied::Completed { applied: true });
+        if applied && !outcome.is_infrastructure_failure() {
+            crate::metrics::task_completed(&outcome, shard);
+        }
         Ok(Response::new(ReportAck { applied }))
     }
 }

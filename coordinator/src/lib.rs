@@ -4,6 +4,8 @@
 //! See ../shared/DESIGN.md.
 
 pub mod grpc;
+pub mod http;
+pub mod metrics;
 pub mod node;
 pub mod raft;
 pub mod raft_service;
@@ -80,12 +82,35 @@ pub enum CoordinatorError {
     Serve(#[from] tonic::transport::Error),
 }
 
-/// Serves the coordinator on `listener` until `shutdown` is cancelled.
+/// Counts finished runs, on the leader only (every node applies the same finish).
+async fn record_finished_runs(node: Arc<node::Node>, shutdown: CancellationToken) {
+    let mut events = node.subscribe();
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            e = events.recv() => e,
+        };
+        match event {
+            Ok(e) if e.finished && node.is_leader() => {
+                if let Ok(Some(run)) = node.read(|sm| sm.run(&e.run_id)) {
+                    crate::metrics::run_finished(&run);
+                }
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Serves the coordinator's gRPC on `listener`, and HTTP (`/metrics`, reports) on
+/// `http` when given, until `shutdown` is cancelled.
 pub async fn serve(
     config: CoordinatorConfig,
     listener: TcpListener,
+    http: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), CoordinatorError> {
+    let metrics = crate::metrics::install();
     std::fs::create_dir_all(&config.data_dir).map_err(|source| CoordinatorError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
@@ -118,6 +143,20 @@ pub async fn serve(
     let scheduler = Scheduler::new(node.clone(), agents.clone(), sched_config.clone());
     let tasks = tokio_util::task::TaskTracker::new();
     tasks.spawn(scheduler.run(shutdown.clone()));
+    tasks.spawn(record_finished_runs(node.clone(), shutdown.clone()));
+    if let Some(listener) = http {
+        let state = http::HttpState {
+            node: node.clone(),
+            agents: agents.clone(),
+            metrics,
+        };
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = http::serve(listener, state, shutdown).await {
+                tracing::error!("HTTP server failed: {e}");
+            }
+        });
+    }
     let raft_server = raft_service::RaftServer {
         node: node.clone(),
         mailbox: node.mailbox(),

@@ -43,6 +43,13 @@ impl Node {
 
     /// Proposes a command and returns what it did once applied, wherever the leader is.
     pub async fn propose(&self, command: Command) -> Result<Applied, ProposeError> {
+        let started = std::time::Instant::now();
+        let result = self.propose_anywhere(command).await;
+        crate::metrics::proposal(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn propose_anywhere(&self, command: Command) -> Result<Applied, ProposeError> {
         let deadline = tokio::time::Instant::now() + NO_LEADER_PATIENCE;
         loop {
             let result = match self.propose_here(command.clone()).await {

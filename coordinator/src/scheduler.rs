@@ -95,6 +95,15 @@ impl Agents {
         }
     }
 
+    /// Total slots of connected agents, and how many agents are connected.
+    pub fn capacity(&self) -> (u64, u64) {
+        let agents = self.inner.lock().expect("agents lock");
+        let live = agents
+            .values()
+            .filter(|a| a.stream.as_ref().is_some_and(|s| !s.is_closed()));
+        live.fold((0, 0), |(slots, n), a| (slots + u64::from(a.slots), n + 1))
+    }
+
     pub fn clear(&self) {
         self.inner.lock().expect("agents lock").clear();
     }
@@ -277,7 +286,8 @@ impl Scheduler {
         }
         for (task_id, agent, reason) in lost {
             tracing::warn!(task = %task_id, agent = %agent, "lease expired: {reason}");
-            self.node
+            let applied = self
+                .node
                 .propose(Command::LoseTask {
                     task_id,
                     agent,
@@ -285,6 +295,9 @@ impl Scheduler {
                     now_ms: now_ms(),
                 })
                 .await?;
+            if applied == Applied::Lost {
+                crate::metrics::task_lost();
+            }
         }
         Ok(())
     }
@@ -307,6 +320,7 @@ impl Scheduler {
                     })
                     .await?;
                 if let Applied::Leased { attempt, spec } = applied {
+                    crate::metrics::task_leased();
                     let assignment = TaskAssignment {
                         task_id: task_id.clone(),
                         attempt,

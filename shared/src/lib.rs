@@ -6,6 +6,7 @@
 pub mod config;
 pub mod junit;
 pub mod matrix;
+pub mod model;
 pub mod plan;
 pub mod profile;
 pub mod task;

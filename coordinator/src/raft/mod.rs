@@ -580,6 +580,9 @@ impl Driver {
             peers: self.peers.clone(),
             voters: self.node.raft.prs().conf().voters().ids().iter().collect(),
         };
+        if role.leader_id != 0 && self.role.borrow().leader_id != role.leader_id {
+            crate::metrics::leader_changed();
+        }
         self.role.send_if_modified(|old| {
             let changed = old.leader_id != role.leader_id
                 || old.term != role.term

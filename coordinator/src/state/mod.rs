@@ -3,7 +3,8 @@
 //! See ../shared/DESIGN.md, "Data flow of one run" and "Raft".
 
 pub mod machine;
-pub mod model;
+
+pub use testfarm_shared::model;
 
 pub use machine::StateMachine;
 pub use model::*;

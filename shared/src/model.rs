@@ -1,12 +1,14 @@
-//! The replicated records: runs, jobs, tasks, and the commands that change them.
+//! The replicated records of the coordinator: runs, jobs, tasks, and the commands
+//! that change them. Plain data: the coordinator's state machine applies commands to
+//! them; reports and the CLI read them.
 
 use std::collections::BTreeMap;
 
+use crate::config::Pipeline;
+use crate::matrix::JobSpec;
+use crate::plan::PlannedShard;
+use crate::task::{TaskOutcome, TaskSpec};
 use serde::{Deserialize, Serialize};
-use testfarm_shared::config::Pipeline;
-use testfarm_shared::matrix::JobSpec;
-use testfarm_shared::plan::PlannedShard;
-use testfarm_shared::task::{TaskOutcome, TaskSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
