@@ -7,6 +7,7 @@ pub mod cgroup;
 pub mod process;
 pub mod runner;
 pub mod session;
+pub mod telemetry;
 
 pub use runner::Sandbox;
 pub use session::AgentConfig;
@@ -20,16 +21,32 @@ pub fn cgroup_parent(agent_id: &str) -> String {
     format!("testfarm/{agent_id}")
 }
 
+/// Everything an agent process needs to start.
+pub struct AgentSetup {
+    /// Coordinator URLs; the agent follows the leader among them.
+    pub coordinators: Vec<String>,
+    pub id: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub slots: u32,
+    pub work_dir: PathBuf,
+    /// Serve `/metrics` on this listener, rendered from this recorder.
+    pub http: Option<(tokio::net::TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
+}
+
 /// Prepares the host (reaps what a crash left, probes cgroups) and runs the agent
 /// until `shutdown`.
-pub async fn run(
-    coordinators: Vec<String>,
-    id: String,
-    labels: std::collections::BTreeMap<String, String>,
-    slots: u32,
-    work_dir: PathBuf,
-    shutdown: CancellationToken,
-) {
+pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
+    let AgentSetup {
+        coordinators,
+        id,
+        labels,
+        slots,
+        work_dir,
+        http,
+    } = setup;
+    if let Some((listener, handle)) = http {
+        tokio::spawn(telemetry::serve(listener, handle, shutdown.clone()));
+    }
     let parent = cgroup_parent(&id);
     cgroup::reap(&parent);
     let cgroup_parent = match cgroup::probe(&parent) {

@@ -218,7 +218,12 @@ async fn heartbeats(
 
 async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: CancellationToken) {
     let task_id = assignment.task_id.clone();
-    shared.running.lock().expect("running lock").insert(task_id.clone());
+    let busy = {
+        let mut running = shared.running.lock().expect("running lock");
+        running.insert(task_id.clone());
+        running.len()
+    };
+    crate::telemetry::slots(shared.config.slots, busy);
     let outcome = match serde_json::from_str::<TaskSpec>(&assignment.spec_json) {
         Ok(spec) => {
             let _slot = shared.slots.acquire().await.expect("semaphore never closes");
@@ -233,8 +238,14 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
             o
         }
     };
+    crate::telemetry::task_finished(&outcome, task_id.ends_with(".d"));
     report(&shared, &task_id, assignment.attempt, outcome, &shutdown).await;
-    shared.running.lock().expect("running lock").remove(&task_id);
+    let busy = {
+        let mut running = shared.running.lock().expect("running lock");
+        running.remove(&task_id);
+        running.len()
+    };
+    crate::telemetry::slots(shared.config.slots, busy);
 }
 
 /// Sends the report until a coordinator acknowledges it (or the agent shuts down).
@@ -260,6 +271,7 @@ async fn report(
             Err(e) => Err(e),
         };
         if result.is_err() {
+            crate::telemetry::report_retried();
             shared.rotate();
         }
         match result {

@@ -185,6 +185,9 @@ pub struct AgentArgs {
     /// Where task directories and logs go.
     #[arg(long, default_value = ".farm/agent")]
     pub work_dir: PathBuf,
+    /// Serve Prometheus /metrics on this address.
+    #[arg(long)]
+    pub http: Option<String>,
 }
 
 #[derive(Args)]

@@ -6,6 +6,7 @@ mod cluster;
 mod error;
 mod serve;
 mod submit;
+mod telemetry;
 mod up;
 
 use clap::Parser;

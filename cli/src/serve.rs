@@ -16,6 +16,7 @@ pub fn coordinator_config(data_dir: std::path::PathBuf, t: &TimingArgs) -> Coord
         heartbeat_interval: t.heartbeat,
         max_lost: t.max_lost,
         min_shard: t.min_shard,
+        metrics: crate::telemetry::install_metrics(),
         ..CoordinatorConfig::default()
     }
 }
@@ -88,24 +89,39 @@ pub async fn agent(args: AgentArgs) -> Result<(), CliError> {
         .work_dir
         .canonicalize()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    testfarm_agent::run(
-        args.coordinator
-            .split(',')
-            .filter(|u| !u.is_empty())
-            .map(|u| {
-                if u.contains("://") {
-                    u.to_string()
-                } else {
-                    format!("http://{u}")
-                }
-            })
-            .collect(),
+    let coordinators = args
+        .coordinator
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            if u.contains("://") {
+                u.to_string()
+            } else {
+                format!("http://{u}")
+            }
+        })
+        .collect();
+    let http = match &args.http {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+            println!(
+                "farm agent HTTP on http://{}",
+                l.local_addr().map_err(|e| CliError::Infrastructure(e.to_string()))?
+            );
+            crate::telemetry::install_metrics().map(|handle| (l, handle))
+        }
+        None => None,
+    };
+    let setup = testfarm_agent::AgentSetup {
+        coordinators,
         id,
-        args.labels.into_iter().collect(),
-        args.slots,
+        labels: args.labels.into_iter().collect(),
+        slots: args.slots,
         work_dir,
-        shutdown_on_signal(),
-    )
-    .await;
+        http,
+    };
+    testfarm_agent::run(setup, shutdown_on_signal()).await;
     Ok(())
 }

@@ -58,14 +58,15 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     for n in 1..=args.agents.max(1) {
         let id = format!("local-{farm_tag:08x}-{n}");
         let work_dir = data_dir.join("agents").join(&id);
-        tasks.spawn(testfarm_agent::run(
-            vec![url.clone()],
+        let setup = testfarm_agent::AgentSetup {
+            coordinators: vec![url.clone()],
             id,
-            labels.clone(),
-            args.slots,
+            labels: labels.clone(),
+            slots: args.slots,
             work_dir,
-            shutdown.clone(),
-        ));
+            http: None,
+        };
+        tasks.spawn(testfarm_agent::run(setup, shutdown.clone()));
     }
     let result = drive(&url, &pipeline, &args, &data_dir).await;
     shutdown.cancel();

@@ -47,6 +47,8 @@ pub struct CoordinatorConfig {
     pub snapshot_every: u64,
     /// The raft tick; elections take 10 ticks, heartbeats 2.
     pub raft_tick: Duration,
+    /// The process's Prometheus recorder, rendered at `/metrics` (None: no metrics).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl Default for CoordinatorConfig {
@@ -62,6 +64,7 @@ impl Default for CoordinatorConfig {
             join: false,
             snapshot_every: 10_000,
             raft_tick: Duration::from_millis(100),
+            metrics: None,
         }
     }
 }
@@ -110,7 +113,7 @@ pub async fn serve(
     http: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), CoordinatorError> {
-    let metrics = crate::metrics::install();
+    let metrics = config.metrics.clone();
     std::fs::create_dir_all(&config.data_dir).map_err(|source| CoordinatorError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
