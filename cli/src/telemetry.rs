@@ -24,7 +24,7 @@ pub fn install_metrics() -> Option<PrometheusHandle> {
                 .and_then(|b| {
                     b.set_buckets_for_metric(metrics_exporter_prometheus::Matcher::Suffix("_bytes".into()), &bytes)
                 });
-            match builder.and_then(|b| b.install_recorder().map_err(Into::into)) {
+            match builder.and_then(|b| b.install_recorder()) {
                 Ok(handle) => {
                     // Counters exist from the start, so "none lost" reads 0, not absent.
                     for name in [
