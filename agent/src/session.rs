@@ -34,6 +34,8 @@ struct Shared {
     config: AgentConfig,
     /// The coordinator to talk to now: the leader, as far as the agent knows.
     current: Mutex<String>,
+    /// Where spans go (OTEL_EXPORTER_OTLP_ENDPOINT), if anywhere.
+    exporter: Option<testfarm_otlp::Exporter>,
     /// Tasks being run or whose report is not yet acknowledged.
     running: Mutex<HashSet<String>>,
     slots: Semaphore,
@@ -50,6 +52,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) {
         slots: Semaphore::new(config.slots.max(1) as usize),
         running: Mutex::new(HashSet::new()),
         current: Mutex::new(first),
+        exporter: testfarm_otlp::Exporter::from_env("testfarm-agent"),
         config,
     });
     let tasks = TaskTracker::new();
@@ -224,11 +227,23 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
         running.len()
     };
     crate::telemetry::slots(shared.config.slots, busy);
+    let mut trace_parent = String::new();
     let outcome = match serde_json::from_str::<TaskSpec>(&assignment.spec_json) {
         Ok(spec) => {
             let _slot = shared.slots.acquire().await.expect("semaphore never closes");
             tracing::info!(task = %task_id, job = %spec.job_name, "running");
-            shared.config.sandbox.run(&spec, assignment.attempt).await
+            let started_ns = now_ms() * 1_000_000;
+            let outcome = shared.config.sandbox.run(&spec, assignment.attempt).await;
+            if let Some(exporter) = &shared.exporter {
+                exporter.send(crate::telemetry::agent_spans(
+                    &shared.config.id,
+                    &spec,
+                    &outcome,
+                    started_ns,
+                ));
+            }
+            trace_parent = spec.trace_parent;
+            outcome
         }
         Err(e) => {
             let mut o = shared.config.sandbox.empty_outcome();
@@ -239,7 +254,7 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
         }
     };
     crate::telemetry::task_finished(&outcome, task_id.ends_with(".d"));
-    report(&shared, &task_id, assignment.attempt, outcome, &shutdown).await;
+    report(&shared, &task_id, assignment.attempt, outcome, &trace_parent, &shutdown).await;
     let busy = {
         let mut running = shared.running.lock().expect("running lock");
         running.remove(&task_id);
@@ -254,6 +269,7 @@ async fn report(
     task_id: &str,
     attempt: u32,
     mut outcome: testfarm_shared::task::TaskOutcome,
+    trace_parent: &str,
     shutdown: &CancellationToken,
 ) {
     let mut backoff = Backoff::new();
@@ -267,7 +283,14 @@ async fn report(
         };
         // Any coordinator takes a report (followers forward it to the leader).
         let result = match connect(&shared.current()).await {
-            Ok(mut client) => client.report_task(request).await.map_err(|e| e.message().to_string()),
+            Ok(mut client) => {
+                // The trace context travels back with the report, as gRPC metadata.
+                let mut request = tonic::Request::new(request);
+                if let Ok(value) = trace_parent.parse() {
+                    request.metadata_mut().insert("traceparent", value);
+                }
+                client.report_task(request).await.map_err(|e| e.message().to_string())
+            }
             Err(e) => Err(e),
         };
         if result.is_err() {

@@ -6,7 +6,8 @@ use axum::routing::get;
 use axum::Router;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
-use testfarm_shared::task::{ExitKind, TaskOutcome, TestStatus};
+use testfarm_shared::task::{ExitKind, TaskOutcome, TaskSpec, TestStatus};
+use testfarm_shared::trace::{parse_traceparent, span_id, SpanRecord};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +42,50 @@ pub fn task_finished(outcome: &TaskOutcome, discover: bool) {
         };
         counter!("farm_agent_tests_total", "status" => status).increment(1);
     }
+}
+
+/// The agent's spans of one task, under the task span named by its traceparent:
+/// "execute" with its phases, laid out from when the task started here.
+pub fn agent_spans(agent: &str, spec: &TaskSpec, outcome: &TaskOutcome, started_ns: u64) -> Vec<SpanRecord> {
+    let Some((trace, parent)) = parse_traceparent(&spec.trace_parent) else {
+        return Vec::new();
+    };
+    let p = &outcome.phases;
+    let secs = |s: f64| (s * 1e9) as u64;
+    let execute = span_id(&trace, &format!("agent/{agent}/{}", spec.trace_parent));
+    let total = secs(p.prepare_secs + p.start_secs + p.run_secs);
+    let mut spans = vec![SpanRecord {
+        trace_id: trace,
+        span_id: execute,
+        parent: Some(parent),
+        name: format!("execute {} on {agent}", spec.task_id),
+        start_ns: started_ns,
+        end_ns: started_ns + total,
+        attributes: vec![
+            ("farm.agent".into(), agent.into()),
+            ("farm.task".into(), spec.task_id.clone()),
+        ],
+        error: matches!(outcome.exit, ExitKind::Infrastructure { .. }),
+    }];
+    let mut at = started_ns;
+    for (name, s) in [
+        ("prepare", p.prepare_secs),
+        ("start", p.start_secs),
+        ("run", p.run_secs),
+    ] {
+        spans.push(SpanRecord {
+            trace_id: trace,
+            span_id: span_id(&trace, &format!("agent/{agent}/{}/{name}", spec.trace_parent)),
+            parent: Some(execute),
+            name: name.into(),
+            start_ns: at,
+            end_ns: at + secs(s),
+            attributes: Vec::new(),
+            error: false,
+        });
+        at += secs(s);
+    }
+    spans
 }
 
 pub fn report_retried() {

@@ -140,6 +140,9 @@ pub fn summary(record: &serde_json::Value) -> String {
         c["tests_skipped"],
         run["mode"].as_str().unwrap_or("?"),
     );
+    if let Some(trace) = record["trace_id"].as_str() {
+        let _ = writeln!(out, "  trace {trace}");
+    }
     if run["verdict"].as_str() != Some("passed") {
         let _ = writeln!(out, "  {}", run["message"].as_str().unwrap_or(""));
     }

@@ -192,7 +192,8 @@ impl Farm for Services {
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("no run `{run_id}`")))?;
         let tasks = tasks.map_err(internal)?;
-        let json = serde_json::json!({ "run": run, "tasks": tasks });
+        let trace_id = testfarm_shared::trace::hex(&testfarm_shared::trace::run_trace_id(&run));
+        let json = serde_json::json!({ "run": run, "tasks": tasks, "trace_id": trace_id });
         Ok(Response::new(GetRunReply { json: json.to_string() }))
     }
 }

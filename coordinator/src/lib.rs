@@ -86,7 +86,9 @@ pub enum CoordinatorError {
 }
 
 /// Counts finished runs, on the leader only (every node applies the same finish).
+/// Also exports the run's spans (run → job → task) when an OTLP endpoint is set.
 async fn record_finished_runs(node: Arc<node::Node>, shutdown: CancellationToken) {
+    let exporter = testfarm_otlp::Exporter::from_env("testfarm-coordinator");
     let mut events = node.subscribe();
     loop {
         let event = tokio::select! {
@@ -97,6 +99,9 @@ async fn record_finished_runs(node: Arc<node::Node>, shutdown: CancellationToken
             Ok(e) if e.finished && node.is_leader() => {
                 if let Ok(Some(run)) = node.read(|sm| sm.run(&e.run_id)) {
                     crate::metrics::run_finished(&run);
+                    if let (Some(exporter), Ok(tasks)) = (&exporter, node.read(|sm| sm.run_tasks(&e.run_id))) {
+                        exporter.send(testfarm_shared::trace::run_spans(&run, &tasks));
+                    }
                 }
             }
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}

@@ -10,4 +10,5 @@ pub mod model;
 pub mod plan;
 pub mod profile;
 pub mod task;
+pub mod trace;
 pub mod units;

@@ -22,6 +22,9 @@ pub struct TaskSpec {
     pub env: BTreeMap<String, String>,
     pub limits: Limits,
     pub kind: TaskKind,
+    /// W3C traceparent of this task attempt's span: the agent's spans go under it.
+    #[serde(default)]
+    pub trace_parent: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

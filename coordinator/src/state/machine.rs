@@ -573,6 +573,7 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
         env,
         limits: stage.limits.clone(),
         kind,
+        trace_parent: testfarm_shared::trace::task_traceparent(run, &task.id, task.attempt),
     }
 }
 
