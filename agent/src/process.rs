@@ -77,8 +77,9 @@ pub struct ProcessOutcome {
 ///
 /// When the main process ends (by itself or killed at the timeout) its whole process
 /// group and cgroup are SIGKILLed, so background children cannot outlive the shard;
-/// the exit kind stays what the main process said, except that a non-zero or
-/// signalled end with an OOM kill in the cgroup is [`ExitKind::MemoryLimit`].
+/// the exit kind stays what the main process said, except that any OOM kill the kernel
+/// counted in the cgroup (or, without that counter, a failed end with the memory
+/// limit hit) makes it [`ExitKind::MemoryLimit`].
 pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
     let spawned_at = Instant::now();
     let started = match start(&cmd).await {
@@ -131,7 +132,10 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
                     }
             );
             let failed = !matches!(exit, ExitKind::Exited { code: 0 });
-            if failed && u.hit_memory_limit(sigkilled) {
+            // The kernel's own count of OOM kills in this group is proof enough, even
+            // when the command survived the loss of a child and exited 0: the test did
+            // not run as written. Without that counter, only a failed exit counts.
+            if u.oom_kills > 0 || (failed && u.hit_memory_limit(sigkilled)) {
                 ExitKind::MemoryLimit
             } else {
                 exit
@@ -480,6 +484,23 @@ mod tests {
             "peak {}",
             out.usage.peak_memory_bytes
         );
+    }
+
+    #[tokio::test]
+    async fn a_child_killed_at_the_limit_counts_even_if_the_command_exits_0() {
+        let Some(cg) = cgroup("memory-exit0", Some(64 << 20), None) else {
+            return;
+        };
+        let f = Fixture::new();
+        let out = f
+            .run(
+                "head -c 300000000 /dev/zero | tail; exit 0",
+                Duration::from_secs(60),
+                Some(&cg),
+            )
+            .await;
+        cg.destroy();
+        assert_eq!(out.exit, ExitKind::MemoryLimit, "log: {}", f.log_text());
     }
 
     #[tokio::test]
