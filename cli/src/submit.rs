@@ -13,17 +13,30 @@ use tonic::transport::Channel;
 use crate::args::{RunArgs, StatusArgs, SubmitArgs, WatchArgs};
 use crate::error::CliError;
 
-pub async fn connect(url: &str) -> Result<FarmClient<Channel>, CliError> {
-    let channel = Channel::from_shared(url.to_string())
-        .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
-        .connect_timeout(Duration::from_secs(3))
-        .connect()
-        .await
-        .map_err(|e| CliError::Connect {
-            url: url.into(),
-            message: e.to_string(),
-        })?;
-    Ok(FarmClient::new(channel))
+pub async fn connect(urls: &str) -> Result<FarmClient<Channel>, CliError> {
+    // A list of coordinators (`A,B,C`): the first that answers. Any member will do:
+    // followers forward writes to the leader and serve current reads through it.
+    let mut last_error = None;
+    for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let url = if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("http://{url}")
+        };
+        let endpoint = Channel::from_shared(url.clone())
+            .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
+            .connect_timeout(Duration::from_secs(3));
+        match endpoint.connect().await {
+            Ok(channel) => return Ok(FarmClient::new(channel)),
+            Err(e) => {
+                last_error = Some(CliError::Connect {
+                    url,
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| CliError::Usage("no coordinator address given".into())))
 }
 
 /// Validates the pipeline locally (so errors name the user's file) and submits it.

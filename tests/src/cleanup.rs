@@ -38,6 +38,28 @@ pub(crate) fn kill_shard_leftovers(dir: &Path) {
     }
 }
 
+/// Force-removes the containers labelled with this agent (the docker executor's;
+/// the daemon keeps them running when the agent is killed). Quiet without docker.
+pub(crate) fn remove_agent_containers(agent_id: &str) {
+    let filter = format!("label=testfarm.agent={agent_id}");
+    let Ok(out) = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+    else {
+        return;
+    };
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    if !ids.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", "-v"])
+            .args(&ids)
+            .output();
+    }
+}
+
 /// Removes `testfarm/<agent>` in every cgroup hierarchy (v1 controllers and v2),
 /// killing what is still inside. The agent removes its shard groups itself, but not
 /// its parent group, and nothing at all when it is killed.

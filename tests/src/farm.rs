@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cleanup::{kill_shard_leftovers, remove_agent_cgroups};
+use crate::cleanup::{kill_shard_leftovers, remove_agent_cgroups, remove_agent_containers};
 use crate::process::{farm_command, spawn_logged, tail, Output, Proc};
 
 /// How long one CLI command (a whole run, followed to its verdict) may take.
@@ -27,6 +27,9 @@ pub struct Options {
     pub heartbeat: &'static str,
     pub max_lost: u32,
     pub min_shard: &'static str,
+    /// Start the coordinator with `--http 127.0.0.1:0` (metrics and report pages);
+    /// [`Farm::http_url`] is then its address.
+    pub http: bool,
 }
 
 impl Default for Options {
@@ -39,6 +42,7 @@ impl Default for Options {
             heartbeat: "500ms",
             max_lost: 2,
             min_shard: "1s",
+            http: false,
         }
     }
 }
@@ -54,7 +58,11 @@ pub struct Farm {
     coordinator_starts: u32,
     /// `host:port`, the same across restarts.
     addr: String,
+    /// `http://host:port` of the coordinator's HTTP side, with `Options::http`.
+    http_addr: Option<String>,
     agents: Vec<Proc>,
+    /// Agents replaced by [`Farm::restart_agent`] (killed; logs kept).
+    restarted_agents: Vec<Proc>,
     agent_ids: Vec<String>,
     commands: u32,
     /// Command output files, for the failure report.
@@ -78,7 +86,9 @@ impl Farm {
             old_coordinators: Vec::new(),
             coordinator_starts: 0,
             addr: String::new(),
+            http_addr: None,
             agents: Vec::new(),
+            restarted_agents: Vec::new(),
             agent_ids: Vec::new(),
             commands: 0,
             command_logs: Vec::new(),
@@ -100,6 +110,14 @@ impl Farm {
         format!("http://{}", self.addr)
     }
 
+    /// `http://host:port` of the coordinator's HTTP side (reports, /metrics); panics
+    /// unless the farm was started with `Options::http`.
+    pub fn http_url(&self) -> String {
+        self.http_addr
+            .clone()
+            .expect("start the farm with Options { http: true, .. } to serve HTTP")
+    }
+
     fn addr_file(&self) -> PathBuf {
         self.dir().join("coordinator.addr")
     }
@@ -118,7 +136,7 @@ impl Farm {
         self.coordinator_starts += 1;
         let n = self.coordinator_starts;
         let log = self.dir().join(format!("coordinator-{n}.log"));
-        let args: Vec<String> = [
+        let mut args: Vec<String> = [
             "coordinator",
             "--listen",
             listen,
@@ -138,12 +156,18 @@ impl Farm {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if self.opts.http {
+            args.extend(["--http".to_string(), "127.0.0.1:0".to_string()]);
+        }
         let mut proc = spawn_logged(&format!("coordinator #{n}"), &args, &log);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(text) = fs::read_to_string(&addr_file) {
-                if !text.trim().is_empty() {
+                // With --http, the HTTP address is printed right after the address file.
+                let http = http_line(&log);
+                if !text.trim().is_empty() && (!self.opts.http || http.is_some()) {
                     self.addr = text.trim().to_string();
+                    self.http_addr = http;
                     self.coordinator = Some(proc);
                     return Ok(());
                 }
@@ -170,20 +194,7 @@ impl Farm {
         let n = self.agents.len() + 1;
         let id = format!("{}-{}-a{n}", self.tag, std::process::id());
         let work_dir = self.dir().join(format!("agent-{n}"));
-        let args: Vec<String> = [
-            "agent",
-            "--coordinator",
-            &self.url(),
-            "--id",
-            &id,
-            "--slots",
-            &self.opts.slots.to_string(),
-            "--work-dir",
-            &work_dir.display().to_string(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
         let log = self.dir().join(format!("agent-{n}.log"));
         let proc = spawn_logged(&format!("agent {id}"), &args, &log);
         self.agents.push(proc);
@@ -225,6 +236,22 @@ impl Farm {
     /// after a network partition; the farm's Drop collects those).
     pub fn kill_agent(&mut self, index: usize) {
         self.agents[index].kill();
+    }
+
+    /// Starts agent `index` again (after [`Farm::kill_agent`]) with the same id and
+    /// work dir, and a new log file.
+    pub fn restart_agent(&mut self, index: usize) {
+        assert!(!self.agents[index].alive(), "kill agent {index} first");
+        let id = self.agent_ids[index].clone();
+        let work_dir = self.agent_work_dir(index);
+        let restarts = self.restarted_agents.len() + 1;
+        let args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        let log = self.dir().join(format!("agent-{}-restart-{restarts}.log", index + 1));
+        let old = std::mem::replace(
+            &mut self.agents[index],
+            spawn_logged(&format!("agent {id} (restarted)"), &args, &log),
+        );
+        self.restarted_agents.push(old);
     }
 
     /// kill -9 of the coordinator.
@@ -358,7 +385,7 @@ impl Farm {
         if let Some(p) = &self.coordinator {
             logs.push((p.label.clone(), p.log.clone()));
         }
-        for p in &self.agents {
+        for p in self.restarted_agents.iter().chain(&self.agents) {
             logs.push((p.label.clone(), p.log.clone()));
         }
         for path in &self.command_logs {
@@ -394,6 +421,8 @@ impl Drop for Farm {
         }
         kill_shard_leftovers(self.dir());
         for id in &self.agent_ids {
+            // Containers first: their cgroups are under the agent's.
+            remove_agent_containers(id);
             remove_agent_cgroups(id);
         }
         if failed {
@@ -403,4 +432,12 @@ impl Drop for Farm {
             let _ = dir.keep();
         }
     }
+}
+
+/// The address in the coordinator's "farm coordinator HTTP on http://ADDR" line.
+fn http_line(log: &Path) -> Option<String> {
+    let text = fs::read_to_string(log).ok()?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("farm coordinator HTTP on "))
+        .map(str::to_string)
 }

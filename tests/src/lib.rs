@@ -15,15 +15,27 @@
 //! Tests run in parallel: every farm has its own directory and port (bound as port 0),
 //! and agent ids carry the test's tag and this process's id, because the agents'
 //! cgroups are named after them.
+//!
+//! A [`Cluster`] is the same for a raft-replicated coordinator: N coordinators, each on
+//! a loopback address of its own (so that iptables rules can partition them), and
+//! agents that follow the leader. Partition rules are deleted on drop, on a panic too.
 
 mod cleanup;
+pub mod cli;
+pub mod cluster;
+pub mod containers;
 mod farm;
+mod firewall;
+pub mod members;
 mod process;
 pub mod quickstart;
 pub mod record;
+pub mod rng;
+pub mod tiny;
 
 use std::path::{Path, PathBuf};
 
+pub use cluster::{Cluster, ClusterOptions};
 pub use farm::{Farm, Options, COMMAND_TIMEOUT};
 pub use process::{alive, Output};
 
@@ -61,4 +73,24 @@ pub fn farm_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// The command line of an agent: `farm agent --coordinator URLS --id ID --slots N --work-dir DIR`.
+pub(crate) fn agent_args(coordinators: &str, id: &str, slots: u32, work_dir: &Path) -> Vec<String> {
+    let work_dir = work_dir.display().to_string();
+    let slots = slots.to_string();
+    [
+        "agent",
+        "--coordinator",
+        coordinators,
+        "--id",
+        id,
+        "--slots",
+        &slots,
+        "--work-dir",
+        &work_dir,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
