@@ -55,8 +55,10 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     // different data dirs never reap each other's shards; a crashed one is reaped by
     // the next `farm up` on the same data dir.
     let farm_tag = fnv1a(data_dir.display().to_string().as_bytes());
+    let mut slots = BTreeMap::new();
     for n in 1..=args.agents.max(1) {
         let id = format!("local-{farm_tag:08x}-{n}");
+        slots.insert(id.clone(), args.slots.max(1));
         let work_dir = data_dir.join("agents").join(&id);
         let setup = testfarm_agent::AgentSetup {
             coordinators: vec![url.clone()],
@@ -65,10 +67,12 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
             slots: args.slots,
             work_dir,
             http: None,
+            image_cache: args.executors.image_cache.clone(),
+            docker: !args.executors.no_docker,
         };
         tasks.spawn(testfarm_agent::run(setup, shutdown.clone()));
     }
-    let result = drive(&url, &pipeline, &args, &data_dir).await;
+    let result = drive(&url, &pipeline, &args, &data_dir, &slots).await;
     shutdown.cancel();
     tasks.close();
     // Running shards finish and report before the farm stops; bounded, in case one hangs.
@@ -91,6 +95,7 @@ async fn drive(
     pipeline: &std::path::Path,
     args: &UpArgs,
     data_dir: &std::path::Path,
+    slots: &BTreeMap<String, u32>,
 ) -> Result<(), CliError> {
     let mut client = connect(url).await?;
     let run_id = submit(&mut client, pipeline, &args.run).await?;
@@ -108,11 +113,17 @@ async fn drive(
     std::fs::create_dir_all(&reports)
         .and_then(|_| std::fs::write(&report, serde_json::to_string_pretty(&record).expect("json")))
         .map_err(|e| CliError::Infrastructure(format!("cannot write {}: {e}", report.display())))?;
+    // The same page as the coordinator's /runs/ID, without links (it is a file).
+    let page = crate::report::run_report(&mut client, &run_id, slots).await?;
+    let html = reports.join(format!("{run_id}.html"));
+    let links = testfarm_shared::report::html::Links::default();
+    std::fs::write(&html, testfarm_shared::report::html::run_page(&page, &links))
+        .map_err(|e| CliError::Infrastructure(format!("cannot write {}: {e}", html.display())))?;
     if args.run.json {
         println!("{record}");
     } else {
         print!("{}", summary(&record));
-        println!("report: {}", report.display());
+        println!("report: {} (page: {})", report.display(), html.display());
     }
     verdict(&record)
 }

@@ -196,6 +196,23 @@ impl Farm for Services {
         let json = serde_json::json!({ "run": run, "tasks": tasks, "trace_id": trace_id });
         Ok(Response::new(GetRunReply { json: json.to_string() }))
     }
+
+    async fn get_profile(&self, request: Request<GetProfileRequest>) -> Result<Response<GetProfileReply>, Status> {
+        let req = request.into_inner();
+        let opts = crate::report_data::profile_options(req.recent_runs as usize, req.stable_runs as usize);
+        let (node, slots) = (self.node.clone(), crate::report_data::agent_slots(&self.agents));
+        let project = req.project.clone();
+        let report =
+            tokio::task::spawn_blocking(move || crate::report_data::profile_report(&node, &project, &opts, &slots))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    Status::not_found(format!("no runs or timing profiles for project `{}`", req.project))
+                })?;
+        let json = serde_json::to_string(&report).expect("reports serialize");
+        Ok(Response::new(GetProfileReply { json }))
+    }
 }
 
 fn run_summary(run: &Run) -> serde_json::Value {

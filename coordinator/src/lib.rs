@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod node;
 pub mod raft;
 pub mod raft_service;
+pub mod report_data;
 pub mod scheduler;
 pub mod state;
 pub mod store;

@@ -574,6 +574,7 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
         limits: stage.limits.clone(),
         kind,
         trace_parent: testfarm_shared::trace::task_traceparent(run, &task.id, task.attempt),
+        runtime: stage.runtime.clone(),
     }
 }
 
