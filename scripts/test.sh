@@ -9,9 +9,11 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up: system packages"
 # The quickstart and the sandbox need a POSIX shell and coreutils; the fixtures use
-# procps-free /proc checks. Installed only when missing.
+# procps-free /proc checks; the report test renders the pages in headless chromium;
+# runtime images are debootstrapped from Debian packages (no registry here).
+# Installed only when missing.
 need=()
-for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git; do
+for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git chromium:chromium debootstrap:debootstrap; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -36,6 +38,13 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "build"
 cargo build --workspace --all-targets
+
+step "runtime images (debootstrap + docker import; a no-op when the inputs are unchanged)"
+if ! docker info >/dev/null 2>&1; then
+  echo "the Docker daemon is not reachable: the container tests need it" >&2
+  exit 2
+fi
+cargo run -q -p testfarm-cli -- image build base
 
 step "tests: unit and cross-process integration"
 cargo test --workspace

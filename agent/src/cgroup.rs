@@ -97,6 +97,9 @@ pub struct CgroupUsage {
     /// v1 `memory.failcnt`: how often usage hit the limit (reclaim included, so on its
     /// own it does not mean something was killed). 0 on v2.
     pub memory_failcnt: u64,
+    /// v2 `pids.peak` where the kernel has it (Linux 6.1+); 0 otherwise (v1 has none:
+    /// callers sample [`ShardCgroup::pids_current`]).
+    pub peak_pids: u64,
 }
 
 impl CgroupUsage {
@@ -115,6 +118,9 @@ impl From<CgroupUsage> for Usage {
             cpu_secs: u.cpu_secs,
             peak_memory_bytes: u.peak_memory_bytes,
             cgroup: true,
+            peak_pids: u.peak_pids,
+            oom_kills: u.oom_kills,
+            executor: String::new(),
         }
     }
 }
@@ -273,6 +279,7 @@ impl ShardCgroup {
             let events = read_keyed(&dir.join("memory.events"), "oom_kill");
             usage.oom_kill_counted = events.is_some();
             usage.oom_kills = events.unwrap_or(0);
+            usage.peak_pids = read_u64(&dir.join("pids.peak")).unwrap_or(0);
         } else {
             if let Some(acct) = self.cg.controller_of::<CpuAcctController>() {
                 usage.cpu_secs = read_u64(&acct.path().join("cpuacct.usage")).map_or(0.0, |ns| ns as f64 / 1e9);
@@ -287,6 +294,29 @@ impl ShardCgroup {
             }
         }
         usage
+    }
+
+    /// The number of processes (tasks) in the group now (`pids.current`, which counts
+    /// sub-groups too, e.g. a container's group below this one).
+    pub fn pids_current(&self) -> Option<u64> {
+        let dir = if self.v2 {
+            self.v2_dir()
+        } else {
+            self.cg.controller_of::<PidController>()?.path().to_path_buf()
+        };
+        read_u64(&dir.join("pids.current"))
+    }
+
+    /// The group's directory in one v1 controller (`memory`, `cpu`, `pids`, ...), or
+    /// the v2 directory.
+    pub fn dir(&self, controller: &str) -> PathBuf {
+        if self.v2 {
+            self.v2_dir()
+        } else {
+            Path::new(cgroups_rs::hierarchies::UNIFIED_MOUNTPOINT)
+                .join(controller)
+                .join(&self.path)
+        }
     }
 
     fn v2_dir(&self) -> PathBuf {
@@ -444,6 +474,11 @@ pub fn remove_parent(parent: &str) {
     if !parent.trim_matches('/').is_empty() {
         ShardCgroup::load(parent.trim_matches('/')).destroy();
     }
+}
+
+/// An error and its sources, `a: b: c` (for the CLI's messages).
+pub fn error_chain_of(e: &dyn std::error::Error) -> String {
+    error_chain(e)
 }
 
 /// An error and its sources, `a: b: c`.

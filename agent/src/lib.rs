@@ -1,20 +1,32 @@
 //! The testfarm agent: holds a lease stream to the coordinator ([`session`]), runs
-//! each task in the sandbox executor ([`runner`]): its own process group ([`process`])
-//! in its own cgroup with the stage's limits ([`cgroup`]), and reports per-test
-//! results, phase timings and resource use. See ../shared/DESIGN.md, "Executors".
+//! each task in the stage's executor ([`runner`], [`executor`]): the sandbox (its own
+//! process group ([`process`]) in its own cgroup with the stage's limits ([`cgroup`]),
+//! in namespaces and a runtime image's rootfs when the stage names one
+//! ([`namespace`])) or a docker container; and reports per-test results, phase
+//! timings and resource use. Runtime images are built with [`image`].
+//! See ../shared/DESIGN.md, "Executors".
 
 pub mod cgroup;
+pub mod executor;
+pub mod image;
+pub mod namespace;
 pub mod process;
 pub mod runner;
 pub mod session;
 pub mod telemetry;
 
-pub use runner::Sandbox;
+pub use runner::Runner;
 pub use session::AgentConfig;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
+
+use crate::executor::docker::DockerExecutor;
+use crate::executor::sandbox::SandboxExecutor;
+use crate::image::ImageCache;
 
 /// The cgroup parent one agent owns; shard groups are created below it.
 pub fn cgroup_parent(agent_id: &str) -> String {
@@ -31,23 +43,37 @@ pub struct AgentSetup {
     pub work_dir: PathBuf,
     /// Serve `/metrics` on this listener, rendered from this recorder.
     pub http: Option<(tokio::net::TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
+    /// Where runtime images are built (`farm image build`): `<dir>/NAME-HASH/rootfs`.
+    pub image_cache: PathBuf,
+    /// Use the Docker daemon when one is reachable (false: never, e.g. in tests of
+    /// the sandbox alone).
+    pub docker: bool,
 }
 
-/// Prepares the host (reaps what a crash left, probes cgroups) and runs the agent
-/// until `shutdown`.
+/// Prepares the host (reaps what a crash left: containers, then cgroups; probes
+/// cgroups, namespaces, Docker and the images built here) and runs the agent until
+/// `shutdown`.
 pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
     let AgentSetup {
         coordinators,
         id,
-        labels,
+        mut labels,
         slots,
         work_dir,
         http,
+        image_cache,
+        docker,
     } = setup;
     if let Some((listener, handle)) = http {
         tokio::spawn(telemetry::serve(listener, handle, shutdown.clone()));
     }
     let parent = cgroup_parent(&id);
+    // Containers first: their cgroups live under the agent's parent too.
+    let docker = if docker {
+        connect_docker(&id, &parent).await
+    } else {
+        None
+    };
     cgroup::reap(&parent);
     let cgroup_parent = match cgroup::probe(&parent) {
         Ok(()) => Some(parent),
@@ -60,19 +86,79 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
             None
         }
     };
+    let docker = docker.map(|d| Arc::new(DockerExecutor::new(d, &id, cgroup_parent.clone())));
+    let namespaces = namespace::available();
+    if let Err(why) = &namespaces {
+        tracing::warn!(agent = %id, "no sandbox namespaces ({why}): stages with an image or `network: none` need docker here");
+    }
+    let images = ImageCache::new(image_cache);
+    for (key, value) in implicit_labels(&images, docker.is_some(), namespaces.is_ok()) {
+        // An operator's own `--label executor.docker=no` wins.
+        labels.entry(key).or_insert(value);
+    }
+    tracing::info!(agent = %id, ?labels, "labels");
     let owned = cgroup_parent.clone();
     let config = AgentConfig {
         coordinators,
         id,
         labels,
         slots,
-        sandbox: Sandbox {
+        runner: Runner {
+            sandbox: SandboxExecutor {
+                cgroup_parent,
+                scratch_dir: work_dir.join("sandbox"),
+                namespaces,
+            },
             work_dir,
-            cgroup_parent,
+            docker,
+            images,
         },
     };
     session::run(config, shutdown).await;
     if let Some(parent) = owned {
         cgroup::remove_parent(&parent);
     }
+}
+
+/// The Docker daemon, with this agent's leftover containers reaped; None (after a
+/// note) when there is none.
+async fn connect_docker(id: &str, parent: &str) -> Option<bollard::Docker> {
+    let docker = match executor::docker::connect().await {
+        Ok(d) => d,
+        Err(why) => {
+            tracing::info!(agent = %id, "docker executor off: {why}");
+            return None;
+        }
+    };
+    let reaper = DockerExecutor::new(docker.clone(), id, Some(parent.to_string()));
+    match reaper.reap().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(agent = %id, "removed {n} leftover container(s)"),
+        Err(why) => {
+            tracing::warn!(agent = %id, "docker executor off: cannot reap leftover containers: {why}");
+            return None;
+        }
+    }
+    Some(docker)
+}
+
+/// What this agent can run, as labels that jobs require (see
+/// `testfarm_shared::runtime::Runtime::required_labels`): `executor.sandbox=yes` when
+/// it can make namespaces, `executor.docker=yes` with a daemon, `image.NAME=yes` for
+/// every image whose rootfs is complete here (docker imports from it when its own copy
+/// is missing, so the rootfs serves both executors).
+pub fn implicit_labels(images: &ImageCache, docker: bool, namespaces: bool) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if namespaces {
+        out.insert("executor.sandbox".to_string(), "yes".to_string());
+    }
+    if docker {
+        out.insert("executor.docker".to_string(), "yes".to_string());
+    }
+    if namespaces || docker {
+        for image in images.scan() {
+            out.insert(format!("image.{}", image.name), "yes".to_string());
+        }
+    }
+    out
 }

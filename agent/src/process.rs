@@ -12,6 +12,12 @@
 //! 2. the agent reads the pid, adds it to the cgroup, writes one byte to *go*;
 //! 3. the child returns from `pre_exec` and execs `/bin/sh -c <command>`.
 //!
+//! With an [`Isolation`] (the stage names a runtime image), a second step follows the
+//! release: the child enters new namespaces and the image's root filesystem
+//! ([`crate::namespace`]), forking once more for the PID namespace. The waiter in
+//! between is the process the agent sees (same pid, same process group), so the
+//! timeout, the process-group kill and the cgroup work unchanged.
+//!
 //! `spawn` itself only returns once the child has exec'd (std waits for the exec on
 //! an internal pipe), which is why it runs on its own thread while the agent does
 //! step 2. If the agent cannot add the child to the cgroup it closes *go*
@@ -36,9 +42,10 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Child;
 
 use crate::cgroup::{error_chain, ShardCgroup};
+use crate::namespace::Isolation;
 
 /// The whole environment a command gets, before its own `env` on top.
-const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SHELL: &str = "/bin/sh";
 /// A shell reports a child killed by SIGKILL as exit status 128 + 9.
 const SHELL_SIGKILL_STATUS: i32 = 128 + 9;
@@ -59,6 +66,9 @@ pub struct SandboxCommand<'a> {
     pub timeout: Duration,
     /// The shard's cgroup; None: run without limits or accounting.
     pub cgroup: Option<&'a ShardCgroup>,
+    /// Namespaces and a runtime image's root filesystem; None: on the host, as the
+    /// agent's user, in its own process group only.
+    pub isolation: Option<&'a Isolation>,
 }
 
 /// How a command ended, how long its phases took and what it used.
@@ -100,7 +110,9 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
     } = started;
 
     let deadline = tokio::time::Instant::from_std(released) + cmd.timeout;
-    let exit = match tokio::time::timeout_at(deadline, child.wait()).await {
+    let mut peak_pids = 0;
+    let waited = tokio::time::timeout_at(deadline, wait_sampling(&mut child, cmd.cgroup, &mut peak_pids)).await;
+    let exit = match waited {
         Ok(Ok(status)) => {
             kill_everything(pgid, cmd.cgroup);
             exit_kind(status)
@@ -143,13 +155,36 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
         }
         (exit, _) => exit,
     };
-    let usage = cgroup_usage.map_or_else(Usage::default, |u| u.into());
+    let mut usage = cgroup_usage.map_or_else(Usage::default, |u| u.into());
+    // The main process existed, even if it ended before the first sample.
+    usage.peak_pids = usage.peak_pids.max(peak_pids).max(u64::from(usage.cgroup));
 
     ProcessOutcome {
         exit,
         start_secs: released.duration_since(spawned_at).as_secs_f64(),
         run_secs,
         usage,
+    }
+}
+
+/// How often the cgroup's process count is sampled while a command runs (cgroup v1
+/// has no `pids.peak`).
+pub const PIDS_SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+/// Waits for the child, sampling the cgroup's process count meanwhile into `peak`.
+async fn wait_sampling(child: &mut Child, cgroup: Option<&ShardCgroup>, peak: &mut u64) -> io::Result<ExitStatus> {
+    let Some(cgroup) = cgroup else {
+        return child.wait().await;
+    };
+    let mut tick = tokio::time::interval(PIDS_SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let wait = child.wait();
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            status = &mut wait => return status,
+            _ = tick.tick() => *peak = (*peak).max(cgroup.pids_current().unwrap_or(0)),
+        }
     }
 }
 
@@ -204,6 +239,16 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
     unsafe {
         command.pre_exec(move || wait_for_release(child_ends.0, child_ends.1, parent_ends));
     }
+    if let Some(isolation) = cmd.isolation {
+        let plan = isolation
+            .plan(cmd.cwd)
+            .map_err(|e| format!("cannot prepare the sandbox's namespaces: {e}"))?;
+        // SAFETY: `enter` makes system calls on the strings prepared in `plan` (moved
+        // into the closure, alive until exec) and allocates nothing; see namespace.rs.
+        unsafe {
+            command.pre_exec(move || crate::namespace::enter(&plan));
+        }
+    }
 
     let spawner = tokio::task::spawn_blocking(move || {
         let spawned = command.spawn();
@@ -219,7 +264,7 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
                 let _ = child.kill().await;
                 format!("`{SHELL}` started without the release handshake")
             }
-            Ok(Err(e)) => format!("cannot start `{SHELL}` in {}: {e}", cmd.cwd.display()),
+            Ok(Err(e)) => start_error(cmd, &e),
             Err(e) => format!("cannot start `{SHELL}`: spawning thread failed: {e}"),
         }
     };
@@ -257,8 +302,20 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
             pgid: Pid::from_raw(pid),
             released: released_at,
         }),
-        Ok(Err(e)) => Err(format!("cannot start `{SHELL}` in {}: {e}", cmd.cwd.display())),
+        Ok(Err(e)) => Err(start_error(cmd, &e)),
         Err(e) => Err(format!("cannot start `{SHELL}`: spawning thread failed: {e}")),
+    }
+}
+
+fn start_error(cmd: &SandboxCommand<'_>, e: &io::Error) -> String {
+    match cmd.isolation {
+        None => format!("cannot start `{SHELL}` in {}: {e}", cmd.cwd.display()),
+        Some(iso) => format!(
+            "cannot start `{SHELL}` in {} inside {}: {e} (the task log names the step)",
+            cmd.cwd.display(),
+            iso.rootfs()
+                .map_or_else(|| "a network namespace".into(), |r| r.display().to_string())
+        ),
     }
 }
 
@@ -356,6 +413,7 @@ mod tests {
                 log: &log,
                 timeout,
                 cgroup,
+                isolation: None,
             })
             .await
         }
@@ -634,6 +692,7 @@ mod tests {
             log: &log,
             timeout: Duration::from_secs(5),
             cgroup: None,
+            isolation: None,
         })
         .await;
         match out.exit {
@@ -642,6 +701,32 @@ mod tests {
             }
             other => panic!("expected Infrastructure, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn network_namespace_without_an_image_has_only_loopback() {
+        if let Err(why) = crate::namespace::available() {
+            eprintln!("skipping: {why}");
+            return;
+        }
+        let f = Fixture::new();
+        let log = f.log();
+        let isolation = Isolation {
+            network_off: true,
+            image: None,
+        };
+        let out = run(SandboxCommand {
+            command: "grep -c : /proc/net/dev; grep -q '^ *lo:' /proc/net/dev",
+            cwd: f.dir.path(),
+            env: &f.env,
+            log: &log,
+            timeout: Duration::from_secs(10),
+            cgroup: None,
+            isolation: Some(&isolation),
+        })
+        .await;
+        assert_eq!(out.exit, ExitKind::Exited { code: 0 }, "{}", f.log_text());
+        assert_eq!(f.log_text(), "1\n", "only lo");
     }
 
     /// `cargo test -p testfarm-agent --lib start_latency -- --ignored --nocapture`

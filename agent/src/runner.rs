@@ -1,33 +1,56 @@
 //! Runs one task on this agent: prepares its directory, runs the discovery or the
-//! shard in the sandbox executor, and turns what happened into a [`TaskOutcome`].
+//! shard in the stage's executor (sandbox or docker, with its runtime image), and
+//! turns what happened into a [`TaskOutcome`].
 //! See ../shared/DESIGN.md, "Data flow of one run", step 6.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use testfarm_shared::config::RunMode;
+use testfarm_shared::config::{ExecutorKind, RunMode};
 use testfarm_shared::junit::parse_junit;
 use testfarm_shared::task::{
     reconcile, ExitKind, Phases, TaskKind, TaskOutcome, TaskSpec, TestResult, TestStatus, Usage,
 };
 
-use crate::cgroup::ShardCgroup;
-use crate::process::{self, ProcessOutcome, SandboxCommand};
+use crate::executor::docker::DockerExecutor;
+use crate::executor::sandbox::SandboxExecutor;
+use crate::executor::{infrastructure, Exec, Executor, ProcessOutcome};
+use crate::image::{ImageCache, LocalImage};
+use crate::namespace::{RUNTIME_GID, RUNTIME_UID};
 
 /// Where and how this agent runs tasks.
 #[derive(Debug, Clone)]
-pub struct Sandbox {
+pub struct Runner {
     /// Per-task directories (logs, test-id files, JUnit) live under here.
     pub work_dir: PathBuf,
-    /// cgroup parent the agent owns (`testfarm/<agent>`), or None when the host
-    /// cannot give cgroups (the agent said so once, loudly, at start).
-    pub cgroup_parent: Option<String>,
+    pub sandbox: SandboxExecutor,
+    /// None: no Docker daemon here (the agent does not advertise `executor.docker`).
+    pub docker: Option<Arc<DockerExecutor>>,
+    /// Runtime images built on this host.
+    pub images: ImageCache,
 }
 
 const LOG_TAIL_LINES: usize = 30;
 
-impl Sandbox {
+impl Runner {
+    /// The executors this agent has, by name (for registration).
+    pub fn executors(&self) -> Vec<String> {
+        let mut out = vec![ExecutorKind::Sandbox.as_str().to_string()];
+        if self.docker.is_some() {
+            out.push(ExecutorKind::Docker.as_str().to_string());
+        }
+        out
+    }
+
+    fn executor(&self, kind: ExecutorKind) -> Option<&dyn Executor> {
+        match kind {
+            ExecutorKind::Sandbox => Some(&self.sandbox),
+            ExecutorKind::Docker => self.docker.as_deref().map(|d| d as &dyn Executor),
+        }
+    }
+
     /// An outcome with nothing in it yet.
     pub fn empty_outcome(&self) -> TaskOutcome {
         TaskOutcome {
@@ -49,7 +72,32 @@ impl Sandbox {
         let project = PathBuf::from(&spec.project_dir);
         let mut outcome = self.empty_outcome();
         outcome.log_path = log.display().to_string();
-        if let Err(message) = prepare(&dir, &project) {
+        outcome.usage.executor = spec.runtime.executor.as_str().into();
+        let Some(executor) = self.executor(spec.runtime.executor) else {
+            outcome.exit = ExitKind::Infrastructure {
+                message: format!(
+                    "this agent has no {} executor (no Docker daemon reachable at its start)",
+                    spec.runtime.executor.as_str()
+                ),
+            };
+            return outcome;
+        };
+        let image = match &spec.runtime.image {
+            None => None,
+            Some(name) => match self.images.resolve(name) {
+                Some(image) => Some(image),
+                None => {
+                    outcome.exit = ExitKind::Infrastructure {
+                        message: format!(
+                            "runtime image `{name}` is not built on this agent (in {}; hint: farm image build {name})",
+                            self.images.dir.display()
+                        ),
+                    };
+                    return outcome;
+                }
+            },
+        };
+        if let Err(message) = prepare(&dir, &project, spec.runtime.isolated()) {
             outcome.exit = ExitKind::Infrastructure { message };
             return outcome;
         }
@@ -66,7 +114,9 @@ impl Sandbox {
         }
         outcome.phases.prepare_secs = prepare_started.elapsed().as_secs_f64();
         let ctx = Ctx {
-            sandbox: self,
+            executor,
+            image: image.as_ref(),
+            name: format!("{}-a{attempt}", spec.task_id),
             spec,
             dir: &dir,
             log: &log,
@@ -90,18 +140,32 @@ impl Sandbox {
     }
 }
 
-fn prepare(dir: &Path, project: &Path) -> Result<(), String> {
+/// The task directory, writable by the runtime user when the commands run in an
+/// image or container (they are not root there).
+fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), String> {
     if !project.is_dir() {
         return Err(format!(
             "project directory {} does not exist on this agent",
             project.display()
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))?;
+    if isolated && nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(
+            dir,
+            Some(nix::unistd::Uid::from_raw(RUNTIME_UID)),
+            Some(nix::unistd::Gid::from_raw(RUNTIME_GID)),
+        )
+        .map_err(|e| format!("cannot hand {} to the runtime user: {e}", dir.display()))?;
+    }
+    Ok(())
 }
 
 struct Ctx<'a> {
-    sandbox: &'a Sandbox,
+    executor: &'a dyn Executor,
+    image: Option<&'a LocalImage>,
+    /// `<task>-a<attempt>`: names cgroups and containers (with a per-test suffix).
+    name: String,
     spec: &'a TaskSpec,
     dir: &'a Path,
     log: &'a Path,
@@ -109,50 +173,34 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// One cgroup per process run, named after the task (and test, in `each` mode).
-    fn cgroup(&self, suffix: &str) -> Result<Option<ShardCgroup>, String> {
-        let Some(parent) = &self.sandbox.cgroup_parent else {
-            return Ok(None);
-        };
-        let name = format!("{}{suffix}", self.spec.task_id);
-        ShardCgroup::create(parent, &name, &self.spec.limits)
-            .map(Some)
-            .map_err(|e| e.to_string())
-    }
-
-    async fn sandboxed(
+    /// Runs one command in the stage's executor; `suffix` tells the commands of one
+    /// task apart (each mode: one per test).
+    async fn execute(
         &self,
         command: &str,
         env: &BTreeMap<String, String>,
         timeout: Duration,
         suffix: &str,
     ) -> ProcessOutcome {
-        let cgroup = match self.cgroup(suffix) {
-            Ok(c) => c,
-            Err(message) => {
-                return ProcessOutcome {
-                    exit: ExitKind::Infrastructure {
-                        message: format!("cannot create the shard's cgroup: {message}"),
-                    },
-                    start_secs: 0.0,
-                    run_secs: 0.0,
-                    usage: Usage::default(),
-                }
-            }
-        };
-        let outcome = process::run(SandboxCommand {
-            command,
-            cwd: self.project,
-            env,
-            log: self.log,
-            timeout,
-            cgroup: cgroup.as_ref(),
-        })
-        .await;
-        if let Some(cgroup) = cgroup {
-            cgroup.destroy();
+        let name = format!("{}{suffix}", self.name);
+        if self.spec.runtime.image.is_some() && self.image.is_none() {
+            return infrastructure("the runtime image went missing", 0.0);
         }
-        outcome
+        self.executor
+            .run(Exec {
+                command,
+                env,
+                log: self.log,
+                timeout,
+                limits: &self.spec.limits,
+                project_dir: self.project,
+                task_dir: self.dir,
+                name: &name,
+                task_id: &self.spec.task_id,
+                runtime: &self.spec.runtime,
+                image: self.image,
+            })
+            .await
     }
 
     async fn discover(&self, command: &str, mut env: BTreeMap<String, String>, outcome: &mut TaskOutcome) {
@@ -160,7 +208,7 @@ impl Ctx<'_> {
         env.insert("FARM_DISCOVERED_FILE".into(), out.display().to_string());
         // stdout is the list; stderr goes to the log.
         let wrapped = format!("exec >\"$FARM_DISCOVERED_FILE\"\n{command}");
-        let p = self.sandboxed(&wrapped, &env, self.spec.limits.timeout, "").await;
+        let p = self.execute(&wrapped, &env, self.spec.limits.timeout, "").await;
         absorb(outcome, &p);
         outcome.exit = p.exit;
         if outcome.exit == (ExitKind::Exited { code: 0 }) {
@@ -199,7 +247,7 @@ impl Ctx<'_> {
         }
         env.insert("FARM_TEST_IDS_FILE".into(), ids.display().to_string());
         env.insert("FARM_JUNIT_PATH".into(), junit.display().to_string());
-        let p = self.sandboxed(command, &env, self.spec.limits.timeout, "").await;
+        let p = self.execute(command, &env, self.spec.limits.timeout, "").await;
         absorb(outcome, &p);
         let reported = match std::fs::read_to_string(&junit) {
             Ok(xml) => match parse_junit(&xml, &junit.display().to_string()) {
@@ -239,7 +287,7 @@ impl Ctx<'_> {
             }
             env.insert("FARM_TEST_ID".into(), test.clone());
             append_log(self.log, &format!("farm: --- {test}"));
-            let p = self.sandboxed(command, &env, left, &format!(".t{n}")).await;
+            let p = self.execute(command, &env, left, &format!(".t{n}")).await;
             absorb(outcome, &p);
             let (status, message) = match &p.exit {
                 ExitKind::Exited { code: 0 } => (TestStatus::Passed, String::new()),
@@ -282,9 +330,7 @@ impl Ctx<'_> {
 fn absorb(outcome: &mut TaskOutcome, p: &ProcessOutcome) {
     outcome.phases.start_secs += p.start_secs;
     outcome.phases.run_secs += p.run_secs;
-    outcome.usage.cpu_secs += p.usage.cpu_secs;
-    outcome.usage.peak_memory_bytes = outcome.usage.peak_memory_bytes.max(p.usage.peak_memory_bytes);
-    outcome.usage.cgroup = p.usage.cgroup;
+    outcome.usage.absorb(&p.usage);
 }
 
 fn append_log(log: &Path, line: &str) {

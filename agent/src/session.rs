@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::Channel;
 
-use crate::runner::Sandbox;
+use crate::runner::Runner;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -27,7 +27,7 @@ pub struct AgentConfig {
     pub id: String,
     pub labels: BTreeMap<String, String>,
     pub slots: u32,
-    pub sandbox: Sandbox,
+    pub runner: Runner,
 }
 
 struct Shared {
@@ -145,7 +145,7 @@ async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &Cancellat
             agent_id: config.id.clone(),
             labels: config.labels.clone().into_iter().collect(),
             slots: config.slots,
-            executors: vec!["sandbox".into()],
+            executors: config.runner.executors(),
         })
         .await
         .map_err(|e| refused("register", e))?
@@ -233,7 +233,7 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
             let _slot = shared.slots.acquire().await.expect("semaphore never closes");
             tracing::info!(task = %task_id, job = %spec.job_name, "running");
             let started_ns = now_ms() * 1_000_000;
-            let outcome = shared.config.sandbox.run(&spec, assignment.attempt).await;
+            let outcome = shared.config.runner.run(&spec, assignment.attempt).await;
             if let Some(exporter) = &shared.exporter {
                 exporter.send(crate::telemetry::agent_spans(
                     &shared.config.id,
@@ -246,7 +246,7 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
             outcome
         }
         Err(e) => {
-            let mut o = shared.config.sandbox.empty_outcome();
+            let mut o = shared.config.runner.empty_outcome();
             o.exit = ExitKind::Infrastructure {
                 message: format!("cannot read the task spec: {e}"),
             };

@@ -26,9 +26,59 @@ pub enum Command {
     Watch(WatchArgs),
     /// Show runs, agents and the queue.
     Status(StatusArgs),
+    /// Where a run's time went (`farm report RUN`), or a project's (`--profile`).
+    Report(ReportArgs),
     /// Coordinator cluster: status, add, remove.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Capacity planning: replay a recorded run, or size the farm for a rate and target.
+    Capacity(CapacityArgs),
+    /// Runtime images built from Debian packages (deploy/images/NAME.yaml).
+    Image(ImageArgs),
+}
+
+#[derive(Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// debootstrap NAME into the image cache and import it into Docker as
+    /// testfarm/NAME:HASH; nothing to do when both exist for the same inputs.
+    Build {
+        /// Image names (deploy/images/NAME.yaml).
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Where the definitions are (default: deploy/images).
+        #[arg(long)]
+        definitions: Option<PathBuf>,
+        #[arg(long, default_value = testfarm_agent::image::DEFAULT_CACHE)]
+        image_cache: PathBuf,
+        /// Build the rootfs only (the sandbox's image), not the docker image.
+        #[arg(long)]
+        no_docker: bool,
+    },
+    /// The defined images and whether this host has them built.
+    List {
+        #[arg(long)]
+        definitions: Option<PathBuf>,
+        #[arg(long, default_value = testfarm_agent::image::DEFAULT_CACHE)]
+        image_cache: PathBuf,
+    },
+}
+
+/// Where agents find runtime images, and whether they use Docker.
+#[derive(Args, Clone)]
+pub struct ExecutorArgs {
+    /// The runtime image cache (`farm image build` writes it): agents advertise
+    /// `image.NAME=yes` for every image built there.
+    #[arg(long, default_value = testfarm_agent::image::DEFAULT_CACHE)]
+    pub image_cache: PathBuf,
+    /// Do not use the Docker daemon even when one is reachable.
+    #[arg(long)]
+    pub no_docker: bool,
 }
 
 #[derive(Subcommand)]
@@ -130,6 +180,8 @@ pub struct UpArgs {
     #[arg(long, default_value = ".farm")]
     pub data_dir: PathBuf,
     #[command(flatten)]
+    pub executors: ExecutorArgs,
+    #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
     pub timing: TimingArgs,
@@ -188,6 +240,8 @@ pub struct AgentArgs {
     /// Serve Prometheus /metrics on this address.
     #[arg(long)]
     pub http: Option<String>,
+    #[command(flatten)]
+    pub executors: ExecutorArgs,
 }
 
 #[derive(Args)]
@@ -217,6 +271,66 @@ pub struct WatchArgs {
 pub struct StatusArgs {
     #[arg(long, default_value = "http://127.0.0.1:7700")]
     pub coordinator: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The run (e.g. r12): timeline, phases, critical path, slowest tests, failures,
+    /// improvements.
+    #[arg(required_unless_present = "profile", conflicts_with = "profile")]
+    pub run_id: Option<String>,
+    /// A project's profile instead: time per stage/extension/class, job wall
+    /// percentiles, trends, flaky tests, improvements.
+    #[arg(long, value_name = "PROJECT")]
+    pub profile: Option<String>,
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
+    /// Print the report as JSON (the same as the coordinator's /api/runs/ID or
+    /// /api/profiles/PROJECT; docs/api.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct CapacityArgs {
+    /// Replay a recorded run (`farm submit --json` output, or .farm/reports/RUN.json)
+    /// on its recorded agents and slots: predicted against measured wall time.
+    #[arg(long, value_name = "RUN.json")]
+    pub replay: Option<PathBuf>,
+    /// Size the farm for runs like this recorded one.
+    #[arg(long, value_name = "RUN.json")]
+    pub record: Option<PathBuf>,
+    /// Size the farm for MediaWiki's gate, from the measured suite in DIR (relative
+    /// paths are tried from here, then from the repository root).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "../shared/data")]
+    pub mediawiki: Option<PathBuf>,
+    /// Arrival rate, runs per hour.
+    #[arg(long, default_value_t = 40.0)]
+    pub rate: f64,
+    /// Target p90 feedback time (run accepted → verdict).
+    #[arg(long, default_value = "10m", value_parser = duration)]
+    pub target: Duration,
+    /// Most agents per pool (one pool per distinct label set of the jobs).
+    #[arg(long, default_value_t = 200)]
+    pub agents_max: usize,
+    /// Slots per agent (sizing default 4; a replay defaults to what the record shows).
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// Hours of arrivals to simulate.
+    #[arg(long, default_value_t = 3.0)]
+    pub hours: f64,
+    /// Seed of the arrivals.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The coordinators' `--min-shard` (the planner's smallest shard).
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub min_shard: Duration,
+    /// Where to write the SVG curve (default .farm/capacity.svg).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -19,6 +19,8 @@ pub enum CliError {
     Infrastructure(String),
     #[error("run {run_id} failed: {message}")]
     TestsFailed { run_id: String, message: String },
+    #[error("{}", testfarm_agent::cgroup::error_chain_of(.0))]
+    Image(#[from] testfarm_agent::image::ImageError),
 }
 
 impl CliError {
@@ -29,7 +31,8 @@ impl CliError {
             | CliError::Config(_)
             | CliError::Connect { .. }
             | CliError::Rejected(_)
-            | CliError::Infrastructure(_) => 2,
+            | CliError::Infrastructure(_)
+            | CliError::Image(_) => 2,
         }
     }
 }

@@ -2,8 +2,11 @@
 //! Exit codes: 0 all passed, 1 test failures, 2 usage or infrastructure error.
 
 mod args;
+mod capacity;
 mod cluster;
 mod error;
+mod image;
+mod report;
 mod serve;
 mod submit;
 mod telemetry;
@@ -34,7 +37,10 @@ fn main() {
             Command::Submit(a) => submit::submit_command(a).await,
             Command::Watch(a) => submit::watch_command(a).await,
             Command::Status(a) => submit::status_command(a).await,
+            Command::Report(a) => report::report_command(a).await,
             Command::Cluster(c) => cluster::cluster(c).await,
+            Command::Image(a) => image::image(a).await,
+            Command::Capacity(a) => capacity::capacity(a),
         }
     });
     let code = match result {

@@ -121,6 +121,8 @@ pub async fn agent(args: AgentArgs) -> Result<(), CliError> {
         slots: args.slots,
         work_dir,
         http,
+        image_cache: args.executors.image_cache,
+        docker: !args.executors.no_docker,
     };
     testfarm_agent::run(setup, shutdown_on_signal()).await;
     Ok(())

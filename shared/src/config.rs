@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::units::{ByteSize, HumanDuration};
 
+pub use crate::runtime::{ExecutorKind, Network, Runtime};
+
 /// The default estimate for a test that has no timing yet and whose stage has no
 /// measured test either.
 pub const DEFAULT_ESTIMATE: Duration = Duration::from_secs(1);
@@ -44,6 +46,12 @@ struct RawDefaults {
     env: BTreeMap<String, ScalarString>,
     #[serde(default)]
     labels: BTreeMap<String, ScalarString>,
+    #[serde(default)]
+    executor: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    network: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +77,10 @@ struct RawStage {
     default_estimate: Option<HumanDuration>,
     #[serde(default)]
     executor: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    network: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -130,7 +142,9 @@ pub struct Stage {
     pub limits: Limits,
     pub split: Split,
     pub default_estimate: Duration,
-    pub executor: String,
+    /// Where the commands run: executor, runtime image, network.
+    #[serde(flatten)]
+    pub runtime: Runtime,
 }
 
 /// How a shard's tests are run.
@@ -197,7 +211,7 @@ pub fn parse_pipeline(text: &str, file: &str) -> Result<Pipeline, ConfigError> {
     Validator { text, file }.validate(raw)
 }
 
-fn yaml_error(error: serde_yaml_ng::Error, text: &str, file: &str) -> ConfigError {
+pub(crate) fn yaml_error(error: serde_yaml_ng::Error, text: &str, file: &str) -> ConfigError {
     let line = error.location().map(|l| l.line()).unwrap_or(0);
     let full = error.to_string();
     // serde_yaml_ng renders "path: message at line L column C"; keep the parts apart.
@@ -252,6 +266,16 @@ fn unknown_field_hint(message: &str) -> Option<String> {
         .filter(|(d, name)| *d <= 2.max(name.len() / 3))
         .min()
         .map(|(_, name)| name.to_string())
+}
+
+/// The candidate within a small edit distance of `word`, if any.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|name| (edit_distance(word, name), *name))
+        .filter(|(d, name)| *d <= 2.max(name.len() / 3))
+        .min()
+        .map(|(_, name)| name)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -430,13 +454,7 @@ impl Validator<'_> {
                 .map(|d| d.0)
                 .unwrap_or(DEFAULT_TIMEOUT),
         };
-        let executor = raw.executor.unwrap_or_else(|| "sandbox".into());
-        if executor != "sandbox" {
-            return Err(err(
-                "executor",
-                format!("unknown executor `{executor}` (this farm has: sandbox)"),
-            ));
-        }
+        let runtime = self.runtime(name, &raw.executor, &raw.image, &raw.network, defaults)?;
         Ok(Stage {
             name: name.into(),
             discover,
@@ -447,7 +465,91 @@ impl Validator<'_> {
             limits,
             split: raw.split.unwrap_or_default(),
             default_estimate: raw.default_estimate.map(|d| d.0).unwrap_or(DEFAULT_ESTIMATE),
+            runtime,
+        })
+    }
+
+    /// The stage's executor, image and network (its own values, else `defaults`).
+    /// Errors point at the line that holds the bad value.
+    fn runtime(
+        &self,
+        stage: &str,
+        executor: &Option<String>,
+        image: &Option<String>,
+        network: &Option<String>,
+        defaults: &RawDefaults,
+    ) -> Result<Runtime, ConfigError> {
+        // Where a value came from: the stage's own key, else the defaults' key.
+        let path = |own: bool, field: &'static str| -> Vec<String> {
+            if own {
+                vec!["stages".into(), stage.into(), field.into()]
+            } else {
+                vec!["defaults".into(), field.into()]
+            }
+        };
+        let err = |path: Vec<String>, message: String| {
+            let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+            self.error(&refs, message)
+        };
+        let pick = |own: &Option<String>, default: &Option<String>| -> (Option<String>, bool) {
+            match own {
+                Some(v) => (Some(v.clone()), true),
+                None => (default.clone(), false),
+            }
+        };
+
+        let (executor_text, own) = pick(executor, &defaults.executor);
+        let executor = match executor_text.as_deref() {
+            None | Some("sandbox") => ExecutorKind::Sandbox,
+            Some("docker") => ExecutorKind::Docker,
+            Some(other) => {
+                let names: Vec<&str> = ExecutorKind::ALL.iter().map(|e| e.as_str()).collect();
+                let hint = closest(other, &names)
+                    .map(|h| format!(" (hint: did you mean `{h}`?)"))
+                    .unwrap_or_default();
+                return Err(err(
+                    path(own, "executor"),
+                    format!("unknown executor `{other}`, expected one of `sandbox`, `docker`{hint}"),
+                ));
+            }
+        };
+        let executor_own = own;
+
+        let (image, own) = pick(image, &defaults.image);
+        if let Some(name) = &image {
+            if !is_image_name(name) {
+                return Err(err(
+                    path(own, "image"),
+                    format!("`{name}` is not an image name: use lower-case letters, digits, `-`, `_` and `.`, starting with a letter or digit"),
+                ));
+            }
+        }
+        if executor == ExecutorKind::Docker && image.is_none() {
+            return Err(err(
+                path(executor_own, "executor"),
+                "executor `docker` needs an `image` (a runtime image from deploy/images/NAME.yaml, built with `farm image build NAME`)".into(),
+            ));
+        }
+
+        let (network_text, own) = pick(network, &defaults.network);
+        let network = match network_text.as_deref() {
+            None => None,
+            Some("none") => Some(Network::None),
+            Some("bridge") => Some(Network::Bridge),
+            Some(other) => {
+                let hint = closest(other, &["none", "bridge"])
+                    .map(|h| format!(" (hint: did you mean `{h}`?)"))
+                    .unwrap_or_default();
+                return Err(err(
+                    path(own, "network"),
+                    format!("unknown network `{other}`, expected `none` or `bridge`{hint}"),
+                ));
+            }
+        };
+        Ok(Runtime {
             executor,
+            image,
+            network,
         })
     }
 
@@ -503,6 +605,15 @@ fn is_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
+/// A runtime image name: it becomes a Docker repository (`testfarm/NAME`), which must
+/// be lower case.
+pub fn is_image_name(s: &str) -> bool {
+    s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
+}
+
 fn name_rule(s: &str) -> String {
     format!("`{s}` is not a name: use letters, digits, `-`, `_` and `.`")
 }
@@ -524,7 +635,7 @@ pub fn placeholders(value: &str) -> Vec<String> {
 /// The 1-based line of a dotted key path in block-style YAML, found by indentation.
 /// Good enough for the files this farm reads; when a key is missing, the line of its
 /// deepest ancestor that exists; 0 if not even the first key is found.
-fn locate(text: &str, path: &[&str]) -> usize {
+pub(crate) fn locate(text: &str, path: &[&str]) -> usize {
     let mut parent_indent: Option<usize> = None;
     let mut found = 0;
     let mut best = 0;

@@ -127,3 +127,67 @@ fn locate_follows_indentation() {
     assert_eq!(locate(text, &["b", "c"]), 5);
     assert_eq!(locate(text, &["a", "x"]), 1);
 }
+
+const RUNTIMES: &str = r#"
+pipeline: rt
+defaults:
+  image: base
+stages:
+  host:
+    discover: ls
+    each: "true"
+    image: ~
+  boxed:
+    discover: ls
+    each: "true"
+  container:
+    discover: ls
+    run: ./run
+    executor: docker
+    image: php82
+    network: bridge
+"#;
+
+#[test]
+fn executor_image_and_network_are_typed() {
+    let p = parse_pipeline(RUNTIMES, "farm.yaml").unwrap();
+    let stage = |n: &str| p.stages.iter().find(|s| s.name == n).unwrap().runtime.clone();
+    // `image: ~` is "not set", so the default applies.
+    assert_eq!(stage("host").image.as_deref(), Some("base"));
+    assert_eq!(stage("boxed").executor, ExecutorKind::Sandbox);
+    assert!(
+        stage("boxed").network_off(),
+        "an image sandbox has no network by default"
+    );
+    let c = stage("container");
+    assert_eq!(
+        (c.executor, c.image.as_deref(), c.network),
+        (ExecutorKind::Docker, Some("php82"), Some(Network::Bridge))
+    );
+    assert!(!c.network_off());
+    let plain = parse_pipeline(GOOD, "f").unwrap();
+    let unit = &plain.stages[1].runtime;
+    assert_eq!(unit, &Runtime::default());
+    assert!(!unit.network_off(), "the host sandbox keeps the host's network");
+}
+
+#[test]
+fn runtime_errors_name_the_line() {
+    let e = error_of(&RUNTIMES.replace("executor: docker", "executor: dokcer"));
+    assert_eq!((e.line, e.field.as_str()), (16, "stages.container.executor"), "{e}");
+    assert!(e.message.contains("unknown executor `dokcer`"), "{e}");
+    assert!(e.message.contains("did you mean `docker`"), "{e}");
+
+    let text = RUNTIMES
+        .replace("defaults:\n  image: base\n", "")
+        .replace("    image: php82\n", "");
+    let e = error_of(&text);
+    assert_eq!(e.field, "stages.container.executor", "{e}");
+    assert!(e.message.contains("needs an `image`"), "{e}");
+    assert_eq!(e.line, 14, "{e}");
+
+    let e = error_of(&RUNTIMES.replace("network: bridge", "network: host"));
+    assert_eq!((e.line, e.field.as_str()), (18, "stages.container.network"), "{e}");
+    let e = error_of(&RUNTIMES.replace("image: base", "image: PHP"));
+    assert_eq!((e.line, e.field.as_str()), (4, "defaults.image"), "{e}");
+}

@@ -3,12 +3,16 @@
 //! Everything here is a plain function over plain types, tested in microseconds.
 //! See ../shared/DESIGN.md, "The house".
 
+pub mod capacity;
 pub mod config;
+pub mod image;
 pub mod junit;
 pub mod matrix;
 pub mod model;
 pub mod plan;
 pub mod profile;
+pub mod report;
+pub mod runtime;
 pub mod task;
 pub mod trace;
 pub mod units;

@@ -81,11 +81,13 @@ pub fn expand(pipeline: &Pipeline, only_stages: &[String]) -> Result<Vec<JobSpec
             if !allowed {
                 continue;
             }
-            let labels = stage
+            let mut labels: BTreeMap<String, String> = stage
                 .labels
                 .iter()
                 .map(|(k, v)| (k.clone(), fill_placeholders(v, cell)))
                 .collect();
+            // The executor and image the stage needs: only agents that have them match.
+            labels.extend(stage.runtime.required_labels());
             jobs.push(JobSpec {
                 stage: stage.name.clone(),
                 cell: cell.clone(),
@@ -149,6 +151,39 @@ stages:
         assert_eq!(expand(&p, &["lint".into()]).unwrap().len(), 1);
         let e = expand(&p, &["selenium".into()]).unwrap_err();
         assert!(e.to_string().contains("unknown stage `selenium`"));
+    }
+
+    #[test]
+    fn executor_and_image_become_labels() {
+        let text = r#"
+pipeline: m
+stages:
+  host:
+    discover: ls
+    each: "true"
+  boxed:
+    discover: ls
+    each: "true"
+    image: php82
+  container:
+    discover: ls
+    run: ./run
+    executor: docker
+    image: php82
+    labels: { db: sqlite }
+"#;
+        let p = parse_pipeline(text, "f").unwrap();
+        let jobs = expand(&p, &[]).unwrap();
+        let labels = |stage: &str| -> Vec<String> {
+            let job = jobs.iter().find(|j| j.stage == stage).unwrap();
+            job.labels.iter().map(|(k, v)| format!("{k}={v}")).collect()
+        };
+        assert_eq!(labels("host"), Vec::<String>::new(), "a host sandbox needs nothing");
+        assert_eq!(labels("boxed"), ["executor.sandbox=yes", "image.php82=yes"]);
+        assert_eq!(
+            labels("container"),
+            ["db=sqlite", "executor.docker=yes", "image.php82=yes"]
+        );
     }
 
     #[test]

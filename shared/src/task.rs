@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Limits, RunMode};
+use crate::runtime::Runtime;
 
 /// A unit of work leased to an agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,9 @@ pub struct TaskSpec {
     /// W3C traceparent of this task attempt's span: the agent's spans go under it.
     #[serde(default)]
     pub trace_parent: String,
+    /// The stage's executor, runtime image and network.
+    #[serde(default)]
+    pub runtime: Runtime,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,13 +102,40 @@ pub struct Phases {
     pub upload_secs: f64,
 }
 
-/// What the shard's cgroup used.
+/// What the shard's cgroup (the sandbox's, or the container's) used. Kept with the
+/// task in the run record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     pub cpu_secs: f64,
     pub peak_memory_bytes: u64,
     /// False when the agent could not make a cgroup: the figures are then zero.
     pub cgroup: bool,
+    /// The highest number of processes (tasks) seen in the group. Sampled from
+    /// `pids.current` while it runs (cgroup v1 has no `pids.peak`), so a very short
+    /// spike between two samples can be missed; `pids.peak` where the kernel has it.
+    #[serde(default)]
+    pub peak_pids: u64,
+    /// Processes the kernel OOM-killed at the memory limit.
+    #[serde(default)]
+    pub oom_kills: u64,
+    /// The executor that ran the task (`sandbox`, `docker`); empty in older reports.
+    #[serde(default)]
+    pub executor: String,
+}
+
+impl Usage {
+    /// Adds another process run of the same task (each-mode runs one per test): cpu
+    /// and kills add up, peaks take the maximum.
+    pub fn absorb(&mut self, other: &Usage) {
+        self.cpu_secs += other.cpu_secs;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
+        self.peak_pids = self.peak_pids.max(other.peak_pids);
+        self.oom_kills += other.oom_kills;
+        self.cgroup = other.cgroup;
+        if !other.executor.is_empty() {
+            self.executor = other.executor.clone();
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

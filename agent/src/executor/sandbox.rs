@@ -1,0 +1,124 @@
+//! The sandbox executor: each command in its own process group and cgroup with the
+//! stage's limits ([`crate::process`], [`crate::cgroup`]). When the stage names a
+//! runtime image, also in new mount, pid, net, uts and ipc namespaces with the image's
+//! rootfs as `/` ([`crate::namespace`]), as the runtime user; otherwise on the host's
+//! filesystem as before (with a network namespace only when the stage asks for
+//! `network: none` explicitly).
+
+use std::path::PathBuf;
+
+use testfarm_shared::config::ExecutorKind;
+
+use super::{infrastructure, BoxFuture, Exec, Executor, ProcessOutcome};
+use crate::cgroup::ShardCgroup;
+use crate::namespace::{self, Bind, ImageRoot, Isolation};
+use crate::process::{self, SandboxCommand};
+
+#[derive(Debug, Clone)]
+pub struct SandboxExecutor {
+    /// cgroup parent the agent owns (`testfarm/<agent>`), or None when the host
+    /// cannot give cgroups (the agent said so once, loudly, at start).
+    pub cgroup_parent: Option<String>,
+    /// Where the per-command mount points of image sandboxes go (empty directories on
+    /// the host; the mounts exist only in the command's mount namespace).
+    pub scratch_dir: PathBuf,
+    /// Whether this agent may make namespaces (root); image stages fail without.
+    pub namespaces: Result<(), String>,
+}
+
+impl Executor for SandboxExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Sandbox
+    }
+
+    fn run<'a>(&'a self, exec: Exec<'a>) -> BoxFuture<'a, ProcessOutcome> {
+        Box::pin(self.run_one(exec))
+    }
+}
+
+impl SandboxExecutor {
+    async fn run_one(&self, exec: Exec<'_>) -> ProcessOutcome {
+        let isolation = match self.isolation(&exec) {
+            Ok(i) => i,
+            Err(message) => return infrastructure(message, 0.0),
+        };
+        let cgroup = match &self.cgroup_parent {
+            None => None,
+            Some(parent) => match ShardCgroup::create(parent, exec.name, exec.limits) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    return infrastructure(
+                        format!("cannot create the shard's cgroup: {}", crate::cgroup::error_chain(&e)),
+                        0.0,
+                    )
+                }
+            },
+        };
+        let mut outcome = process::run(SandboxCommand {
+            command: exec.command,
+            cwd: exec.project_dir,
+            env: exec.env,
+            log: exec.log,
+            timeout: exec.timeout,
+            cgroup: cgroup.as_ref(),
+            isolation: isolation.as_ref(),
+        })
+        .await;
+        if let Some(cgroup) = cgroup {
+            cgroup.destroy();
+        }
+        if let Some(root) = isolation.as_ref().and_then(|i| i.image.as_ref()) {
+            // Only a mount point on the host; its mounts died with the namespace.
+            let _ = std::fs::remove_dir(&root.scratch);
+        }
+        outcome.usage.executor = ExecutorKind::Sandbox.as_str().into();
+        outcome
+    }
+
+    /// The namespaces a command gets: an image root, a network namespace, or none.
+    fn isolation(&self, exec: &Exec<'_>) -> Result<Option<Isolation>, String> {
+        let network_off = exec.runtime.network_off();
+        let Some(image) = exec.image else {
+            if exec.runtime.image.is_some() {
+                return Err(format!(
+                    "runtime image `{}` is not built on this agent",
+                    exec.runtime.image.as_deref().unwrap_or_default()
+                ));
+            }
+            if !network_off {
+                return Ok(None);
+            }
+            self.namespaces
+                .clone()
+                .map_err(|why| format!("cannot give the stage `network: none`: {why}"))?;
+            return Ok(Some(Isolation {
+                network_off,
+                image: None,
+            }));
+        };
+        self.namespaces
+            .clone()
+            .map_err(|why| format!("cannot enter runtime image `{}`: {why}", image.name))?;
+        let scratch = self.scratch_dir.join(exec.name);
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+        Ok(Some(Isolation {
+            network_off,
+            image: Some(ImageRoot {
+                rootfs: image.rootfs.clone(),
+                scratch,
+                binds: vec![
+                    Bind {
+                        path: exec.project_dir.to_path_buf(),
+                        writable: false,
+                    },
+                    Bind {
+                        path: exec.task_dir.to_path_buf(),
+                        writable: true,
+                    },
+                ],
+                uid: namespace::RUNTIME_UID,
+                gid: namespace::RUNTIME_GID,
+            }),
+        }))
+    }
+}

@@ -1,0 +1,575 @@
+//! The sandbox's way into a runtime image: new mount, pid, uts, ipc and (unless the
+//! stage asks for a network) net namespaces, the image's root filesystem under a
+//! throw-away overlay, the project and task directories bind-mounted at the paths
+//! they have on the host (and in docker), `/proc` and a minimal `/dev`, then a
+//! non-root user with no privileges left. See ../shared/DESIGN.md, "Executors".
+//!
+//! Runs in the child that [`crate::process`] forks, after the cgroup handshake and
+//! before exec, so only async-signal-safe system calls are allowed there: every path
+//! and option string is prepared in the agent beforehand ([`Isolation::plan`]), and the
+//! child only passes pointers to the kernel ([`enter`]).
+//!
+//! The PID namespace takes a second fork: `unshare(CLONE_NEWPID)` puts only the
+//! caller's *children* into the new namespace. So the child unshares, forks once more
+//! and becomes a small waiter ("intermediate") that closes every descriptor it does
+//! not need (so that `spawn` sees the exec of the grandchild, not its own exit), waits
+//! for the grandchild and ends the way it ended (same exit code, or the same signal).
+//! The grandchild is PID 1 of the new namespace: it builds the new root, pivots into
+//! it, drops to the runtime user and returns to exec the command. When it ends, the
+//! kernel kills whatever is left in the namespace; the agent's process-group kill and
+//! the cgroup reach both processes as before (the grandchild stays in the group).
+//!
+//! The new root is an overlay of the image's rootfs (read-only lower layer) and a
+//! tmpfs (upper layer), mounted on `<scratch>` only inside the child's private mount
+//! namespace: the cached rootfs is never written, the mount points for the binds can
+//! be created, and everything the shard wrote outside its binds disappears with it,
+//! as in a container.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+/// The uid and gid commands run as in an image (`nobody`), in the sandbox and in docker.
+pub const RUNTIME_UID: u32 = 65534;
+pub const RUNTIME_GID: u32 = 65534;
+/// The hostname inside (both executors).
+pub const HOSTNAME: &str = "testfarm";
+
+/// How one command is isolated.
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    /// A network namespace of its own (loopback only); false: the host's network.
+    pub network_off: bool,
+    /// The runtime image to enter; None: the host's filesystem (then only the network
+    /// namespace, if any, is new).
+    pub image: Option<ImageRoot>,
+}
+
+/// A runtime image's root filesystem and what is mounted into it.
+#[derive(Debug, Clone)]
+pub struct ImageRoot {
+    /// The image's root filesystem (the overlay's lower layer; never written).
+    pub rootfs: PathBuf,
+    /// An empty directory on the host: the tmpfs that holds the overlay's upper layer
+    /// and the new root is mounted here, inside the private mount namespace only.
+    pub scratch: PathBuf,
+    /// Host directories that appear at the same path inside.
+    pub binds: Vec<Bind>,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub path: PathBuf,
+    pub writable: bool,
+}
+
+/// Device nodes bind-mounted from the host into the new `/dev`.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// Symlinks in the new `/dev`: (name, target).
+const DEV_LINKS: [(&str, &str); 4] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
+/// Everything [`enter`] needs, as C strings made before the fork.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    network_off: bool,
+    image: Option<ImagePlan>,
+}
+
+#[derive(Debug)]
+struct ImagePlan {
+    uid: u32,
+    gid: u32,
+    hostname: CString,
+    scratch: CString,
+    scratch_opts: CString,
+    upper: CString,
+    work: CString,
+    root: CString,
+    overlay_opts: CString,
+    /// Per bind, in mount order (parents first): the directories to create under the
+    /// new root (each path prefix), the source and the target.
+    binds: Vec<PlannedBind>,
+    proc_dir: CString,
+    dev_dir: CString,
+    devices: Vec<(CString, CString)>,
+    dev_links: Vec<(CString, CString)>,
+    shm: CString,
+    cwd: CString,
+}
+
+#[derive(Debug)]
+struct PlannedBind {
+    mkdirs: Vec<CString>,
+    source: CString,
+    target: CString,
+    writable: bool,
+}
+
+fn c(path: impl AsRef<[u8]>) -> io::Result<CString> {
+    CString::new(path.as_ref().to_vec())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+fn cpath(p: &Path) -> io::Result<CString> {
+    c(p.as_os_str().as_bytes())
+}
+
+/// `root` + absolute `path`.
+fn under(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+impl Isolation {
+    /// Prepares the strings for [`enter`]; `cwd` is where the command starts (inside).
+    pub(crate) fn plan(&self, cwd: &Path) -> io::Result<Plan> {
+        Ok(Plan {
+            network_off: self.network_off,
+            image: self.image.as_ref().map(|i| i.plan(cwd)).transpose()?,
+        })
+    }
+
+    /// The root filesystem entered, if any (for messages).
+    pub fn rootfs(&self) -> Option<&Path> {
+        self.image.as_ref().map(|i| i.rootfs.as_path())
+    }
+}
+
+impl ImageRoot {
+    fn plan(&self, cwd: &Path) -> io::Result<ImagePlan> {
+        let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+        for p in [&self.rootfs, &self.scratch] {
+            let text = p.to_string_lossy();
+            // Overlay options are comma-separated and use `:` between lower layers.
+            if !p.is_absolute() || text.contains([',', ':', '\\']) {
+                return Err(invalid(format!("{} cannot be used for an overlay mount", p.display())));
+            }
+        }
+        let root = self.scratch.join("root");
+        let mut binds = self.binds.clone();
+        for b in &binds {
+            if !b.path.is_absolute() || b.path.components().any(|c| matches!(c, Component::ParentDir)) {
+                return Err(invalid(format!(
+                    "bind path {} must be absolute and plain",
+                    b.path.display()
+                )));
+            }
+        }
+        // Parents before children, so a task dir inside the project dir lands on top.
+        binds.sort_by_key(|b| b.path.components().count());
+        let mut planned = Vec::new();
+        for b in &binds {
+            let mut mkdirs = Vec::new();
+            let mut prefix = PathBuf::from("/");
+            for comp in b.path.components().skip(1) {
+                prefix.push(comp);
+                mkdirs.push(cpath(&under(&root, &prefix))?);
+            }
+            planned.push(PlannedBind {
+                mkdirs,
+                source: cpath(&b.path)?,
+                target: cpath(&under(&root, &b.path))?,
+                writable: b.writable,
+            });
+        }
+        let dev = root.join("dev");
+        Ok(ImagePlan {
+            uid: self.uid,
+            gid: self.gid,
+            hostname: c(HOSTNAME)?,
+            scratch: cpath(&self.scratch)?,
+            scratch_opts: c("mode=0755")?,
+            upper: cpath(&self.scratch.join("upper"))?,
+            work: cpath(&self.scratch.join("work"))?,
+            overlay_opts: c(format!(
+                "lowerdir={},upperdir={},workdir={}",
+                self.rootfs.display(),
+                self.scratch.join("upper").display(),
+                self.scratch.join("work").display()
+            ))?,
+            root: cpath(&root)?,
+            binds: planned,
+            proc_dir: cpath(&root.join("proc"))?,
+            dev_dir: cpath(&dev)?,
+            devices: DEVICES
+                .iter()
+                .map(|d| Ok((cpath(&Path::new("/dev").join(d))?, cpath(&dev.join(d))?)))
+                .collect::<io::Result<_>>()?,
+            dev_links: DEV_LINKS
+                .iter()
+                .map(|(name, target)| Ok((c(*target)?, cpath(&dev.join(name))?)))
+                .collect::<io::Result<_>>()?,
+            shm: cpath(&dev.join("shm"))?,
+            cwd: cpath(cwd)?,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ in the child
+//
+// Everything below runs between fork and exec: system calls on prepared strings,
+// no allocation, no locks. Failures write one line to stderr (the task log) naming
+// the step, and return the errno for `spawn` to report.
+
+/// Enters the namespaces and the new root. Returns (in the grandchild) to exec the
+/// command; the intermediate process never returns. Without an image: only a new
+/// network namespace (when asked for), in this process, no fork.
+pub(crate) fn enter(plan: &Plan) -> io::Result<()> {
+    let Some(image) = &plan.image else {
+        if plan.network_off {
+            // SAFETY: plain system call.
+            step("unshare the network namespace", unsafe {
+                libc::unshare(libc::CLONE_NEWNET)
+            })?;
+            loopback_up()?;
+        }
+        return Ok(());
+    };
+    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    if plan.network_off {
+        flags |= libc::CLONE_NEWNET;
+    }
+    // SAFETY: plain system call.
+    step("unshare namespaces", unsafe { libc::unshare(flags) })?;
+    // SAFETY: fork in the single-threaded child; both sides only make system calls.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return fail("fork into the pid namespace");
+    }
+    if pid > 0 {
+        intermediate(pid);
+    }
+    // PID 1 of the new namespace.
+    if plan.network_off {
+        loopback_up()?;
+    }
+    build_root(image)?;
+    drop_privileges(image)?;
+    // SAFETY: prepared C string.
+    step("chdir to the working directory", unsafe {
+        libc::chdir(image.cwd.as_ptr())
+    })?;
+    Ok(())
+}
+
+/// Waits for the grandchild and ends as it ended. Never returns.
+fn intermediate(child: libc::pid_t) -> ! {
+    // Every descriptor but stdio: above all std's exec-status pipe, whose write end
+    // must close here for `spawn` to return once the grandchild has exec'd.
+    // SAFETY: system calls only.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..4096 {
+                libc::close(fd);
+            }
+        }
+        let mut status = 0;
+        loop {
+            let r = libc::waitpid(child, &mut status, 0);
+            if r == child {
+                break;
+            }
+            if r < 0 && errno() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        if libc::WIFEXITED(status) {
+            libc::_exit(libc::WEXITSTATUS(status));
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(127)
+    }
+}
+
+/// A new network namespace has only `lo`, and it is down: bring it up (docker's
+/// `--network none` has loopback too).
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: system calls on a stack ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        step("socket for loopback", fd)?;
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let got = libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req);
+        if got == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        }
+        let set = if got == 0 {
+            libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req)
+        } else {
+            got
+        };
+        libc::close(fd);
+        step("bring loopback up", set)
+    }
+}
+
+fn build_root(p: &ImagePlan) -> io::Result<()> {
+    let none: *const libc::c_char = std::ptr::null();
+    // SAFETY: system calls on prepared C strings (and null where the kernel allows).
+    unsafe {
+        step(
+            "make mounts private",
+            libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ),
+        )?;
+        step(
+            "mount the scratch tmpfs",
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                p.scratch.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                p.scratch_opts.as_ptr().cast(),
+            ),
+        )?;
+        for dir in [&p.upper, &p.work, &p.root] {
+            step("create overlay directories", libc::mkdir(dir.as_ptr(), 0o755))?;
+        }
+        step(
+            "mount the image overlay",
+            libc::mount(
+                c"overlay".as_ptr(),
+                p.root.as_ptr(),
+                c"overlay".as_ptr(),
+                0,
+                p.overlay_opts.as_ptr().cast(),
+            ),
+        )?;
+        for b in &p.binds {
+            for dir in &b.mkdirs {
+                if libc::mkdir(dir.as_ptr(), 0o755) != 0 && errno() != libc::EEXIST {
+                    return fail("create a bind mount point");
+                }
+            }
+            step(
+                "bind-mount a project or task directory",
+                libc::mount(
+                    b.source.as_ptr(),
+                    b.target.as_ptr(),
+                    none,
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ),
+            )?;
+            let mut flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_NOSUID | libc::MS_NODEV;
+            if !b.writable {
+                flags |= libc::MS_RDONLY;
+            }
+            step(
+                "remount a bind mount",
+                libc::mount(none, b.target.as_ptr(), none, flags, std::ptr::null()),
+            )?;
+        }
+        step(
+            "mount /proc",
+            libc::mount(
+                c"proc".as_ptr(),
+                p.proc_dir.as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ),
+        )?;
+        step(
+            "mount /dev",
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                p.dev_dir.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID,
+                c"mode=0755".as_ptr().cast(),
+            ),
+        )?;
+        for (host, inside) in &p.devices {
+            let fd = libc::open(inside.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o666);
+            step("create a device mount point", fd)?;
+            libc::close(fd);
+            step(
+                "bind-mount a device",
+                libc::mount(host.as_ptr(), inside.as_ptr(), none, libc::MS_BIND, std::ptr::null()),
+            )?;
+        }
+        for (target, link) in &p.dev_links {
+            step("link in /dev", libc::symlink(target.as_ptr(), link.as_ptr()))?;
+        }
+        step("create /dev/shm", libc::mkdir(p.shm.as_ptr(), 0o1777))?;
+        step(
+            "mount /dev/shm",
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                p.shm.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                c"mode=1777".as_ptr().cast(),
+            ),
+        )?;
+        // pivot_root(".", "."): the old root ends up on top of the new one, from
+        // where it is detached; no directory for it is needed.
+        step("chdir to the new root", libc::chdir(p.root.as_ptr()))?;
+        step(
+            "pivot_root",
+            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int,
+        )?;
+        step("detach the old root", libc::umount2(c".".as_ptr(), libc::MNT_DETACH))?;
+        step("chdir to /", libc::chdir(c"/".as_ptr()))?;
+    }
+    Ok(())
+}
+
+fn drop_privileges(p: &ImagePlan) -> io::Result<()> {
+    // SAFETY: system calls only. In the single-threaded child, glibc's set*id need
+    // no cross-thread synchronisation.
+    unsafe {
+        step(
+            "set the hostname",
+            libc::sethostname(p.hostname.as_ptr(), p.hostname.as_bytes().len()),
+        )?;
+        // The bounding set too, as docker's `cap_drop: ALL` does (EINVAL past the
+        // kernel's last capability ends the loop).
+        for cap in 0..64 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                break;
+            }
+        }
+        step("drop supplementary groups", libc::setgroups(0, std::ptr::null()))?;
+        step("set the gid", libc::setresgid(p.gid, p.gid, p.gid))?;
+        step("set the uid", libc::setresuid(p.uid, p.uid, p.uid))?;
+        step("set no_new_privs", libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+        // After setresuid, which clears it: die with the intermediate.
+        step(
+            "set the parent-death signal",
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0),
+        )?;
+    }
+    Ok(())
+}
+
+fn errno() -> libc::c_int {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// `Err` with errno when `ret` is negative, after a line in the log.
+fn step(what: &str, ret: libc::c_int) -> io::Result<()> {
+    if ret < 0 {
+        fail(what)
+    } else {
+        Ok(())
+    }
+}
+
+fn fail(what: &str) -> io::Result<()> {
+    let err = io::Error::last_os_error();
+    let errno = err.raw_os_error().unwrap_or(0);
+    let mut digits = [0u8; 12];
+    let mut n = errno.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for part in [
+        b"farm sandbox: cannot ".as_slice(),
+        what.as_bytes(),
+        b" (errno ".as_slice(),
+        &digits[at..],
+        b")\n".as_slice(),
+    ] {
+        // SAFETY: writing a buffer we own to stderr (the task log).
+        unsafe {
+            libc::write(2, part.as_ptr().cast(), part.len());
+        }
+    }
+    Err(err)
+}
+
+/// Whether this process may make namespaces and mounts (root; the sandbox does not
+/// use user namespaces).
+pub fn available() -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("the agent does not run as root".into());
+    }
+    if !Path::new("/proc/self/ns/pid").exists() {
+        return Err("the kernel has no pid namespaces".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_mount_parents_first_and_make_each_prefix() {
+        let iso = ImageRoot {
+            rootfs: "/cache/base-1/rootfs".into(),
+            scratch: "/w/sandbox/t1".into(),
+            binds: vec![
+                Bind {
+                    path: "/src/proj/.farm/tasks/t1".into(),
+                    writable: true,
+                },
+                Bind {
+                    path: "/src/proj".into(),
+                    writable: false,
+                },
+            ],
+            uid: RUNTIME_UID,
+            gid: RUNTIME_GID,
+        };
+        let plan = iso.plan(Path::new("/src/proj")).unwrap();
+        let targets: Vec<&str> = plan.binds.iter().map(|b| b.target.to_str().unwrap()).collect();
+        assert_eq!(
+            targets,
+            [
+                "/w/sandbox/t1/root/src/proj",
+                "/w/sandbox/t1/root/src/proj/.farm/tasks/t1"
+            ]
+        );
+        let first: Vec<&str> = plan.binds[0].mkdirs.iter().map(|d| d.to_str().unwrap()).collect();
+        assert_eq!(first, ["/w/sandbox/t1/root/src", "/w/sandbox/t1/root/src/proj"]);
+        assert_eq!(
+            plan.overlay_opts.to_str().unwrap(),
+            "lowerdir=/cache/base-1/rootfs,upperdir=/w/sandbox/t1/upper,workdir=/w/sandbox/t1/work"
+        );
+    }
+
+    #[test]
+    fn paths_that_break_overlay_options_are_refused() {
+        let iso = ImageRoot {
+            rootfs: "/cache/a,b".into(),
+            scratch: "/w/s".into(),
+            binds: vec![],
+            uid: 1,
+            gid: 1,
+        };
+        assert!(iso.plan(Path::new("/")).is_err());
+    }
+}
