@@ -17,6 +17,10 @@ for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git chromium:chromium
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# examples/mediawiki runs with Debian's PHP and PHPUnit.
+for pkg in php8.2-cli php8.2-sqlite3 php8.2-xml php8.2-mbstring phpunit; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq

@@ -123,7 +123,7 @@ impl Runner {
             project: &project,
         };
         match &spec.kind {
-            TaskKind::Discover { command } => ctx.discover(command, env, &mut outcome).await,
+            TaskKind::Discover { command, phpunit } => ctx.discover(command, *phpunit, env, &mut outcome).await,
             TaskKind::Shard {
                 mode: RunMode::Junit { command },
                 tests,
@@ -134,6 +134,21 @@ impl Runner {
                 tests,
                 ..
             } => ctx.each_shard(command, tests, env, &mut outcome).await,
+            TaskKind::Shard {
+                mode: RunMode::Phpunit(phpunit),
+                tests,
+                ..
+            } => {
+                let filter = dir.join(testfarm_shared::phpunit::FILTER_FILE);
+                match std::fs::write(&filter, testfarm_shared::phpunit::filter(tests)) {
+                    Ok(()) => ctx.junit_shard(&phpunit.run_command(), tests, env, &mut outcome).await,
+                    Err(e) => {
+                        outcome.exit = ExitKind::Infrastructure {
+                            message: format!("cannot write {}: {e}", filter.display()),
+                        }
+                    }
+                }
+            }
         }
         outcome.log_tail = tail(&log, LOG_TAIL_LINES);
         outcome
@@ -203,7 +218,13 @@ impl Ctx<'_> {
             .await
     }
 
-    async fn discover(&self, command: &str, mut env: BTreeMap<String, String>, outcome: &mut TaskOutcome) {
+    async fn discover(
+        &self,
+        command: &str,
+        phpunit: bool,
+        mut env: BTreeMap<String, String>,
+        outcome: &mut TaskOutcome,
+    ) {
         let out = self.dir.join("discovered.txt");
         env.insert("FARM_DISCOVERED_FILE".into(), out.display().to_string());
         // stdout is the list; stderr goes to the log.
@@ -211,7 +232,21 @@ impl Ctx<'_> {
         let p = self.execute(&wrapped, &env, self.spec.limits.timeout, "").await;
         absorb(outcome, &p);
         outcome.exit = p.exit;
-        if outcome.exit == (ExitKind::Exited { code: 0 }) {
+        if outcome.exit == (ExitKind::Exited { code: 0 }) && phpunit {
+            let list = self.dir.join(testfarm_shared::phpunit::LIST_FILE);
+            let parsed = std::fs::read_to_string(&list)
+                .map_err(|e| format!("PHPUnit wrote no test list at {}: {e}", list.display()))
+                .and_then(|xml| {
+                    testfarm_shared::phpunit::parse_list(&xml, &list.display().to_string()).map_err(|e| e.to_string())
+                });
+            match parsed {
+                Ok(ids) => outcome.discovered = ids,
+                Err(message) => {
+                    append_log(self.log, &format!("farm: {message}"));
+                    outcome.exit = ExitKind::Infrastructure { message }
+                }
+            }
+        } else if outcome.exit == (ExitKind::Exited { code: 0 }) {
             match std::fs::read_to_string(&out) {
                 Ok(text) => {
                     outcome.discovered = text

@@ -155,9 +155,26 @@ pub struct RunArgs {
     /// Extra environment for every command, KEY=VALUE (repeatable).
     #[arg(long = "env", value_parser = key_value)]
     pub env: Vec<(String, String)>,
-    /// Run only these stages (repeatable).
-    #[arg(long = "only")]
+    /// Run only these stages (repeatable; `--run` as in Quibble).
+    #[arg(long = "only", visible_alias = "run")]
     pub only: Vec<String>,
+    /// Leave these stages out (repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// select mode: a file the patch changes, relative to the project (repeatable);
+    /// runs the tests of its repository and of every repository that depends on it,
+    /// tests named after it, and recently failed tests.
+    #[arg(long = "changed-file", value_name = "PATH")]
+    pub changed_files: Vec<String>,
+    /// select mode: the changed files of this unified diff.
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+    /// select mode: only this repository's tests (repeatable), e.g. `--ext Echo`.
+    #[arg(long, value_name = "REPO")]
+    pub ext: Vec<String>,
+    /// select mode: only test ids containing this text.
+    #[arg(long)]
+    pub filter: Option<String>,
     /// Print the final run record as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,

@@ -7,6 +7,7 @@ mod cluster;
 mod error;
 mod image;
 mod report;
+mod repos;
 mod serve;
 mod submit;
 mod telemetry;

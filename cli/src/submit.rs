@@ -41,7 +41,7 @@ pub async fn connect(urls: &str) -> Result<FarmClient<Channel>, CliError> {
 
 /// Validates the pipeline locally (so errors name the user's file) and submits it.
 pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &RunArgs) -> Result<String, CliError> {
-    load_pipeline(pipeline)?;
+    let parsed = load_pipeline(pipeline)?;
     let text = std::fs::read_to_string(pipeline)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", pipeline.display())))?;
     let project_dir = pipeline
@@ -52,6 +52,11 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
         .display()
         .to_string();
     let submitter = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let requires = crate::repos::manifest_requires(Path::new(&project_dir), &parsed)?;
+    let mut changed_files = run.changed_files.clone();
+    if let Some(patch) = &run.patch {
+        changed_files.extend(crate::repos::patch_files(patch)?);
+    }
     let reply = client
         .submit(SubmitRequest {
             pipeline_yaml: text,
@@ -61,6 +66,15 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
             env: run.env.iter().cloned().collect(),
             submitter,
             only_stages: run.only.clone(),
+            skip_stages: run.skip.clone(),
+            changed_files,
+            repos: run.ext.clone(),
+            test_filter: run.filter.clone().unwrap_or_default(),
+            repo_requires_json: if requires.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&requires).expect("a map of strings")
+            },
         })
         .await?
         .into_inner();

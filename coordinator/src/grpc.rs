@@ -7,8 +7,9 @@ use std::sync::Arc;
 use testfarm_proto::agent_service_server::AgentService;
 use testfarm_proto::farm_server::Farm;
 use testfarm_proto::*;
-use testfarm_shared::config::parse_pipeline;
+use testfarm_shared::config::{parse_pipeline, Pipeline};
 use testfarm_shared::matrix::expand;
+use testfarm_shared::select::{RepoGraph, Selection};
 use testfarm_shared::task::TaskOutcome;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -79,6 +80,8 @@ impl Farm for Services {
         let mode = Mode::parse(&req.mode).ok_or_else(|| {
             Status::invalid_argument(format!("unknown mode `{}` (use gate, check or select)", req.mode))
         })?;
+        let mut pipeline = pipeline;
+        let selection = selection(&mut pipeline, &req, mode)?;
         let jobs = expand(&pipeline, &req.only_stages).map_err(|e| Status::invalid_argument(e.to_string()))?;
         if req.project_dir.is_empty() {
             return Err(Status::invalid_argument(
@@ -100,6 +103,7 @@ impl Farm for Services {
                     state: JobState::Discovering,
                     tests: 0,
                     shards: 0,
+                    left_out: None,
                 })
                 .collect(),
             max_lost: self.max_lost,
@@ -109,6 +113,7 @@ impl Farm for Services {
             message: String::new(),
             counts: Counts::default(),
             failed_tests: Vec::new(),
+            selection,
         };
         match self
             .node
@@ -305,4 +310,63 @@ impl AgentService for Services {
         }
         Ok(Response::new(ReportAck { applied }))
     }
+}
+
+/// The selection of a submit request, checked against the pipeline; `--skip` applied
+/// to the pipeline's stages and the client's extension.json requirements merged into
+/// its repos (then checked again as a graph).
+fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result<Selection, Status> {
+    for stage in &req.skip_stages {
+        if !pipeline.stages.iter().any(|s| &s.name == stage) {
+            let known: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+            return Err(Status::invalid_argument(format!(
+                "--skip {stage}: no such stage (stages: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    pipeline.stages.retain(|s| !req.skip_stages.contains(&s.name));
+    if !req.repo_requires_json.is_empty() {
+        let extra: BTreeMap<String, Vec<String>> = serde_json::from_str(&req.repo_requires_json)
+            .map_err(|e| Status::invalid_argument(format!("repo_requires_json: {e}")))?;
+        for (name, needs) in extra {
+            if let Some(repo) = pipeline.repos.iter_mut().find(|r| r.name == name) {
+                for n in needs {
+                    if !repo.requires.contains(&n) {
+                        repo.requires.push(n);
+                    }
+                }
+            }
+        }
+        RepoGraph::new(pipeline.repos.clone())
+            .map_err(|e| Status::invalid_argument(format!("{e} (with the requirements in extension.json)")))?;
+    }
+    let selection = Selection {
+        changed_files: req.changed_files.clone(),
+        repos: req.repos.clone(),
+        filter: Some(req.test_filter.clone()).filter(|f| !f.is_empty()),
+    };
+    if selection.is_empty() {
+        return Ok(selection);
+    }
+    if mode != Mode::Select {
+        return Err(Status::invalid_argument(
+            "--changed-file, --ext and --filter choose a subset: they need --mode select",
+        ));
+    }
+    if (!selection.changed_files.is_empty() || !selection.repos.is_empty()) && pipeline.repos.is_empty() {
+        return Err(Status::invalid_argument(
+            "--changed-file and --ext need the pipeline's `repos:` (which repository owns which path and tests)",
+        ));
+    }
+    for name in &selection.repos {
+        if !pipeline.repos.iter().any(|r| &r.name == name) {
+            let known: Vec<&str> = pipeline.repos.iter().map(|r| r.name.as_str()).collect();
+            return Err(Status::invalid_argument(format!(
+                "--ext {name}: no such repo (repos: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(selection)
 }

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use testfarm_proto::TaskAssignment;
 use testfarm_shared::matrix::labels_match;
-use testfarm_shared::plan::{plan, PlanParams};
+use testfarm_shared::plan::{plan_failed_first, PlanParams};
 use testfarm_shared::profile::{estimate_tests, TestProfile};
+use testfarm_shared::select::{select, RepoGraph};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -201,24 +202,38 @@ impl Scheduler {
                                 run.pipeline.project.clone(),
                                 j.spec.labels.clone(),
                                 stage,
+                                (!run.selection.is_empty()).then(|| {
+                                    (
+                                        RepoGraph {
+                                            repos: run.pipeline.repos.clone(),
+                                        },
+                                        run.selection.clone(),
+                                    )
+                                }),
                             )
                         })
                 })
                 .collect()
         });
-        for (run_id, job, project, labels, stage) in pending {
+        for (run_id, job, project, labels, stage, selection) in pending {
             let Some(stage) = stage else { continue };
             let (tests, store) = self.node.read(|sm| (sm.inventory(&run_id, job), sm.store().clone()));
-            let tests = tests?;
+            let profile_of = |t: &str| {
+                store
+                    .get::<TestProfile>(&profile_key(&project, &stage.name, t))
+                    .ok()
+                    .flatten()
+            };
+            let (tests, left_out) = match &selection {
+                None => (tests?, None),
+                Some((graph, selection)) => {
+                    let (kept, left) = select(&tests?, graph, selection, |t| profile_of(t).map(|p| p.history()));
+                    (kept, Some(left))
+                }
+            };
             let estimates = estimate_tests(
                 &tests,
-                |t| {
-                    let profile = store
-                        .get::<TestProfile>(&profile_key(&project, &stage.name, t))
-                        .ok()
-                        .flatten();
-                    profile.and_then(|p| p.estimate()).map(|d| d.as_secs_f64())
-                },
+                |t| profile_of(t).and_then(|p| p.estimate()).map(|d| d.as_secs_f64()),
                 stage.default_estimate,
             );
             let slots = self.matching_slots(&labels).max(1);
@@ -227,7 +242,11 @@ impl Scheduler {
                 min_shard: self.config.min_shard,
                 ..PlanParams::default()
             };
-            let shards = plan(&tests, &estimates, stage.split, &params);
+            let failed_last: Vec<bool> = tests
+                .iter()
+                .map(|t| profile_of(t).is_some_and(|p| p.history().failed_last))
+                .collect();
+            let shards = plan_failed_first(&tests, &estimates, &failed_last, stage.split, &params);
             tracing::info!(run = %run_id, job, tests = tests.len(), shards = shards.len(), slots, "planned");
             self.node
                 .propose(Command::PlanJob {
@@ -235,6 +254,7 @@ impl Scheduler {
                     job,
                     shards,
                     now_ms: now_ms(),
+                    left_out,
                 })
                 .await?;
         }

@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::phpunit::Phpunit;
+use crate::select::{Repo, RepoGraph};
+
 use crate::units::{ByteSize, HumanDuration};
 
 pub use crate::runtime::{ExecutorKind, Network, Runtime};
@@ -34,7 +37,27 @@ struct RawPipeline {
     matrix: BTreeMap<String, Vec<ScalarString>>,
     #[serde(default)]
     defaults: Option<RawDefaults>,
+    #[serde(default)]
+    repos: BTreeMap<String, RawRepo>,
+    /// Requirements between repos on top of their own (Wikimedia's dependency map).
+    #[serde(default)]
+    dependencies: BTreeMap<String, Vec<String>>,
     stages: BTreeMap<String, RawStage>,
+}
+
+/// A repository of the project (`repos:`): core, an extension or a skin.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRepo {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    /// Namespace prefix of its tests' classes.
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    requires: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -64,6 +87,8 @@ struct RawStage {
     #[serde(default)]
     each: Option<String>,
     #[serde(default)]
+    phpunit: Option<RawPhpunit>,
+    #[serde(default)]
     cells: BTreeMap<String, Vec<ScalarString>>,
     #[serde(default)]
     labels: BTreeMap<String, ScalarString>,
@@ -81,6 +106,22 @@ struct RawStage {
     image: Option<String>,
     #[serde(default)]
     network: Option<String>,
+}
+
+/// `phpunit:` of a stage: discovery and shard commands made by the farm.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPhpunit {
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    config: Option<String>,
+    #[serde(default)]
+    testsuite: Option<ScalarString>,
+    #[serde(default)]
+    group: Vec<ScalarString>,
+    #[serde(default)]
+    exclude_group: Vec<ScalarString>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -127,6 +168,9 @@ pub struct Pipeline {
     pub axes: Vec<(String, Vec<String>)>,
     /// Stages in name order.
     pub stages: Vec<Stage>,
+    /// The repositories, core first (empty: the project is one repository).
+    #[serde(default)]
+    pub repos: Vec<Repo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +200,8 @@ pub enum RunMode {
     Junit { command: String },
     /// One command per test id (in `FARM_TEST_ID`), timed by the agent; exit 0 passes.
     Each { command: String },
+    /// PHPUnit: the shard's ids become a `--filter`, results come from `--log-junit`.
+    Phpunit(Phpunit),
 }
 
 /// The finest unit a runner can filter: shards never cut finer than this.
@@ -167,6 +213,9 @@ pub enum Split {
     Test,
     /// Test ids `Class::method` stay together by the part before `::`.
     Class,
+    /// Classes stay together (one set-up per class) unless one alone would bound the
+    /// job: such a class is cut by method. PHPUnit stages default to this.
+    Auto,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,12 +391,83 @@ impl Validator<'_> {
         for (name, stage) in raw.stages {
             stages.push(self.stage(&name, stage, &axes, &defaults, &default_limits)?);
         }
+        let repos = self.repos(raw.repos, raw.dependencies)?;
         Ok(Pipeline {
             name: raw.pipeline,
             project,
             axes,
             stages,
+            repos,
         })
+    }
+
+    /// `repos:` and `dependencies:`, checked as a graph: exactly one core, every
+    /// requirement named, no cycle.
+    fn repos(
+        &self,
+        raw: BTreeMap<String, RawRepo>,
+        dependencies: BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<Repo>, ConfigError> {
+        if raw.is_empty() {
+            if let Some(name) = dependencies.keys().next() {
+                return Err(self.error(&["dependencies", name], "`dependencies` needs `repos`"));
+            }
+            return Ok(Vec::new());
+        }
+        let mut core = Vec::new();
+        let mut others = Vec::new();
+        for (name, r) in raw {
+            if !is_name(&name) {
+                return Err(self.error(&["repos", &name], name_rule(&name)));
+            }
+            let (path, namespace) = match r.kind.as_deref().unwrap_or("extension") {
+                "core" => (".".to_string(), String::new()),
+                "extension" => (format!("extensions/{name}"), format!("MediaWiki\\Extension\\{name}\\")),
+                "skin" => (format!("skins/{name}"), format!("MediaWiki\\Skin\\{name}\\")),
+                other => {
+                    return Err(self.error(
+                        &["repos", &name, "kind"],
+                        format!("unknown kind `{other}` (use core, extension or skin)"),
+                    ))
+                }
+            };
+            let repo = Repo {
+                path: r.path.unwrap_or(path),
+                test_namespace: r.namespace.unwrap_or(namespace),
+                requires: r.requires,
+                name: name.clone(),
+            };
+            if r.kind.as_deref() == Some("core") {
+                core.push(repo);
+            } else {
+                others.push(repo);
+            }
+        }
+        if core.len() != 1 {
+            let names: Vec<&str> = core.iter().map(|r| r.name.as_str()).collect();
+            return Err(self.error(
+                &["repos"],
+                format!(
+                    "exactly one repo needs `kind: core` (found {}: {})",
+                    core.len(),
+                    list_or_none(&names)
+                ),
+            ));
+        }
+        core.extend(others);
+        let mut repos = core;
+        for (name, needs) in dependencies {
+            let Some(repo) = repos.iter_mut().find(|r| r.name == name) else {
+                return Err(self.error(&["dependencies", &name], format!("`{name}` is not in `repos`")));
+            };
+            for n in needs {
+                if !repo.requires.contains(&n) {
+                    repo.requires.push(n);
+                }
+            }
+        }
+        RepoGraph::new(repos.clone()).map_err(|e| self.error(&["repos"], e))?;
+        Ok(repos)
     }
 
     fn stage(
@@ -373,22 +493,46 @@ impl Validator<'_> {
         if !is_name(name) {
             return Err(err("", name_rule(name)));
         }
-        let discover = non_empty(raw.discover).ok_or_else(|| {
-            err(
-                "",
-                "missing `discover`: the command that lists the stage's test ids, one per line".into(),
-            )
-        })?;
-        let mode = match (non_empty(raw.run), non_empty(raw.each)) {
-            (Some(command), None) => RunMode::Junit { command },
-            (None, Some(command)) => RunMode::Each { command },
-            (Some(_), Some(_)) => {
-                return Err(err("", "both `run` and `each` are set: choose one (`run` for a runner that writes JUnit, `each` for one command per test)".into()))
+        let (discover, mode) = match raw.phpunit {
+            Some(php) => {
+                if raw.discover.is_some() || raw.run.is_some() || raw.each.is_some() {
+                    return Err(err(
+                        "phpunit",
+                        "a `phpunit` stage makes its own `discover` and `run` commands: remove those keys".into(),
+                    ));
+                }
+                let phpunit = Phpunit {
+                    command: non_empty(php.command).unwrap_or_else(|| "phpunit".into()),
+                    config: non_empty(php.config).unwrap_or_else(|| "phpunit.xml".into()),
+                    testsuite: php.testsuite.map(|s| s.0),
+                    group: php.group.into_iter().map(|g| g.0).collect(),
+                    exclude_group: php.exclude_group.into_iter().map(|g| g.0).collect(),
+                };
+                (phpunit.discover_command(), RunMode::Phpunit(phpunit))
             }
-            (None, None) => {
-                return Err(err("", "missing `run` or `each`: the command that runs the shard's tests".into()))
+            None => {
+                let discover = non_empty(raw.discover).ok_or_else(|| {
+                    err(
+                        "",
+                        "missing `discover`: the command that lists the stage's test ids, one per line \
+                         (or `phpunit:` for a PHPUnit stage)"
+                            .into(),
+                    )
+                })?;
+                let mode = match (non_empty(raw.run), non_empty(raw.each)) {
+                    (Some(command), None) => RunMode::Junit { command },
+                    (None, Some(command)) => RunMode::Each { command },
+                    (Some(_), Some(_)) => {
+                        return Err(err("", "both `run` and `each` are set: choose one (`run` for a runner that writes JUnit, `each` for one command per test)".into()))
+                    }
+                    (None, None) => {
+                        return Err(err("", "missing `run` or `each`: the command that runs the shard's tests".into()))
+                    }
+                };
+                (discover, mode)
             }
         };
+        let phpunit = matches!(mode, RunMode::Phpunit(_));
         let mut cells = BTreeMap::new();
         for (axis, values) in raw.cells {
             let Some((_, allowed)) = axes.iter().find(|(a, _)| *a == axis) else {
@@ -463,7 +607,7 @@ impl Validator<'_> {
             labels,
             env,
             limits,
-            split: raw.split.unwrap_or_default(),
+            split: raw.split.unwrap_or(if phpunit { Split::Auto } else { Split::Test }),
             default_estimate: raw.default_estimate.map(|d| d.0).unwrap_or(DEFAULT_ESTIMATE),
             runtime,
         })

@@ -191,3 +191,51 @@ fn runtime_errors_name_the_line() {
     let e = error_of(&RUNTIMES.replace("image: base", "image: PHP"));
     assert_eq!((e.line, e.field.as_str()), (4, "defaults.image"), "{e}");
 }
+
+const MW: &str = r#"
+pipeline: mw
+repos:
+  core:
+    kind: core
+  Echo: {}
+  Thanks:
+    requires: [Echo]
+dependencies:
+  Thanks: [core]
+stages:
+  phpunit-unit:
+    phpunit:
+      command: tools/phpunit.sh
+      testsuite: unit
+      exclude_group: [Database]
+"#;
+
+#[test]
+fn repos_and_phpunit_stages_are_typed_with_mediawiki_defaults() {
+    let p = parse_pipeline(MW, "farm.yaml").unwrap();
+    let names: Vec<&str> = p.repos.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["core", "Echo", "Thanks"], "core first");
+    assert_eq!(p.repos[1].path, "extensions/Echo");
+    assert_eq!(p.repos[1].test_namespace, "MediaWiki\\Extension\\Echo\\");
+    assert_eq!(p.repos[2].requires, ["Echo", "core"]);
+    let stage = &p.stages[0];
+    assert_eq!(stage.split, Split::Auto);
+    let RunMode::Phpunit(php) = &stage.mode else {
+        panic!("{:?}", stage.mode)
+    };
+    assert_eq!(php.testsuite.as_deref(), Some("unit"));
+    assert!(stage.discover.contains("--list-tests-xml"), "{}", stage.discover);
+}
+
+#[test]
+fn bad_repos_say_where() {
+    let e = error_of(&MW.replace("requires: [Echo]", "requires: [Flow]"));
+    assert_eq!(e.field, "repos");
+    assert!(e.message.contains("`Thanks` requires `Flow`"), "{e}");
+    let e = error_of(&MW.replace("requires: [Echo]", "requires: [Echo]\n  Echo2:\n    requires: [Echo2]"));
+    assert!(e.message.contains("cycle: Echo2 → Echo2"), "{e}");
+    let e = error_of(&MW.replace("kind: core", "kind: library"));
+    assert_eq!((e.field.as_str(), e.line), ("repos.core.kind", 5), "{e}");
+    let e = error_of(&MW.replace("    phpunit:\n", "    discover: ls\n    phpunit:\n"));
+    assert!(e.message.contains("makes its own"), "{e}");
+}

@@ -140,7 +140,7 @@ fn append_message(message: &mut String, text: &str) {
     }
 }
 
-fn attr(e: &BytesStart, name: &str) -> Result<Option<String>, String> {
+pub(crate) fn attr(e: &BytesStart, name: &str) -> Result<Option<String>, String> {
     for a in e.attributes() {
         let a = a.map_err(|e| e.to_string())?;
         if a.key.as_ref() == name {

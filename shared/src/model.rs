@@ -2,6 +2,7 @@
 //! that change them. Plain data: the coordinator's state machine applies commands to
 //! them; reports and the CLI read them.
 
+use crate::select::{LeftOut, Selection};
 use std::collections::BTreeMap;
 
 use crate::config::Pipeline;
@@ -75,6 +76,9 @@ pub struct Run {
     pub counts: Counts,
     /// The first failing tests, in the order they were reported (at most 100).
     pub failed_tests: Vec<String>,
+    /// What a `select` run asked for (empty otherwise).
+    #[serde(default)]
+    pub selection: Selection,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -95,6 +99,9 @@ pub struct Job {
     /// Number of tests discovered (the ids are stored apart, under `inv/`).
     pub tests: u32,
     pub shards: u32,
+    /// What the run's selection left out of this job (select runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<LeftOut>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +166,8 @@ pub enum Command {
         job: usize,
         shards: Vec<PlannedShard>,
         now_ms: u64,
+        #[serde(default)]
+        left_out: Option<LeftOut>,
     },
     LeaseTask {
         task_id: String,

@@ -52,16 +52,18 @@ struct Unit {
 /// Cuts `tests` (with `estimates` in seconds, parallel) into shards, longest first.
 pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanParams) -> Vec<PlannedShard> {
     assert_eq!(tests.len(), estimates.len(), "one estimate per test");
-    let (mut units, members) = units(tests, estimates, split);
-    units.sort_unstable_by(|a, b| b.secs.total_cmp(&a.secs).then(a.first.cmp(&b.first)));
-
-    let total: f64 = units.iter().map(|u| u.secs).sum();
+    let total: f64 = estimates.iter().sum();
     let slots = params.slots.max(1) as f64;
     let floor = params
         .min_shard
         .as_secs_f64()
         .max(total / params.max_shards.max(1) as f64);
     let target_for = |remaining: f64| (remaining / (2.0 * slots)).max(floor);
+    let (mut units, members) = match split {
+        Split::Auto => split_big_classes(units(tests, estimates, Split::Class), estimates, target_for(total)),
+        _ => units(tests, estimates, split),
+    };
+    units.sort_unstable_by(|a, b| b.secs.total_cmp(&a.secs).then(a.first.cmp(&b.first)));
     let mut remaining = total;
     let mut target = target_for(remaining);
     let mut shards = Vec::new();
@@ -92,6 +94,46 @@ pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanPara
     shards
 }
 
+/// [`plan`], with the tests that failed in their last run in a shard of their own at
+/// the front of the queue, so that a failure that is still there shows first. Not for
+/// [`Split::Class`], whose runner cannot run a class's tests apart.
+pub fn plan_failed_first(
+    tests: &[String],
+    estimates: &[f64],
+    failed_last: &[bool],
+    split: Split,
+    params: &PlanParams,
+) -> Vec<PlannedShard> {
+    if split == Split::Class || !failed_last.iter().any(|&f| f) {
+        return plan(tests, estimates, split, params);
+    }
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for (i, &failed) in failed_last.iter().enumerate() {
+        if failed {
+            first.push(i)
+        } else {
+            rest.push(i)
+        }
+    }
+    let pick = |idx: &[usize]| -> (Vec<String>, Vec<f64>) {
+        (
+            idx.iter().map(|&i| tests[i].clone()).collect(),
+            idx.iter().map(|&i| estimates[i]).collect(),
+        )
+    };
+    let (rest_tests, rest_estimates) = pick(&rest);
+    let (first_tests, first_estimates) = pick(&first);
+    let mut shards = vec![PlannedShard {
+        estimate_secs: first_estimates.iter().sum(),
+        tests: first_tests,
+        estimates: first_estimates,
+    }];
+    if !rest_tests.is_empty() {
+        shards.extend(plan(&rest_tests, &rest_estimates, split, params));
+    }
+    shards
+}
+
 /// The units to place, and for class split the tests of each unit (by first index).
 fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
     match split {
@@ -103,7 +145,7 @@ fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Optio
                 .collect();
             (units, None)
         }
-        Split::Class => {
+        Split::Class | Split::Auto => {
             let mut by_class: HashMap<&str, usize> = HashMap::new();
             let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
             let mut units: Vec<Unit> = Vec::new();
@@ -119,6 +161,32 @@ fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Optio
             (units, Some(groups))
         }
     }
+}
+
+/// A class estimated above `limit` (the first shard's target) would bound the job by
+/// itself: its tests become units of their own.
+fn split_big_classes(
+    (units, members): (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>),
+    estimates: &[f64],
+    limit: f64,
+) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
+    let mut members = members.expect("class units have members");
+    let mut out = Vec::with_capacity(units.len());
+    for unit in units {
+        if unit.secs <= limit || members[&unit.first].len() < 2 {
+            out.push(unit);
+            continue;
+        }
+        let tests = members.remove(&unit.first).expect("members of a unit");
+        for i in tests {
+            members.insert(i, vec![i]);
+            out.push(Unit {
+                first: i,
+                secs: estimates[i],
+            });
+        }
+    }
+    (out, Some(members))
 }
 
 fn shard(tests: &[String], estimates: &[f64], members: Vec<usize>, secs: f64) -> PlannedShard {
@@ -229,5 +297,61 @@ mod tests {
     fn lower_bound_is_work_or_longest() {
         assert_eq!(lower_bound(&[1.0, 1.0, 1.0, 1.0], 2), 2.0);
         assert_eq!(lower_bound(&[10.0, 1.0], 4), 10.0);
+    }
+
+    #[test]
+    fn auto_keeps_classes_together_unless_one_would_bound_the_job() {
+        // Class Big: 10 × 1 s; classes S0..S9: 2 × 0.5 s each. 20 s in all, 2 slots.
+        let mut tests = Vec::new();
+        let mut est = Vec::new();
+        for m in 0..10 {
+            tests.push(format!("Big::m{m}"));
+            est.push(1.0);
+        }
+        for c in 0..10 {
+            for m in 0..2 {
+                tests.push(format!("S{c}::m{m}"));
+                est.push(0.5);
+            }
+        }
+        let shards = plan(&tests, &est, Split::Auto, &params(2));
+        let holding = |prefix: &str| {
+            shards
+                .iter()
+                .filter(|s| s.tests.iter().any(|t| t.starts_with(prefix)))
+                .count()
+        };
+        assert!(holding("Big::") >= 2, "the big class is cut by method: {shards:?}");
+        for c in 0..10 {
+            assert_eq!(holding(&format!("S{c}::")), 1, "small class S{c} stays whole");
+        }
+        // With Class, Big stays whole and bounds the job at 10 s.
+        let whole = plan(&tests, &est, Split::Class, &params(2));
+        assert_eq!(
+            whole
+                .iter()
+                .filter(|s| s.tests.iter().any(|t| t.starts_with("Big::")))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn tests_that_failed_last_time_go_first_in_a_shard_of_their_own() {
+        let tests = names(20);
+        let est = vec![1.0; 20];
+        let mut failed = vec![false; 20];
+        failed[7] = true;
+        failed[13] = true;
+        let shards = plan_failed_first(&tests, &est, &failed, Split::Test, &params(2));
+        assert_eq!(shards[0].tests, ["t007", "t013"]);
+        let rest: usize = shards[1..].iter().map(|s| s.tests.len()).sum();
+        assert_eq!(rest, 18);
+        assert!(!shards[1..].iter().any(|s| s.tests.contains(&"t007".to_string())));
+        // A class runner keeps its classes whole: no reordering.
+        assert_eq!(
+            plan_failed_first(&tests, &est, &failed, Split::Class, &params(2)),
+            plan(&tests, &est, Split::Class, &params(2))
+        );
     }
 }

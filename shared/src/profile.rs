@@ -26,6 +26,17 @@ pub struct TestProfile {
 }
 
 impl TestProfile {
+    /// Its recent record, for test selection.
+    pub fn history(&self) -> crate::select::History {
+        let runs = self.samples.min(64) as u32;
+        let window = if runs >= 64 { u64::MAX } else { (1u64 << runs) - 1 };
+        crate::select::History {
+            failures: (self.fail_bits & window).count_ones(),
+            runs,
+            failed_last: self.fail_bits & 1 == 1,
+        }
+    }
+
     /// Folds one result in. Tests killed by a limit or timeout did not finish, so their
     /// duration says nothing about the test: callers pass `duration = None`.
     pub fn record(&mut self, duration: Option<Duration>, failed: bool) {

@@ -34,8 +34,13 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
-    /// Run the stage's `discover` command; its stdout lines are the test ids.
-    Discover { command: String },
+    /// Run the stage's `discover` command; its stdout lines are the test ids (for a
+    /// PHPUnit stage: the ids in the list it writes, see [`crate::phpunit`]).
+    Discover {
+        command: String,
+        #[serde(default)]
+        phpunit: bool,
+    },
     /// Run these tests.
     Shard {
         mode: RunMode,
@@ -63,6 +68,20 @@ impl TestStatus {
     /// Whether this status fails a run.
     pub fn is_failure(self) -> bool {
         !matches!(self, TestStatus::Passed | TestStatus::Skipped)
+    }
+
+    /// Order for merging several results into one (data-provider cases of a
+    /// method): the higher wins.
+    pub fn severity(self) -> u8 {
+        match self {
+            TestStatus::Skipped => 0,
+            TestStatus::Passed => 1,
+            TestStatus::Missing => 2,
+            TestStatus::Failed => 3,
+            TestStatus::Error => 4,
+            TestStatus::TimedOut => 5,
+            TestStatus::MemoryLimit => 6,
+        }
     }
 }
 
@@ -168,8 +187,28 @@ impl TaskOutcome {
 pub fn reconcile(scheduled: &[String], reported: Vec<TestResult>, exit: &ExitKind) -> Vec<TestResult> {
     let mut by_id: BTreeMap<String, TestResult> = BTreeMap::new();
     let mut extra = Vec::new();
-    for r in reported {
-        if scheduled.contains(&r.id) || by_id.contains_key(&r.id) {
+    let wanted: std::collections::HashSet<&str> = scheduled.iter().map(String::as_str).collect();
+    for mut r in reported {
+        // PHPUnit's data-provider cases (`C::m with data set #1`) fold into their
+        // method: the worst status, the sum of the times, every message.
+        let method = crate::phpunit::method_of(&r.id).to_string();
+        if method != r.id && wanted.contains(method.as_str()) {
+            r.id = method;
+            if let Some(seen) = by_id.get_mut(&r.id) {
+                seen.duration_secs += r.duration_secs;
+                if r.status.severity() > seen.status.severity() {
+                    seen.status = r.status;
+                }
+                if !r.message.is_empty() {
+                    if !seen.message.is_empty() {
+                        seen.message.push('\n');
+                    }
+                    seen.message.push_str(&r.message);
+                }
+                continue;
+            }
+        }
+        if wanted.contains(r.id.as_str()) || by_id.contains_key(&r.id) {
             by_id.insert(r.id.clone(), r);
         } else {
             extra.push(r);
@@ -235,5 +274,25 @@ mod tests {
         assert!(out[1].status.is_failure());
         let out = reconcile(&scheduled, vec![], &ExitKind::TimedOut);
         assert!(out.iter().all(|t| t.status == TestStatus::TimedOut));
+    }
+
+    #[test]
+    fn data_provider_cases_fold_into_their_method() {
+        let scheduled = vec!["C::m".to_string(), "C::n".to_string()];
+        let mut a = r("C::m with data set #0", TestStatus::Passed);
+        a.duration_secs = 0.25;
+        let mut b = r("C::m with data set #1", TestStatus::Failed);
+        b.message = "2 is not 1".into();
+        let out = reconcile(
+            &scheduled,
+            vec![a, b, r("C::n", TestStatus::Passed)],
+            &ExitKind::Exited { code: 1 },
+        );
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].id, "C::m");
+        assert_eq!(out[0].status, TestStatus::Failed);
+        assert!((out[0].duration_secs - 0.35).abs() < 1e-9, "{}", out[0].duration_secs);
+        assert_eq!(out[0].message, "2 is not 1");
+        assert_eq!(out[1].status, TestStatus::Passed);
     }
 }

@@ -11,9 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use testfarm_shared::config::Stage;
+use testfarm_shared::config::{RunMode, Stage};
 use testfarm_shared::plan::PlannedShard;
 use testfarm_shared::profile::TestProfile;
+use testfarm_shared::select::LeftOut;
 use testfarm_shared::task::{ExitKind, TaskKind, TaskOutcome, TaskSpec, TestStatus};
 
 use super::model::*;
@@ -151,7 +152,8 @@ impl StateMachine {
                 job,
                 shards,
                 now_ms,
-            } => self.plan_job(&mut tx, &run_id, job, shards, now_ms),
+                left_out,
+            } => self.plan_job(&mut tx, &run_id, job, shards, left_out, now_ms),
             Command::LeaseTask { task_id, agent, now_ms } => self.lease(&mut tx, &task_id, &agent, now_ms),
             Command::CompleteTask {
                 task_id,
@@ -224,7 +226,15 @@ impl StateMachine {
         Applied::RunAccepted { run_id }
     }
 
-    fn plan_job(&mut self, tx: &mut Tx, run_id: &str, job: usize, shards: Vec<PlannedShard>, now_ms: u64) -> Applied {
+    fn plan_job(
+        &mut self,
+        tx: &mut Tx,
+        run_id: &str,
+        job: usize,
+        shards: Vec<PlannedShard>,
+        left_out: Option<LeftOut>,
+        now_ms: u64,
+    ) -> Applied {
         let Some(run) = self.runs.get_mut(run_id) else {
             return Applied::Ignored(format!("run {run_id} is not active"));
         };
@@ -233,6 +243,8 @@ impl StateMachine {
         }
         run.jobs[job].state = JobState::Planned;
         run.jobs[job].shards = shards.len() as u32;
+        run.jobs[job].left_out = left_out;
+        let nothing_to_run = shards.is_empty();
         run.counts.tasks_total += shards.len() as u32;
         let run = run.clone();
         for (n, shard) in shards.into_iter().enumerate() {
@@ -255,6 +267,10 @@ impl StateMachine {
             self.tasks.insert(task.id.clone(), task);
         }
         tx.touch_run(run_id);
+        if nothing_to_run {
+            // A selection may leave a job with no test: it is done at once.
+            self.maybe_finish(tx, run_id, now_ms);
+        }
         Applied::Planned
     }
 
@@ -474,10 +490,13 @@ impl StateMachine {
             } else {
                 Verdict::Passed
             };
-            let message = match verdict {
+            let mut message = match verdict {
                 Verdict::Passed => format!("{} tests passed", run.counts.tests_passed),
                 _ => format!("{} of {} tests failed", run.counts.tests_failed, run.counts.tests_total),
             };
+            if let Some(left) = left_out_summary(run) {
+                message += &format!("; {left}");
+            }
             finish(run, verdict, message, now_ms);
         }
         for task in self.tasks.values_mut().filter(|t| t.run_id == run_id) {
@@ -508,6 +527,27 @@ impl Tx {
             });
         }
     }
+}
+
+/// What a select run left out, summed over its jobs, for the verdict's message.
+fn left_out_summary(run: &Run) -> Option<String> {
+    let jobs: Vec<&LeftOut> = run.jobs.iter().filter_map(|j| j.left_out.as_ref()).collect();
+    if jobs.is_empty() {
+        return None;
+    }
+    let tests: u32 = jobs.iter().map(|l| l.tests).sum();
+    let risky: u32 = jobs.iter().map(|l| l.with_failures).sum();
+    let expected: f64 = jobs.iter().map(|l| l.expected_failures).sum();
+    let repos: BTreeSet<&str> = jobs.iter().flat_map(|l| l.repos.iter().map(String::as_str)).collect();
+    Some(if tests == 0 {
+        "select left nothing out".to_string()
+    } else {
+        format!(
+            "select left out {tests} tests (of {}; {risky} of them failed in their recorded history, \
+             ≈{expected:.2} failures expected among them)",
+            repos.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 fn finish(run: &mut Run, verdict: Verdict, message: String, now_ms: u64) {
@@ -555,6 +595,7 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
     let kind = match &task.work {
         Work::Discover => TaskKind::Discover {
             command: stage.discover.clone(),
+            phpunit: matches!(stage.mode, RunMode::Phpunit(_)),
         },
         Work::Shard(shard) => TaskKind::Shard {
             mode: stage.mode.clone(),

@@ -22,6 +22,7 @@ fn run() -> Run {
                 state: JobState::Discovering,
                 tests: 0,
                 shards: 0,
+                left_out: None,
             })
             .collect(),
         max_lost: 1,
@@ -31,6 +32,7 @@ fn run() -> Run {
         message: String::new(),
         counts: Counts::default(),
         failed_tests: Vec::new(),
+        selection: Default::default(),
     }
 }
 
@@ -113,7 +115,8 @@ fn planned(h: &mut Harness) -> String {
             run_id: run_id.clone(),
             job: 0,
             shards: vec![shard],
-            now_ms: 3000
+            now_ms: 3000,
+            left_out: None,
         }),
         Applied::Planned
     );

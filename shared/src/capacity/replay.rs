@@ -608,6 +608,7 @@ mod tests {
                     state: JobState::Planned,
                     tests: 12,
                     shards: shards.len() as u32,
+                    left_out: None,
                 }],
                 max_lost: 2,
                 accepted_ms: 0,
@@ -616,6 +617,7 @@ mod tests {
                 message: String::new(),
                 counts: Counts::default(),
                 failed_tests: Vec::new(),
+                selection: Default::default(),
             },
             tasks,
         }

@@ -412,7 +412,8 @@ fn efficiency(run: &Run, tasks: &[Task], slots: u32, wall: f64) -> Efficiency {
         for r in tasks.iter().filter(|t| t.job == j).flat_map(results) {
             total += r.duration_secs;
             let name = match split {
-                Split::Test => r.id.as_str(),
+                // Auto cuts a class that would bound the job: tests are its units.
+                Split::Test | Split::Auto => r.id.as_str(),
                 Split::Class => super::class_of(&r.id),
             };
             let unit = per_unit.entry(name).or_default();

@@ -49,6 +49,7 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
                 shards: if spec.stage == "api" { 1 } else { 3 },
                 spec,
                 state: JobState::Planned,
+                left_out: None,
             })
             .collect(),
         max_lost: 2,
@@ -66,6 +67,7 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
             tasks_lost: 0,
         },
         failed_tests: vec!["unit u2".into()],
+        selection: Default::default(),
     }
 }
 

@@ -1,0 +1,86 @@
+//! What the client reads of the project's repositories before submitting: each
+//! repository's `extension.json` / `skin.json` requirements, and the files a patch
+//! changes. The coordinator merges the requirements into the pipeline's graph.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use testfarm_shared::config::Pipeline;
+use testfarm_shared::select::RepoGraph;
+
+use crate::error::CliError;
+
+/// `requires.extensions` and `requires.skins` of every repository's manifest, by
+/// repository; checked together with the pipeline's own requirements.
+pub fn manifest_requires(project_dir: &Path, pipeline: &Pipeline) -> Result<BTreeMap<String, Vec<String>>, CliError> {
+    let mut out = BTreeMap::new();
+    let mut repos = pipeline.repos.clone();
+    for repo in repos.iter_mut() {
+        for manifest in ["extension.json", "skin.json"] {
+            let path = project_dir.join(&repo.path).join(manifest);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::Usage(format!("{}: line {}: {e}", path.display(), e.line())))?;
+            let mut needs = Vec::new();
+            for kind in ["extensions", "skins"] {
+                match &json["requires"][kind] {
+                    serde_json::Value::Null => {}
+                    serde_json::Value::Object(map) => needs.extend(map.keys().cloned()),
+                    other => {
+                        return Err(CliError::Usage(format!(
+                            "{}: requires.{kind}: expected an object of name: version, found {other}",
+                            path.display()
+                        )))
+                    }
+                }
+            }
+            for need in &needs {
+                if !pipeline.repos.iter().any(|r| &r.name == need) {
+                    return Err(CliError::Usage(format!(
+                        "{}: {} requires `{need}`, which the pipeline's repos do not name",
+                        path.display(),
+                        repo.name
+                    )));
+                }
+                if !repo.requires.contains(need) {
+                    repo.requires.push(need.clone());
+                }
+            }
+            out.insert(repo.name.clone(), needs);
+        }
+    }
+    RepoGraph::new(repos).map_err(|e| CliError::Usage(format!("{e} (with the requirements in extension.json)")))?;
+    Ok(out)
+}
+
+/// The files a unified diff changes (`+++ b/PATH`, and `--- a/PATH` for deletions).
+pub fn patch_files(patch: &Path) -> Result<Vec<String>, CliError> {
+    let text = std::fs::read_to_string(patch)
+        .map_err(|e| CliError::Usage(format!("cannot read patch {}: {e}", patch.display())))?;
+    let mut files = Vec::new();
+    for line in text.lines() {
+        let path = line
+            .strip_prefix("+++ ")
+            .or_else(|| line.strip_prefix("--- "))
+            .map(|p| p.split('\t').next().unwrap_or(p).trim());
+        let Some(path) = path.filter(|p| *p != "/dev/null") else {
+            continue;
+        };
+        let path = path
+            .strip_prefix("a/")
+            .or_else(|| path.strip_prefix("b/"))
+            .unwrap_or(path);
+        if !files.iter().any(|f| f == path) {
+            files.push(path.to_string());
+        }
+    }
+    if files.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{}: no `+++ b/PATH` line: is it a unified diff?",
+            patch.display()
+        )));
+    }
+    Ok(files)
+}
