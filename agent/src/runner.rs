@@ -123,7 +123,7 @@ impl Runner {
             project: &project,
         };
         match &spec.kind {
-            TaskKind::Discover { command, phpunit } => ctx.discover(command, *phpunit, env, &mut outcome).await,
+            TaskKind::Discover { command, phpunit } => ctx.discover(command, phpunit.as_ref(), env, &mut outcome).await,
             TaskKind::Shard {
                 mode: RunMode::Junit { command },
                 tests,
@@ -221,7 +221,7 @@ impl Ctx<'_> {
     async fn discover(
         &self,
         command: &str,
-        phpunit: bool,
+        phpunit: Option<&testfarm_shared::phpunit::Phpunit>,
         mut env: BTreeMap<String, String>,
         outcome: &mut TaskOutcome,
     ) {
@@ -232,12 +232,13 @@ impl Ctx<'_> {
         let p = self.execute(&wrapped, &env, self.spec.limits.timeout, "").await;
         absorb(outcome, &p);
         outcome.exit = p.exit;
-        if outcome.exit == (ExitKind::Exited { code: 0 }) && phpunit {
+        if let (ExitKind::Exited { code: 0 }, Some(phpunit)) = (&outcome.exit, phpunit) {
             let list = self.dir.join(testfarm_shared::phpunit::LIST_FILE);
             let parsed = std::fs::read_to_string(&list)
                 .map_err(|e| format!("PHPUnit wrote no test list at {}: {e}", list.display()))
                 .and_then(|xml| {
-                    testfarm_shared::phpunit::parse_list(&xml, &list.display().to_string()).map_err(|e| e.to_string())
+                    testfarm_shared::phpunit::parse_list(&xml, &list.display().to_string(), phpunit)
+                        .map_err(|e| e.to_string())
                 });
             match parsed {
                 Ok(ids) => outcome.discovered = ids,

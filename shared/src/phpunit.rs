@@ -29,6 +29,15 @@ pub const LIST_FILE: &str = "phpunit-tests.xml";
 pub const FILTER_FILE: &str = "phpunit-filter.txt";
 
 impl Phpunit {
+    /// Whether a test in `groups` (comma-separated, as PHPUnit lists them) belongs to
+    /// the stage's `group` and not to its `exclude_group`.
+    pub fn wants(&self, groups: &str) -> bool {
+        let mut groups = groups.split(',').map(str::trim).filter(|g| !g.is_empty());
+        let groups: Vec<&str> = groups.by_ref().collect();
+        (self.group.is_empty() || groups.iter().any(|g| self.group.iter().any(|w| w == g)))
+            && !groups.iter().any(|g| self.exclude_group.iter().any(|x| x == g))
+    }
+
     fn selection_args(&self) -> String {
         let mut out = format!("{} -c {}", self.command, shell_quote(&self.config));
         if let Some(suite) = &self.testsuite {
@@ -82,8 +91,10 @@ pub struct ListError {
 }
 
 /// The test ids (`Class::method`, each once, in PHPUnit's order) of a
-/// `--list-tests-xml` file.
-pub fn parse_list(xml: &str, file: &str) -> Result<Vec<String>, ListError> {
+/// `--list-tests-xml` file, in the stage's groups. PHPUnit 9 lists every test of the
+/// suite whatever `--group` and `--exclude-group` say, so the groups are applied here,
+/// from each method's `groups` attribute.
+pub fn parse_list(xml: &str, file: &str, stage: &Phpunit) -> Result<Vec<String>, ListError> {
     let err = |message: String| ListError {
         file: file.to_string(),
         message,
@@ -108,6 +119,10 @@ pub fn parse_list(xml: &str, file: &str) -> Result<Vec<String>, ListError> {
                             return Err(err("a testCaseMethod outside a testCaseClass".into()));
                         };
                         let id = format!("{class}::{}", name_attr(&e).map_err(&err)?);
+                        let groups = crate::junit::attr(&e, "groups").map_err(&err)?.unwrap_or_default();
+                        if !stage.wants(&groups) {
+                            continue;
+                        }
                         if seen.insert(id.clone()) {
                             ids.push(id);
                         }
@@ -174,9 +189,27 @@ mod tests {
  </testCaseClass>
 </tests>"##;
 
+    fn stage(group: &[&str], exclude: &[&str]) -> Phpunit {
+        Phpunit {
+            command: "phpunit".into(),
+            config: "phpunit.xml".into(),
+            testsuite: None,
+            group: group.iter().map(|s| s.to_string()).collect(),
+            exclude_group: exclude.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn groups_filter_the_list_as_phpunit_would_run_it() {
+        let db = parse_list(LIST, "tests.xml", &stage(&["Database"], &[])).unwrap();
+        assert_eq!(db, ["MediaWiki\\Tests\\Unit\\FooTest::testA"]);
+        let rest = parse_list(LIST, "tests.xml", &stage(&[], &["Database"])).unwrap();
+        assert_eq!(rest, ["MediaWiki\\Tests\\Unit\\FooTest::testB", "BarTest::testC"]);
+    }
+
     #[test]
     fn list_gives_one_id_per_method_in_order() {
-        let ids = parse_list(LIST, "tests.xml").unwrap();
+        let ids = parse_list(LIST, "tests.xml", &stage(&[], &[])).unwrap();
         assert_eq!(
             ids,
             [
@@ -189,10 +222,11 @@ mod tests {
 
     #[test]
     fn an_empty_list_is_no_tests_and_garbage_is_an_error() {
-        assert!(parse_list("<tests/>", "x").unwrap().is_empty());
-        let e = parse_list("PHPUnit 9.6.7 by Sebastian Bergmann", "x.xml").unwrap_err();
+        let all = stage(&[], &[]);
+        assert!(parse_list("<tests/>", "x", &all).unwrap().is_empty());
+        let e = parse_list("PHPUnit 9.6.7 by Sebastian Bergmann", "x.xml", &all).unwrap_err();
         assert!(e.to_string().starts_with("x.xml: no <tests>"), "{e}");
-        let e = parse_list("<tests><testCaseMethod name=\"a\"/></tests>", "x.xml").unwrap_err();
+        let e = parse_list("<tests><testCaseMethod name=\"a\"/></tests>", "x.xml", &all).unwrap_err();
         assert!(e.message.contains("outside"), "{e}");
     }
 

@@ -38,8 +38,8 @@ pub enum TaskKind {
     /// PHPUnit stage: the ids in the list it writes, see [`crate::phpunit`]).
     Discover {
         command: String,
-        #[serde(default)]
-        phpunit: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phpunit: Option<crate::phpunit::Phpunit>,
     },
     /// Run these tests.
     Shard {

@@ -595,7 +595,10 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
     let kind = match &task.work {
         Work::Discover => TaskKind::Discover {
             command: stage.discover.clone(),
-            phpunit: matches!(stage.mode, RunMode::Phpunit(_)),
+            phpunit: match &stage.mode {
+                RunMode::Phpunit(p) => Some(p.clone()),
+                _ => None,
+            },
         },
         Work::Shard(shard) => TaskKind::Shard {
             mode: stage.mode.clone(),

@@ -1,0 +1,244 @@
+//! examples/mediawiki through a real coordinator and two real agents with Debian's
+//! php and phpunit: the gate over php × db, a failure in one cell, a select run for a
+//! change in one extension, and the second run cutting the biggest class by method.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use testfarm_integration::record::{self, summary};
+use testfarm_integration::{workspace_root, Farm, Options};
+
+const BIG_CLASS: &str = "MediaWiki\\Tests\\Unit\\Structure\\ScopeStructureTest";
+const FAILING: &str = "MediaWiki\\Extension\\Thanks\\Tests\\ThanksFormatterTest::testFormatsThankedUser";
+const THANKS: &str = "MediaWiki\\Extension\\Thanks\\";
+const LOGIN_NOTIFY: &str = "MediaWiki\\Extension\\LoginNotify\\";
+
+fn example() -> PathBuf {
+    workspace_root().join("examples/mediawiki")
+}
+
+fn pipeline() -> PathBuf {
+    example().join("farm.yaml")
+}
+
+/// The tests phpunit itself runs for `args` (`Class::method`, data sets folded), from
+/// its own JUnit: what the farm's jobs must add up to.
+fn phpunit_runs(args: &[&str]) -> BTreeSet<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let junit = dir.path().join("junit.xml");
+    let out = Command::new("phpunit")
+        .args(["-c", "phpunit.xml"])
+        .args(args)
+        .arg("--log-junit")
+        .arg(&junit)
+        .env("MW_DB_DIR", dir.path())
+        .current_dir(example())
+        .output()
+        .expect("run phpunit (apt-get install phpunit)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let xml = std::fs::read_to_string(&junit).expect("phpunit wrote its JUnit");
+    let attr = |line: &str, name: &str| -> Option<String> {
+        let rest = line.split(&format!(" {name}=\"")).nth(1)?;
+        Some(rest.split('"').next()?.replace("&amp;", "&"))
+    };
+    let mut ids = BTreeSet::new();
+    for line in xml.lines().map(str::trim).filter(|l| l.starts_with("<testcase ")) {
+        let (Some(class), Some(name)) = (attr(line, "class"), attr(line, "name")) else {
+            panic!("a testcase without class or name: {line}");
+        };
+        let method = name.split(" with data set ").next().unwrap_or(&name);
+        ids.insert(format!("{class}::{method}"));
+    }
+    ids
+}
+
+fn job_stage(rec: &Value, job: u64) -> String {
+    rec["run"]["jobs"][job as usize]["spec"]["stage"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Result ids per job.
+fn ids_by_job(rec: &Value) -> BTreeMap<u64, Vec<String>> {
+    let mut out: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for r in record::results(rec) {
+        out.entry(r.job).or_default().push(r.id);
+    }
+    out
+}
+
+/// Shards of `stage` holding a test of `class`: (estimate of the shard, the class's
+/// tests in it with their estimates).
+fn class_shards(rec: &Value, stage: &str, class: &str) -> Vec<(u64, f64, Vec<f64>)> {
+    let mut out = Vec::new();
+    for t in record::shard_tasks(rec) {
+        let job = t["job"].as_u64().unwrap();
+        if job_stage(rec, job) != stage {
+            continue;
+        }
+        let shard = &t["work"]["shard"];
+        let tests = shard["tests"].as_array().unwrap();
+        let estimates = shard["estimates"].as_array().unwrap();
+        let mine: Vec<f64> = tests
+            .iter()
+            .zip(estimates)
+            .filter(|(id, _)| id.as_str().unwrap().starts_with(&format!("{class}::")))
+            .map(|(_, e)| e.as_f64().unwrap())
+            .collect();
+        if !mine.is_empty() {
+            out.push((job, shard["estimate_secs"].as_f64().unwrap(), mine));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class() {
+    let mut farm = Farm::start("mw-gate", Options::default());
+    let first = farm.submit(&pipeline(), &["--mode", "gate"]);
+    let rec = first.json();
+    assert_eq!(first.code, 0, "{}", summary(&rec));
+    let jobs = rec["run"]["jobs"].as_array().unwrap();
+    // composer-test and phpunit-unit per PHP; phpunit and phpunit-database per cell.
+    assert_eq!(jobs.len(), 2 + 2 + 4 + 4, "{}", summary(&rec));
+
+    // What ran is what phpunit itself lists, once per job, all passed.
+    let unit = phpunit_runs(&["--testsuite", "unit"]);
+    let databaseless = phpunit_runs(&["--testsuite", "integration", "--exclude-group", "Database"]);
+    let database = phpunit_runs(&["--testsuite", "integration", "--group", "Database"]);
+    assert!(unit.iter().any(|t| t.starts_with(BIG_CLASS)), "{unit:?}");
+    assert!(!database.is_empty() && !databaseless.is_empty());
+    for (job, ids) in ids_by_job(&rec) {
+        let stage = job_stage(&rec, job);
+        let want = match stage.as_str() {
+            "phpunit-unit" => &unit,
+            "phpunit" => &databaseless,
+            "phpunit-database" => &database,
+            _ => continue,
+        };
+        let got: BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(got.len(), ids.len(), "a test ran twice in job {job}");
+        assert_eq!(&got, want, "job {job} ({stage})");
+    }
+    let results = record::results(&rec);
+    assert!(results.iter().all(|r| r.status == "passed"), "{}", summary(&rec));
+    eprintln!(
+        "mediawiki gate: {} jobs, {} results, `farm submit` {:.2}s",
+        jobs.len(),
+        results.len(),
+        first.elapsed.as_secs_f64()
+    );
+
+    // The big class's real time, per unit job, from the first run's JUnit.
+    let mut class_secs: BTreeMap<u64, f64> = BTreeMap::new();
+    for r in &results {
+        if job_stage(&rec, r.job) == "phpunit-unit" && r.id.starts_with(BIG_CLASS) {
+            *class_secs.entry(r.job).or_default() += r.duration_secs;
+        }
+    }
+    let unit_total: f64 = results
+        .iter()
+        .filter(|r| job_stage(&rec, r.job) == "phpunit-unit")
+        .map(|r| r.duration_secs)
+        .sum();
+    let big_total: f64 = class_secs.values().sum();
+    assert!(
+        big_total > 0.4 * unit_total,
+        "{BIG_CLASS} should dominate the unit suite: {big_total:.2}s of {unit_total:.2}s"
+    );
+
+    let second = farm.submit(&pipeline(), &["--mode", "gate"]);
+    let rec2 = second.json();
+    assert_eq!(second.code, 0, "{}", summary(&rec2));
+    let shards = class_shards(&rec2, "phpunit-unit", BIG_CLASS);
+    let mut per_job: BTreeMap<u64, Vec<(f64, Vec<f64>)>> = BTreeMap::new();
+    for (job, shard_secs, mine) in shards {
+        per_job.entry(job).or_default().push((shard_secs, mine));
+    }
+    assert_eq!(per_job.len(), 2, "both unit jobs hold the class");
+    for (job, shards) in &per_job {
+        assert!(
+            shards.len() >= 2,
+            "job {job}: {BIG_CLASS} is cut by method on the second run: {shards:?}"
+        );
+        let estimated: f64 = shards.iter().flat_map(|(_, m)| m).sum();
+        let measured = class_secs.values().sum::<f64>() / class_secs.len() as f64;
+        assert!(
+            (estimated - measured).abs() < 0.35 * measured,
+            "job {job}: the class is estimated from the recorded timings: {estimated:.2}s against \
+             {measured:.2}s measured"
+        );
+        eprintln!(
+            "second run, job {job}: {BIG_CLASS} ({estimated:.2}s estimated) in {} shards of {:?}s",
+            shards.len(),
+            shards
+                .iter()
+                .map(|(s, _)| (s * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn a_failing_test_in_one_cell_fails_the_gate_and_names_the_test() {
+    let mut farm = Farm::start("mw-fail", Options::default());
+    let out = farm.submit(&pipeline(), &["--mode", "gate", "--env", "MW_FAIL_CELL=8.2-jit/sqlite"]);
+    let rec = out.json();
+    assert_eq!(out.code, 1, "{}", summary(&rec));
+    assert_eq!(record::verdict(&rec), "failed");
+    let failed: Vec<&str> = rec["run"]["failed_tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].ends_with(FAILING), "{failed:?}");
+    assert!(
+        failed[0].contains("[db=sqlite,php=8.2-jit]"),
+        "only that cell: {failed:?}"
+    );
+    let message = rec["run"]["message"].as_str().unwrap();
+    assert!(message.starts_with("1 of "), "{message}");
+}
+
+#[test]
+fn select_for_a_change_in_one_extension_runs_it_and_its_dependents_only() {
+    let mut farm = Farm::start("mw-select", Options::default());
+    // Options that choose a subset belong to select mode.
+    let out = farm.submit(&pipeline(), &["--changed-file", "extensions/Thanks/extension.json"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("need --mode select"), "{}", out.stderr);
+
+    let out = farm.submit(
+        &pipeline(),
+        &["--mode", "select", "--changed-file", "extensions/Thanks/extension.json"],
+    );
+    let rec = out.json();
+    assert_eq!(out.code, 0, "{}", summary(&rec));
+    let results = record::results(&rec);
+    let ran: BTreeSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
+    assert!(ran.iter().any(|id| id.starts_with(THANKS)), "Thanks ran: {ran:?}");
+    assert!(
+        ran.iter().any(|id| id.starts_with(LOGIN_NOTIFY)),
+        "LoginNotify requires Thanks (extension.json), so it ran: {ran:?}"
+    );
+    let strays: Vec<&&str> = ran
+        .iter()
+        .filter(|id| !id.starts_with(THANKS) && !id.starts_with(LOGIN_NOTIFY))
+        .collect();
+    assert!(strays.is_empty(), "only Thanks and its dependents: {strays:?}");
+    let message = rec["run"]["message"].as_str().unwrap();
+    assert!(message.contains("select left out"), "{message}");
+    let left: u64 = rec["run"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["left_out"]["tests"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(left > ran.len() as u64, "most of the project is left out: {left}");
+    eprintln!("select: {} tests ran, {left} left out: {message}", ran.len());
+}
