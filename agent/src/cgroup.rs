@@ -121,6 +121,7 @@ impl From<CgroupUsage> for Usage {
             peak_pids: u.peak_pids,
             oom_kills: u.oom_kills,
             executor: String::new(),
+            workspace_warm: None,
         }
     }
 }

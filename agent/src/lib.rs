@@ -14,6 +14,7 @@ pub mod process;
 pub mod runner;
 pub mod session;
 pub mod telemetry;
+pub mod workspace;
 
 pub use runner::Runner;
 pub use session::AgentConfig;
@@ -109,6 +110,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
                 scratch_dir: work_dir.join("sandbox"),
                 namespaces,
             },
+            workspaces: Arc::new(workspace::Workspaces::new(&work_dir)),
             work_dir,
             docker,
             images,

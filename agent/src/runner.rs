@@ -30,6 +30,8 @@ pub struct Runner {
     pub docker: Option<Arc<DockerExecutor>>,
     /// Runtime images built on this host.
     pub images: ImageCache,
+    /// Git mirrors and workspaces (for pipelines whose repos come from git).
+    pub workspaces: Arc<crate::workspace::Workspaces>,
 }
 
 const LOG_TAIL_LINES: usize = 30;
@@ -69,7 +71,7 @@ impl Runner {
         let prepare_started = Instant::now();
         let dir = self.work_dir.join("tasks").join(format!("{}-a{attempt}", spec.task_id));
         let log = dir.join("log.txt");
-        let project = PathBuf::from(&spec.project_dir);
+        let mut project = PathBuf::from(&spec.project_dir);
         let mut outcome = self.empty_outcome();
         outcome.log_path = log.display().to_string();
         outcome.usage.executor = spec.runtime.executor.as_str().into();
@@ -97,6 +99,35 @@ impl Runner {
                 }
             },
         };
+        if let Some(ws) = &spec.workspace {
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                outcome.exit = ExitKind::Infrastructure {
+                    message: format!("cannot create task directory {}: {e}", dir.display()),
+                };
+                return outcome;
+            }
+            match self.workspaces.prepare(ws, &log).await {
+                Ok(prepared) => {
+                    append_log(
+                        &log,
+                        &format!(
+                            "farm: workspace {} ({})",
+                            prepared.dir.display(),
+                            if prepared.warm { "warm" } else { "built" }
+                        ),
+                    );
+                    outcome.usage.workspace_warm = Some(prepared.warm);
+                    project = prepared.dir;
+                }
+                Err(message) => {
+                    append_log(&log, &format!("farm: workspace: {message}"));
+                    outcome.exit = ExitKind::Infrastructure {
+                        message: format!("workspace: {message}"),
+                    };
+                    return outcome;
+                }
+            }
+        }
         if let Err(message) = prepare(&dir, &project, spec.runtime.isolated()) {
             outcome.exit = ExitKind::Infrastructure { message };
             return outcome;
@@ -369,7 +400,7 @@ fn absorb(outcome: &mut TaskOutcome, p: &ProcessOutcome) {
     outcome.usage.absorb(&p.usage);
 }
 
-fn append_log(log: &Path, line: &str) {
+pub(crate) fn append_log(log: &Path, line: &str) {
     use std::io::Write;
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
         let _ = writeln!(f, "{line}");

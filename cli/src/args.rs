@@ -166,9 +166,14 @@ pub struct RunArgs {
     /// tests named after it, and recently failed tests.
     #[arg(long = "changed-file", value_name = "PATH")]
     pub changed_files: Vec<String>,
-    /// select mode: the changed files of this unified diff.
+    /// The change under test as a unified diff: applied to a git workspace (repos
+    /// with `git`), and in select mode its files are the changed files.
     #[arg(long, value_name = "FILE")]
     pub patch: Option<PathBuf>,
+    /// The change under test as a ref of one git repo, REPO=REF (e.g.
+    /// Thanks=refs/changes/45/12345/3): tested instead of the repo's `ref`.
+    #[arg(long, value_name = "REPO=REF")]
+    pub change: Vec<String>,
     /// select mode: only this repository's tests (repeatable), e.g. `--ext Echo`.
     #[arg(long, value_name = "REPO")]
     pub ext: Vec<String>,

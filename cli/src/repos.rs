@@ -84,3 +84,59 @@ pub fn patch_files(patch: &Path) -> Result<Vec<String>, CliError> {
     }
     Ok(files)
 }
+
+/// The commit each git repository's ref resolves to (`git ls-remote`), with
+/// `changes` (`REPO=REF`, the change under test) taking the place of a repo's ref.
+pub fn resolve_commits(pipeline: &Pipeline, changes: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    let mut overrides = BTreeMap::new();
+    for change in changes {
+        let (repo, reference) = change
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--change `{change}`: expected REPO=REF")))?;
+        if !pipeline.repos.iter().any(|r| r.name == repo && r.git.is_some()) {
+            return Err(CliError::Usage(format!(
+                "--change {change}: the pipeline has no git repo `{repo}`"
+            )));
+        }
+        overrides.insert(repo.to_string(), reference.to_string());
+    }
+    let mut out = BTreeMap::new();
+    for repo in &pipeline.repos {
+        let Some(url) = &repo.git else { continue };
+        let reference = overrides
+            .get(&repo.name)
+            .cloned()
+            .or_else(|| repo.git_ref.clone())
+            .unwrap_or_else(|| "HEAD".to_string());
+        let commit = if testfarm_shared::workspace::is_commit(&reference) {
+            reference
+        } else {
+            ls_remote(url, &reference).map_err(|why| CliError::Usage(format!("repo {}: {why}", repo.name)))?
+        };
+        out.insert(repo.name.clone(), commit);
+    }
+    Ok(out)
+}
+
+fn ls_remote(url: &str, reference: &str) -> Result<String, String> {
+    let out = std::process::Command::new("git")
+        .args(["ls-remote", "--", url, reference])
+        .output()
+        .map_err(|e| format!("cannot run git: {e} (hint: apt-get install git)"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git ls-remote {url} {reference}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `HEAD` and `main` may both match several refs; an exact name wins.
+    let rows: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once('\t')).collect();
+    let exact = rows.iter().find(|(_, name)| {
+        *name == reference || *name == format!("refs/heads/{reference}") || *name == format!("refs/tags/{reference}")
+    });
+    exact
+        .or(rows.first())
+        .map(|(commit, _)| commit.to_string())
+        .ok_or_else(|| format!("no ref `{reference}` at {url}"))
+}

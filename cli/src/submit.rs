@@ -54,9 +54,27 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
     let submitter = std::env::var("USER").unwrap_or_else(|_| "cli".into());
     let requires = crate::repos::manifest_requires(Path::new(&project_dir), &parsed)?;
     let mut changed_files = run.changed_files.clone();
+    let mut patch_text = String::new();
     if let Some(patch) = &run.patch {
         changed_files.extend(crate::repos::patch_files(patch)?);
+        // A git workspace is built by the agents: the patch travels with the run. A
+        // local project directory is taken as it is (the patch already applied).
+        if parsed.repos.iter().any(|r| r.git.is_some()) {
+            patch_text = std::fs::read_to_string(patch)
+                .map_err(|e| CliError::Usage(format!("cannot read patch {}: {e}", patch.display())))?;
+        }
     }
+    if !run.mode.eq_ignore_ascii_case("select") {
+        // The patch is what is tested, not a selection.
+        if run.patch.is_some() && patch_text.is_empty() {
+            return Err(CliError::Usage(
+                "--patch outside --mode select is applied to a git workspace: the pipeline's repos need `git` URLs"
+                    .into(),
+            ));
+        }
+        changed_files.truncate(run.changed_files.len());
+    }
+    let commits = crate::repos::resolve_commits(&parsed, &run.change)?;
     let reply = client
         .submit(SubmitRequest {
             pipeline_yaml: text,
@@ -75,6 +93,12 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
             } else {
                 serde_json::to_string(&requires).expect("a map of strings")
             },
+            repo_commits_json: if commits.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&commits).expect("a map of strings")
+            },
+            patch: patch_text,
         })
         .await?
         .into_inner();

@@ -82,6 +82,7 @@ impl Farm for Services {
         })?;
         let mut pipeline = pipeline;
         let selection = selection(&mut pipeline, &req, mode)?;
+        pin_commits(&mut pipeline, &req.repo_commits_json, !req.patch.is_empty())?;
         let jobs = expand(&pipeline, &req.only_stages).map_err(|e| Status::invalid_argument(e.to_string()))?;
         if req.project_dir.is_empty() {
             return Err(Status::invalid_argument(
@@ -114,6 +115,7 @@ impl Farm for Services {
             counts: Counts::default(),
             failed_tests: Vec::new(),
             selection,
+            patch: Some(req.patch.clone()).filter(|p| !p.is_empty()),
         };
         match self
             .node
@@ -369,4 +371,39 @@ fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result
         }
     }
     Ok(selection)
+}
+
+/// Pins every git repository to the commit the client resolved, so that every shard
+/// of the run tests the same tree.
+fn pin_commits(pipeline: &mut Pipeline, commits_json: &str, patch: bool) -> Result<(), Status> {
+    let commits: BTreeMap<String, String> = if commits_json.is_empty() {
+        BTreeMap::new()
+    } else {
+        serde_json::from_str(commits_json).map_err(|e| Status::invalid_argument(format!("repo_commits_json: {e}")))?
+    };
+    let from_git = pipeline.repos.iter().any(|r| r.git.is_some());
+    if patch && !from_git {
+        return Err(Status::invalid_argument(
+            "a patch is applied to a git workspace: the pipeline's repos need `git` URLs \
+             (for a local checkout, apply it there; --patch with --mode select only selects)",
+        ));
+    }
+    for repo in pipeline.repos.iter_mut().filter(|r| r.git.is_some()) {
+        match commits.get(&repo.name) {
+            Some(c) if testfarm_shared::workspace::is_commit(c) => repo.commit = Some(c.clone()),
+            Some(c) => {
+                return Err(Status::invalid_argument(format!(
+                    "repo {}: `{c}` is not a 40-hex commit",
+                    repo.name
+                )))
+            }
+            None => {
+                return Err(Status::invalid_argument(format!(
+                    "repo {}: no commit given for its ref (`farm submit` resolves them with git ls-remote)",
+                    repo.name
+                )))
+            }
+        }
+    }
+    Ok(())
 }

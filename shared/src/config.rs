@@ -58,6 +58,11 @@ struct RawRepo {
     namespace: Option<String>,
     #[serde(default)]
     requires: Vec<String>,
+    /// A git URL: agents check the repository out at the commit `ref` resolves to.
+    #[serde(default)]
+    git: Option<String>,
+    #[serde(default, rename = "ref")]
+    git_ref: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -431,11 +436,17 @@ impl Validator<'_> {
                     ))
                 }
             };
+            if r.git_ref.is_some() && r.git.is_none() {
+                return Err(self.error(&["repos", &name, "ref"], "`ref` needs `git`: the URL to fetch it from"));
+            }
             let repo = Repo {
                 path: r.path.unwrap_or(path),
                 test_namespace: r.namespace.unwrap_or(namespace),
                 requires: r.requires,
                 name: name.clone(),
+                git: r.git,
+                git_ref: r.git_ref,
+                commit: None,
             };
             if r.kind.as_deref() == Some("core") {
                 core.push(repo);
@@ -456,6 +467,21 @@ impl Validator<'_> {
         }
         core.extend(others);
         let mut repos = core;
+        let from_git = repos.iter().filter(|r| r.git.is_some()).count();
+        if from_git != 0 && from_git != repos.len() {
+            let local: Vec<&str> = repos
+                .iter()
+                .filter(|r| r.git.is_none())
+                .map(|r| r.name.as_str())
+                .collect();
+            return Err(self.error(
+                &["repos", local[0]],
+                format!(
+                    "some repos have `git` and {} do not: a workspace is either all git checkouts or the project directory",
+                    local.join(", ")
+                ),
+            ));
+        }
         for (name, needs) in dependencies {
             let Some(repo) = repos.iter_mut().find(|r| r.name == name) else {
                 return Err(self.error(&["dependencies", &name], format!("`{name}` is not in `repos`")));

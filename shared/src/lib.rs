@@ -18,3 +18,4 @@ pub mod select;
 pub mod task;
 pub mod trace;
 pub mod units;
+pub mod workspace;

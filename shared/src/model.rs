@@ -79,6 +79,41 @@ pub struct Run {
     /// What a `select` run asked for (empty otherwise).
     #[serde(default)]
     pub selection: Selection,
+    /// The change under test as a unified diff, applied to the git workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+}
+
+impl Run {
+    /// The workspace of a pipeline whose repositories come from git (None: the commands
+    /// run in `project_dir`).
+    pub fn workspace(&self) -> Option<crate::workspace::Workspace> {
+        let repos = &self.pipeline.repos;
+        if repos.is_empty() || repos.iter().any(|r| r.git.is_none() || r.commit.is_none()) {
+            return None;
+        }
+        let mut checkouts: Vec<crate::workspace::Checkout> = repos
+            .iter()
+            .map(|r| crate::workspace::Checkout {
+                name: r.name.clone(),
+                path: r.path.clone(),
+                url: r.git.clone().unwrap_or_default(),
+                commit: r.commit.clone().unwrap_or_default(),
+            })
+            .collect();
+        // Outer directories first: `.` before `extensions/Echo`.
+        checkouts.sort_by_key(|c| {
+            if c.path == "." {
+                0
+            } else {
+                c.path.matches('/').count() + 1
+            }
+        });
+        Some(crate::workspace::Workspace {
+            repos: checkouts,
+            patch: self.patch.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,16 @@ pub struct Repo {
     pub test_namespace: String,
     /// Repositories it needs, directly (from the pipeline and its extension.json).
     pub requires: Vec<String>,
+    /// Where agents fetch it from (`file://…`, `https://…`); None: it is part of the
+    /// project directory as submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<String>,
+    /// The branch or ref under test (default `HEAD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    /// What `git_ref` (or `--change`) resolved to when the run was submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// The dependency graph of a pipeline's repositories, checked: every name known, no
@@ -282,6 +292,9 @@ mod tests {
             path: path.into(),
             test_namespace: ns.into(),
             requires: requires.iter().map(|s| s.to_string()).collect(),
+            git: None,
+            git_ref: None,
+            commit: None,
         }
     }
 

@@ -29,6 +29,9 @@ pub struct TaskSpec {
     /// The stage's executor, runtime image and network.
     #[serde(default)]
     pub runtime: Runtime,
+    /// The git checkouts (and patch) to run in, instead of `project_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<crate::workspace::Workspace>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +143,10 @@ pub struct Usage {
     /// The executor that ran the task (`sandbox`, `docker`); empty in older reports.
     #[serde(default)]
     pub executor: String,
+    /// For a git workspace: whether it was there already (true) or built for this
+    /// task (false); None without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_warm: Option<bool>,
 }
 
 impl Usage {

@@ -100,3 +100,11 @@ pub fn summary(record: &Value) -> String {
     }
     s
 }
+
+/// The run's `failed_tests` (`JOB TEST`, in the order they were reported).
+pub fn failed_tests(record: &Value) -> Vec<&str> {
+    record["run"]["failed_tests"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}

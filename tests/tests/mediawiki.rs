@@ -189,12 +189,7 @@ fn a_failing_test_in_one_cell_fails_the_gate_and_names_the_test() {
     let rec = out.json();
     assert_eq!(out.code, 1, "{}", summary(&rec));
     assert_eq!(record::verdict(&rec), "failed");
-    let failed: Vec<&str> = rec["run"]["failed_tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let failed = record::failed_tests(&rec);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].ends_with(FAILING), "{failed:?}");
     assert!(

@@ -619,6 +619,7 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
         kind,
         trace_parent: testfarm_shared::trace::task_traceparent(run, &task.id, task.attempt),
         runtime: stage.runtime.clone(),
+        workspace: run.workspace(),
     }
 }
 

@@ -33,6 +33,7 @@ fn run() -> Run {
         counts: Counts::default(),
         failed_tests: Vec::new(),
         selection: Default::default(),
+        patch: None,
     }
 }
 

@@ -618,6 +618,7 @@ mod tests {
                 counts: Counts::default(),
                 failed_tests: Vec::new(),
                 selection: Default::default(),
+                patch: None,
             },
             tasks,
         }

@@ -68,6 +68,7 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
         },
         failed_tests: vec!["unit u2".into()],
         selection: Default::default(),
+        patch: None,
     }
 }
 

@@ -1,0 +1,172 @@
+//! Git workspaces on an agent: a bare mirror per repository URL, and one workspace
+//! directory per [`Workspace::key`] (the repositories at their commits, the patch
+//! applied), built by the first shard that needs it and reused by every later shard of
+//! the same tree: the warm case. See README.md, "MediaWiki pipelines".
+//!
+//! ```text
+//! <work>/mirrors/<fnv(url)>.git    git clone --mirror; fetched when a commit is missing
+//! <work>/workspaces/<key>/         the checkouts (clone --shared of the mirror: no copy
+//!                                  of the objects), root repository first
+//! <work>/workspaces/<key>.partial/ a build in progress (or interrupted: redone)
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use testfarm_shared::workspace::{fnv1a, Workspace};
+use tokio::process::Command;
+
+const READY: &str = ".farm-workspace";
+
+/// The agent's workspaces; one build per key at a time.
+#[derive(Debug)]
+pub struct Workspaces {
+    mirrors: PathBuf,
+    root: PathBuf,
+    building: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A prepared workspace, and whether it was there already.
+pub struct Prepared {
+    pub dir: PathBuf,
+    pub warm: bool,
+}
+
+impl Workspaces {
+    pub fn new(work_dir: &Path) -> Workspaces {
+        Workspaces {
+            mirrors: work_dir.join("mirrors"),
+            root: work_dir.join("workspaces"),
+            building: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The workspace for `ws`, built if needed. Git's own output goes to `log`.
+    pub async fn prepare(&self, ws: &Workspace, log: &Path) -> Result<Prepared, String> {
+        let key = ws.key();
+        let dir = self.root.join(&key);
+        if dir.join(READY).is_file() {
+            return Ok(Prepared { dir, warm: true });
+        }
+        let lock = {
+            let mut building = self.building.lock().expect("workspace locks");
+            building.entry(key.clone()).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        if dir.join(READY).is_file() {
+            // Another shard built it while this one waited.
+            return Ok(Prepared { dir, warm: true });
+        }
+        let partial = self.root.join(format!("{key}.partial"));
+        let _ = std::fs::remove_dir_all(&partial);
+        std::fs::create_dir_all(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        for repo in &ws.repos {
+            let mirror = self.mirror(&repo.url, &repo.commit, log).await?;
+            let dest = if repo.path == "." {
+                partial.clone()
+            } else {
+                partial.join(&repo.path)
+            };
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            }
+            let dest_text = dest.display().to_string();
+            let mirror_text = mirror.display().to_string();
+            git(
+                &[
+                    "clone",
+                    "--quiet",
+                    "--shared",
+                    "--no-checkout",
+                    &mirror_text,
+                    &dest_text,
+                ],
+                None,
+                log,
+            )
+            .await
+            .map_err(|e| format!("repo {}: {e}", repo.name))?;
+            git(&["checkout", "--quiet", "--detach", &repo.commit], Some(&dest), log)
+                .await
+                .map_err(|e| format!("repo {} at {}: {e}", repo.name, repo.commit))?;
+        }
+        if let Some(patch) = &ws.patch {
+            let file = self.root.join(format!("{key}.patch"));
+            std::fs::write(&file, patch).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            git(&["apply", "-p1", &file.display().to_string()], Some(&partial), log)
+                .await
+                .map_err(|e| format!("the change under test does not apply: {e}"))?;
+        }
+        std::fs::write(partial.join(READY), format!("{key}\n"))
+            .map_err(|e| format!("cannot mark the workspace: {e}"))?;
+        std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move the workspace into place: {e}"))?;
+        Ok(Prepared { dir, warm: false })
+    }
+
+    /// The bare mirror of `url`, holding `commit` (cloned or fetched as needed).
+    async fn mirror(&self, url: &str, commit: &str, log: &Path) -> Result<PathBuf, String> {
+        let mirror = self.mirrors.join(format!("{:016x}.git", fnv1a(url.as_bytes())));
+        let text = mirror.display().to_string();
+        if !mirror.join("HEAD").is_file() {
+            std::fs::create_dir_all(&self.mirrors)
+                .map_err(|e| format!("cannot create {}: {e}", self.mirrors.display()))?;
+            let _ = std::fs::remove_dir_all(&mirror);
+            git(&["clone", "--quiet", "--mirror", "--", url, &text], None, log).await?;
+        }
+        let has = |m: PathBuf| async move {
+            git(
+                &[
+                    "--git-dir",
+                    &m.display().to_string(),
+                    "cat-file",
+                    "-e",
+                    &format!("{commit}^{{commit}}"),
+                ],
+                None,
+                log,
+            )
+            .await
+            .is_ok()
+        };
+        if !has(mirror.clone()).await {
+            git(
+                &["--git-dir", &text, "fetch", "--quiet", "--prune", "origin"],
+                None,
+                log,
+            )
+            .await?;
+            if !has(mirror.clone()).await {
+                return Err(format!("commit {commit} is not in {url}"));
+            }
+        }
+        Ok(mirror)
+    }
+}
+
+/// Runs git; its stderr goes to the task log, and into the error when it fails.
+async fn git(args: &[&str], cwd: Option<&Path>, log: &Path) -> Result<(), String> {
+    let mut cmd = Command::new("git");
+    cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| format!("cannot run git: {e} (hint: apt-get install git)"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stderr.trim().is_empty() {
+        crate::runner::append_log(log, &format!("git {}: {}", args.join(" "), stderr.trim()));
+    }
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "git {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            stderr.trim()
+        ))
+    }
+}
