@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 
 use testfarm_proto::TaskAssignment;
 use testfarm_shared::matrix::labels_match;
-use testfarm_shared::plan::{plan_failed_first, PlanParams};
+use testfarm_shared::plan::{choose_warm, plan_failed_first, PlanParams};
 use testfarm_shared::profile::{estimate_tests, TestProfile};
 use testfarm_shared::select::{select, RepoGraph};
+
+/// How far down the queue an agent looks for a task whose workspace it has warm.
+const WARM_WINDOW: usize = 64;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -376,12 +379,27 @@ impl Scheduler {
                     id.as_str(),
                 )
             });
+            // Runs with a git workspace, and the agents that have it (a task of the
+            // run done or running there): those agents get the run's shards first.
+            let mut warm: HashSet<(&str, &str)> = HashSet::new();
+            let mut has_workspace: HashMap<&str, bool> = HashMap::new();
+            for t in sm.active_tasks() {
+                let on = match &t.state {
+                    TaskState::Leased { agent, .. } => Some(agent.as_str()),
+                    _ => t.done_by.as_deref(),
+                };
+                if let Some(agent) = on {
+                    warm.insert((agent, t.run_id.as_str()));
+                }
+            }
             let mut taken: HashSet<&str> = HashSet::new();
             let mut picks = Vec::new();
             for (id, agent) in &live {
                 if busy.get(id.as_str()).copied().unwrap_or(0) >= agent.slots {
                     continue;
                 }
+                // Eligible tasks in queue order, up to a window: (task, class, warm).
+                let mut candidates: Vec<(&str, u8, bool)> = Vec::new();
                 for key in sm.queue() {
                     let task_id = key.3.as_str();
                     if taken.contains(task_id) {
@@ -405,9 +423,20 @@ impl Scheduler {
                     {
                         continue;
                     }
+                    let with_ws = *has_workspace
+                        .entry(task.run_id.as_str())
+                        .or_insert_with(|| run.pipeline.repos.iter().any(|r| r.git.is_some()));
+                    let is_warm = with_ws && warm.contains(&(id.as_str(), task.run_id.as_str()));
+                    candidates.push((task_id, key.0, is_warm));
+                    if is_warm || candidates.len() >= WARM_WINDOW || !with_ws {
+                        break;
+                    }
+                }
+                let classes: Vec<(u8, bool)> = candidates.iter().map(|c| (c.1, c.2)).collect();
+                if let Some(i) = choose_warm(&classes, WARM_WINDOW) {
+                    let task_id = candidates[i].0;
                     taken.insert(task_id);
                     picks.push((task_id.to_string(), (*id).clone(), agent.stream.clone().expect("live")));
-                    break;
                 }
             }
             picks

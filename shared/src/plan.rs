@@ -134,6 +134,23 @@ pub fn plan_failed_first(
     shards
 }
 
+/// Which of an agent's eligible queued tasks to lease, given in queue order as
+/// (priority class, whether the agent has the task's workspace warm): the first one,
+/// unless a warm one of the same priority class follows within `window` candidates —
+/// then that one, so a tree is built on as few agents as possible without letting a
+/// lower class overtake.
+pub fn choose_warm(candidates: &[(u8, bool)], window: usize) -> Option<usize> {
+    let (first_class, first_warm) = *candidates.first()?;
+    if first_warm {
+        return Some(0);
+    }
+    candidates
+        .iter()
+        .take(window)
+        .position(|&(class, warm)| class == first_class && warm)
+        .or(Some(0))
+}
+
 /// The units to place, and for class split the tests of each unit (by first index).
 fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>) {
     match split {
@@ -353,5 +370,22 @@ mod tests {
             plan_failed_first(&tests, &est, &failed, Split::Class, &params(2)),
             plan(&tests, &est, Split::Class, &params(2))
         );
+    }
+
+    #[test]
+    fn a_warm_task_of_the_same_class_goes_before_a_cold_one() {
+        assert_eq!(choose_warm(&[], 8), None);
+        assert_eq!(choose_warm(&[(0, false), (0, false), (0, true)], 8), Some(2));
+        assert_eq!(
+            choose_warm(&[(0, false), (1, true)], 8),
+            Some(0),
+            "never past its class"
+        );
+        assert_eq!(
+            choose_warm(&[(0, false), (0, false), (0, true)], 2),
+            Some(0),
+            "only within the window"
+        );
+        assert_eq!(choose_warm(&[(0, true), (0, true)], 8), Some(0));
     }
 }
