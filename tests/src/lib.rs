@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod containers;
 mod farm;
 mod firewall;
+pub mod http;
 pub mod members;
 mod process;
 pub mod quickstart;

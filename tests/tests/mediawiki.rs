@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
+use testfarm_integration::http::get_json;
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::{workspace_root, Farm, Options};
 
@@ -97,7 +98,13 @@ fn class_shards(rec: &Value, stage: &str, class: &str) -> Vec<(u64, f64, Vec<f64
 
 #[test]
 fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class() {
-    let mut farm = Farm::start("mw-gate", Options::default());
+    let mut farm = Farm::start(
+        "mw-gate",
+        Options {
+            http: true,
+            ..Options::default()
+        },
+    );
     let first = farm.submit(&pipeline(), &["--mode", "gate"]);
     let rec = first.json();
     assert_eq!(first.code, 0, "{}", summary(&rec));
@@ -180,6 +187,42 @@ fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class()
                 .collect::<Vec<_>>()
         );
     }
+
+    // The reports agree with the runs: test time from the JUnit, the big class on top
+    // of the profile, the extensions by name, a ranked list of improvements.
+    let run_id = rec2["run"]["id"].as_str().unwrap();
+    let api = get_json(&farm.http_url(), &format!("/api/runs/{run_id}"));
+    let junit_secs: f64 = record::results(&rec2).iter().map(|r| r.duration_secs).sum();
+    let reported = api["efficiency"]["total_test_secs"].as_f64().unwrap();
+    assert!((reported - junit_secs).abs() < 1e-6, "{reported} against {junit_secs}");
+    let saves: Vec<f64> = api["improvements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["saves_secs"].as_f64().unwrap())
+        .collect();
+    assert!(!saves.is_empty() && saves.windows(2).all(|w| w[0] >= w[1]), "{saves:?}");
+    let profile = get_json(&farm.http_url(), "/api/profiles/mediawiki");
+    let top_unit = profile["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["stage"] == "phpunit-unit")
+        .expect("unit classes in the profile");
+    assert_eq!(top_unit["name"], BIG_CLASS, "{top_unit}");
+    let extensions: BTreeSet<&str> = profile["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for ext in ["Echo", "Thanks", "LoginNotify"] {
+        assert!(extensions.contains(ext), "{ext} in {extensions:?}");
+    }
+    eprintln!(
+        "mediawiki report {run_id}: top improvement: {}",
+        api["improvements"][0]["title"].as_str().unwrap_or("?")
+    );
 }
 
 #[test]
