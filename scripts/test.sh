@@ -13,17 +13,21 @@ step "set-up: system packages"
 # runtime images are debootstrapped from Debian packages (no registry here).
 # Installed only when missing.
 need=()
-for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git chromium:chromium debootstrap:debootstrap; do
+for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git chromium:chromium debootstrap:debootstrap \
+  setpriv:util-linux node:nodejs psql:postgresql-client; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
-# examples/mediawiki runs with Debian's PHP and PHPUnit.
-for pkg in php8.2-cli php8.2-sqlite3 php8.2-xml php8.2-mbstring phpunit; do
+# examples/mediawiki runs with Debian's PHP and PHPUnit, against the database servers
+# the agents start (MariaDB, PostgreSQL) and SQLite.
+for pkg in php8.2-cli php8.2-sqlite3 php8.2-mysql php8.2-pgsql php8.2-xml php8.2-mbstring phpunit \
+  mariadb-server postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
+  # The servers are started by the agents, never as system services.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 if ! command -v cargo >/dev/null 2>&1; then

@@ -82,6 +82,7 @@ async fn measure(
                 task_id: "bench",
                 runtime,
                 image,
+                binds: &[],
             })
             .await;
         let wall = began.elapsed().as_secs_f64();

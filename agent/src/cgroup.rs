@@ -122,6 +122,7 @@ impl From<CgroupUsage> for Usage {
             oom_kills: u.oom_kills,
             executor: String::new(),
             workspace_warm: None,
+            install_warm: None,
         }
     }
 }

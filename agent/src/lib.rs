@@ -2,16 +2,20 @@
 //! each task in the stage's executor ([`runner`], [`executor`]): the sandbox (its own
 //! process group ([`process`]) in its own cgroup with the stage's limits ([`cgroup`]),
 //! in namespaces and a runtime image's rootfs when the stage names one
-//! ([`namespace`])) or a docker container; and reports per-test results, phase
-//! timings and resource use. Runtime images are built with [`image`].
+//! ([`namespace`])) or a docker container, after the stage's install step
+//! ([`install`]) and with the databases it asks for ([`service`]); and reports
+//! per-test results, phase timings and resource use. Runtime images are built with
+//! [`image`].
 //! See ../shared/DESIGN.md, "Executors".
 
 pub mod cgroup;
 pub mod executor;
 pub mod image;
+pub mod install;
 pub mod namespace;
 pub mod process;
 pub mod runner;
+pub mod service;
 pub mod session;
 pub mod telemetry;
 pub mod workspace;
@@ -97,7 +101,15 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
         // An operator's own `--label executor.docker=no` wins.
         labels.entry(key).or_insert(value);
     }
+    for service in service::Services::available() {
+        if let Some((key, value)) = service.required_label() {
+            labels.entry(key).or_insert(value);
+        }
+    }
     tracing::info!(agent = %id, ?labels, "labels");
+    let services = Arc::new(service::Services::new(&work_dir));
+    // A server a killed agent left running is stopped before any task needs one.
+    services.shutdown().await;
     let owned = cgroup_parent.clone();
     let config = AgentConfig {
         coordinators,
@@ -111,12 +123,15 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
                 namespaces,
             },
             workspaces: Arc::new(workspace::Workspaces::new(&work_dir)),
+            services: services.clone(),
+            installs: Arc::new(install::Installs::new(&work_dir)),
             work_dir,
             docker,
             images,
         },
     };
     session::run(config, shutdown).await;
+    services.shutdown().await;
     if let Some(parent) = owned {
         cgroup::remove_parent(&parent);
     }

@@ -66,6 +66,20 @@ pub struct Bind {
     pub writable: bool,
 }
 
+/// Hands a directory to the runtime user when the agent is root (commands in an
+/// image or container, and the database servers, run as that user).
+pub fn give_to_runtime_user(dir: &Path) -> Result<(), String> {
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(
+            dir,
+            Some(nix::unistd::Uid::from_raw(RUNTIME_UID)),
+            Some(nix::unistd::Gid::from_raw(RUNTIME_GID)),
+        )
+        .map_err(|e| format!("cannot hand {} to the runtime user: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// Device nodes bind-mounted from the host into the new `/dev`.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 /// Symlinks in the new `/dev`: (name, target).

@@ -16,9 +16,11 @@ use testfarm_shared::task::{
 
 use crate::executor::docker::DockerExecutor;
 use crate::executor::sandbox::SandboxExecutor;
-use crate::executor::{infrastructure, Exec, Executor, ProcessOutcome};
+use crate::executor::{infrastructure, Bind, Exec, Executor, ProcessOutcome};
 use crate::image::{ImageCache, LocalImage};
-use crate::namespace::{RUNTIME_GID, RUNTIME_UID};
+use crate::install::Installs;
+use crate::namespace::give_to_runtime_user;
+use crate::service::{Provided, Services, Template};
 
 /// Where and how this agent runs tasks.
 #[derive(Debug, Clone)]
@@ -32,6 +34,10 @@ pub struct Runner {
     pub images: ImageCache,
     /// Git mirrors and workspaces (for pipelines whose repos come from git).
     pub workspaces: Arc<crate::workspace::Workspaces>,
+    /// Database servers for stages with `services:`.
+    pub services: Arc<Services>,
+    /// Install steps done on this agent.
+    pub installs: Arc<Installs>,
 }
 
 const LOG_TAIL_LINES: usize = 30;
@@ -143,16 +149,65 @@ impl Runner {
                 value.clone(),
             );
         }
-        outcome.phases.prepare_secs = prepare_started.elapsed().as_secs_f64();
-        let ctx = Ctx {
+        let name = format!("{}-a{attempt}", spec.task_id);
+        let mut ctx = Ctx {
             executor,
             image: image.as_ref(),
-            name: format!("{}-a{attempt}", spec.task_id),
+            name: name.clone(),
             spec,
             dir: &dir,
             log: &log,
             project: &project,
+            binds: Vec::new(),
         };
+        // The install step (once per key on this agent), then the task's own database,
+        // a copy of the install's.
+        let installed = match &spec.install {
+            None => None,
+            Some(install) => match self.install(&ctx, install, &env, &mut outcome).await {
+                Ok(installed) => Some(installed),
+                Err(failed) => {
+                    failed.apply(spec, &mut outcome);
+                    outcome.phases.prepare_secs = prepare_started.elapsed().as_secs_f64();
+                    outcome.log_tail = tail(&log, LOG_TAIL_LINES);
+                    return outcome;
+                }
+            },
+        };
+        if let Some(dir) = &installed {
+            env.insert("FARM_INSTALL_DIR".into(), dir.files.display().to_string());
+            ctx.binds.push(Bind {
+                path: dir.files.clone(),
+                writable: false,
+            });
+        }
+        let mut provided = Vec::new();
+        for service in &spec.services {
+            let template = installed.as_ref().map(|d| Template {
+                name: d.database.clone(),
+                sqlite_dir: d.sqlite.clone(),
+            });
+            let db = testfarm_shared::service::database_name("t", &name);
+            match self
+                .services
+                .provide(*service, &db, &dir.join("db"), template.as_ref(), &log)
+                .await
+            {
+                Ok(p) => {
+                    env.extend(p.env.clone());
+                    ctx.binds.extend(p.binds.iter().cloned());
+                    provided.push(p);
+                }
+                Err(message) => {
+                    append_log(&log, &format!("farm: {message}"));
+                    self.release(provided, &log).await;
+                    outcome.exit = ExitKind::Infrastructure { message };
+                    return outcome;
+                }
+            }
+        }
+        outcome.phases.prepare_secs = prepare_started.elapsed().as_secs_f64();
+        let ctx = ctx;
         match &spec.kind {
             TaskKind::Discover { command, phpunit } => ctx.discover(command, phpunit.as_ref(), env, &mut outcome).await,
             TaskKind::Shard {
@@ -181,8 +236,123 @@ impl Runner {
                 }
             }
         }
+        self.release(provided, &log).await;
         outcome.log_tail = tail(&log, LOG_TAIL_LINES);
         outcome
+    }
+
+    async fn release(&self, provided: Vec<Provided>, log: &Path) {
+        for p in provided {
+            self.services.release(p, log).await;
+        }
+    }
+
+    /// The install step of `install`: warm when this agent did it already, else run
+    /// now (in the task's executor, with the install's own database) and kept.
+    async fn install(
+        &self,
+        ctx: &Ctx<'_>,
+        install: &testfarm_shared::install::Install,
+        env: &BTreeMap<String, String>,
+        outcome: &mut TaskOutcome,
+    ) -> Result<crate::install::InstallDir, InstallFailed> {
+        let dir = self.installs.dir(install);
+        let _guard = self.installs.lock(install).await;
+        if self.installs.is_ready(&dir) {
+            append_log(ctx.log, &format!("farm: install {} (warm)", install.key));
+            outcome.usage.install_warm = Some(true);
+            return Ok(dir);
+        }
+        outcome.usage.install_warm = Some(false);
+        for (service, database) in self.installs.evict(install) {
+            self.services.drop_database(service, &database, ctx.log).await;
+        }
+        let infra = |message: String| InstallFailed::Infrastructure(message);
+        self.installs.reset(&dir).map_err(infra)?;
+        if ctx.spec.runtime.isolated() {
+            give_to_runtime_user(&dir.files).map_err(infra)?;
+        }
+        let mut env = env.clone();
+        env.insert("FARM_INSTALL_DIR".into(), dir.files.display().to_string());
+        let mut binds = ctx.binds.clone();
+        binds.push(Bind {
+            path: dir.files.clone(),
+            writable: true,
+        });
+        // The install's database stays: it is the template of every task's.
+        let service = ctx.spec.services.first().copied();
+        if let Some(service) = service {
+            let p = self
+                .services
+                .provide(service, &dir.database, &dir.sqlite, None, ctx.log)
+                .await
+                .map_err(|m| infra(format!("install {}: {m}", install.key)))?;
+            env.extend(p.env.clone());
+            binds.extend(p.binds.iter().cloned());
+        }
+        append_log(ctx.log, &format!("farm: install {}: {}", install.key, install.command));
+        let install_ctx = Ctx {
+            binds,
+            name: format!("{}.install", ctx.name),
+            ..ctx.borrowed()
+        };
+        let p = install_ctx
+            .execute(&install.command, &env, ctx.spec.limits.timeout, "")
+            .await;
+        absorb(outcome, &p);
+        match p.exit {
+            ExitKind::Exited { code: 0 } => {
+                self.installs.mark_ready(&dir, service).map_err(infra)?;
+                Ok(dir)
+            }
+            ExitKind::Infrastructure { message } => Err(infra(message)),
+            exit => {
+                append_log(
+                    ctx.log,
+                    &format!(
+                        "farm: the install step `{}` failed ({})",
+                        install.command,
+                        exit.describe()
+                    ),
+                );
+                Err(InstallFailed::Failed(exit))
+            }
+        }
+    }
+}
+
+/// Why a task's install step did not give it an install.
+enum InstallFailed {
+    /// The agent could not run it: retried elsewhere.
+    Infrastructure(String),
+    /// It ran and failed (exit code, timeout, memory): the tree's fault, so every test
+    /// of the task fails with it, and a discovery fails its job.
+    Failed(ExitKind),
+}
+
+impl InstallFailed {
+    fn apply(self, spec: &TaskSpec, outcome: &mut TaskOutcome) {
+        match self {
+            InstallFailed::Infrastructure(message) => outcome.exit = ExitKind::Infrastructure { message },
+            InstallFailed::Failed(exit) => {
+                let why = format!(
+                    "the stage's install step failed ({}), so this test did not run",
+                    exit.describe()
+                );
+                if let TaskKind::Shard { tests, .. } = &spec.kind {
+                    outcome.results = tests
+                        .iter()
+                        .map(|id| TestResult {
+                            id: id.clone(),
+                            status: TestStatus::Error,
+                            duration_secs: 0.0,
+                            message: why.clone(),
+                        })
+                        .collect();
+                }
+                outcome.exit = exit;
+            }
+        }
     }
 }
 
@@ -196,13 +366,8 @@ fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), String> {
         ));
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))?;
-    if isolated && nix::unistd::geteuid().is_root() {
-        nix::unistd::chown(
-            dir,
-            Some(nix::unistd::Uid::from_raw(RUNTIME_UID)),
-            Some(nix::unistd::Gid::from_raw(RUNTIME_GID)),
-        )
-        .map_err(|e| format!("cannot hand {} to the runtime user: {e}", dir.display()))?;
+    if isolated {
+        give_to_runtime_user(dir)?;
     }
     Ok(())
 }
@@ -216,9 +381,28 @@ struct Ctx<'a> {
     dir: &'a Path,
     log: &'a Path,
     project: &'a Path,
+    /// Mounted into an image or container besides the project and task directories.
+    binds: Vec<Bind>,
 }
 
-impl Ctx<'_> {
+/// Marks, in the task directory, the tools a command found missing.
+const MISSING_TOOLS: &str = ".farm-missing-tools";
+
+impl<'a> Ctx<'a> {
+    /// A copy for another command of the same task.
+    fn borrowed(&self) -> Ctx<'a> {
+        Ctx {
+            executor: self.executor,
+            image: self.image,
+            name: self.name.clone(),
+            spec: self.spec,
+            dir: self.dir,
+            log: self.log,
+            project: self.project,
+            binds: self.binds.clone(),
+        }
+    }
+
     /// Runs one command in the stage's executor; `suffix` tells the commands of one
     /// task apart (each mode: one per test).
     async fn execute(
@@ -232,7 +416,16 @@ impl Ctx<'_> {
         if self.spec.runtime.image.is_some() && self.image.is_none() {
             return infrastructure("the runtime image went missing", 0.0);
         }
-        self.executor
+        let marker = self.dir.join(MISSING_TOOLS);
+        let checked;
+        let command = if self.spec.tools.is_empty() {
+            command
+        } else {
+            checked = with_tool_check(&self.spec.tools, &marker, command);
+            checked.as_str()
+        };
+        let outcome = self
+            .executor
             .run(Exec {
                 command,
                 env,
@@ -245,8 +438,29 @@ impl Ctx<'_> {
                 task_id: &self.spec.task_id,
                 runtime: &self.spec.runtime,
                 image: self.image,
+                binds: &self.binds,
             })
-            .await
+            .await;
+        match std::fs::read_to_string(&marker) {
+            Ok(missing) => {
+                let _ = std::fs::remove_file(&marker);
+                let missing: Vec<String> = missing.split_whitespace().map(|t| format!("`{t}`")).collect();
+                let place = match &self.spec.runtime.image {
+                    Some(image) => format!("in runtime image `{image}`"),
+                    None => "on this agent".to_string(),
+                };
+                infrastructure(
+                    format!(
+                        "stage `{}` needs {}, not found {place} (PATH={}); hint: install it there, or run the stage where it is",
+                        self.spec.stage,
+                        missing.join(", "),
+                        crate::process::BASE_PATH
+                    ),
+                    outcome.start_secs,
+                )
+            }
+            Err(_) => outcome,
+        }
     }
 
     async fn discover(
@@ -391,6 +605,18 @@ impl Ctx<'_> {
             other => other,
         };
     }
+}
+
+/// `command`, after a check that every tool is on `PATH`: a missing one is written to
+/// `marker` and the command does not run (exit 127).
+fn with_tool_check(tools: &[String], marker: &Path, command: &str) -> String {
+    format!(
+        "farm_missing=''\nfor farm_tool in {}; do command -v \"$farm_tool\" >/dev/null 2>&1 || farm_missing=\"$farm_missing $farm_tool\"; done\n\
+         if [ -n \"$farm_missing\" ]; then echo \"farm: missing tools:$farm_missing\" >&2; echo $farm_missing > '{}'; exit 127; fi\n\
+         unset farm_missing farm_tool\n{command}",
+        tools.join(" "),
+        marker.display()
+    )
 }
 
 /// Adds one process's phases and usage into the task's.

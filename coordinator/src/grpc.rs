@@ -8,7 +8,7 @@ use testfarm_proto::agent_service_server::AgentService;
 use testfarm_proto::farm_server::Farm;
 use testfarm_proto::*;
 use testfarm_shared::config::{parse_pipeline, Pipeline};
-use testfarm_shared::matrix::expand;
+use testfarm_shared::matrix::{expand, stage_named};
 use testfarm_shared::select::{RepoGraph, Selection};
 use testfarm_shared::task::TaskOutcome;
 use tokio::sync::mpsc;
@@ -319,7 +319,7 @@ impl AgentService for Services {
 /// its repos (then checked again as a graph).
 fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result<Selection, Status> {
     for stage in &req.skip_stages {
-        if !pipeline.stages.iter().any(|s| &s.name == stage) {
+        if !pipeline.stages.iter().any(|s| stage_named(&s.name, stage)) {
             let known: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
             return Err(Status::invalid_argument(format!(
                 "--skip {stage}: no such stage (stages: {})",
@@ -327,7 +327,9 @@ fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result
             )));
         }
     }
-    pipeline.stages.retain(|s| !req.skip_stages.contains(&s.name));
+    pipeline
+        .stages
+        .retain(|s| !req.skip_stages.iter().any(|n| stage_named(&s.name, n)));
     if !req.repo_requires_json.is_empty() {
         let extra: BTreeMap<String, Vec<String>> = serde_json::from_str(&req.repo_requires_json)
             .map_err(|e| Status::invalid_argument(format!("repo_requires_json: {e}")))?;

@@ -26,7 +26,7 @@ use tonic::Status;
 use crate::node::{now_ms, Node};
 use crate::raft::ProposeError;
 use crate::state::machine::profile_key;
-use crate::state::{Applied, Command, JobState, TaskState};
+use crate::state::{Applied, Command, JobState, Run, TaskState};
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -379,17 +379,21 @@ impl Scheduler {
                     id.as_str(),
                 )
             });
-            // Runs with a git workspace, and the agents that have it (a task of the
-            // run done or running there): those agents get the run's shards first.
-            let mut warm: HashSet<(&str, &str)> = HashSet::new();
-            let mut has_workspace: HashMap<&str, bool> = HashMap::new();
+            // What each agent has warm (an install, a git workspace: a task of the
+            // run with the same warm key done or running there): those agents get the
+            // key's next tasks first.
+            let mut keys = WarmKeys::default();
+            let mut warm: HashSet<(&str, &str, u32)> = HashSet::new();
             for t in sm.active_tasks() {
                 let on = match &t.state {
                     TaskState::Leased { agent, .. } => Some(agent.as_str()),
                     _ => t.done_by.as_deref(),
                 };
-                if let Some(agent) = on {
-                    warm.insert((agent, t.run_id.as_str()));
+                let (Some(agent), Some(run)) = (on, sm.active_run(&t.run_id)) else {
+                    continue;
+                };
+                if let Some(key) = keys.of(run, t.job) {
+                    warm.insert((agent, t.run_id.as_str(), key));
                 }
             }
             let mut taken: HashSet<&str> = HashSet::new();
@@ -423,12 +427,10 @@ impl Scheduler {
                     {
                         continue;
                     }
-                    let with_ws = *has_workspace
-                        .entry(task.run_id.as_str())
-                        .or_insert_with(|| run.pipeline.repos.iter().any(|r| r.git.is_some()));
-                    let is_warm = with_ws && warm.contains(&(id.as_str(), task.run_id.as_str()));
+                    let key_of_task = keys.of(run, task.job);
+                    let is_warm = key_of_task.is_some_and(|k| warm.contains(&(id.as_str(), task.run_id.as_str(), k)));
                     candidates.push((task_id, key.0, is_warm));
-                    if is_warm || candidates.len() >= WARM_WINDOW || !with_ws {
+                    if is_warm || candidates.len() >= WARM_WINDOW || key_of_task.is_none() {
                         break;
                     }
                 }
@@ -441,5 +443,25 @@ impl Scheduler {
             }
             picks
         })
+    }
+}
+
+/// [`Run::warm_key`] per (run, job) of one scheduler pass, as small numbers: each
+/// computed once, compared without allocating.
+#[derive(Default)]
+struct WarmKeys<'s> {
+    by_job: HashMap<(&'s str, usize), Option<u32>>,
+    ids: HashMap<String, u32>,
+}
+
+impl<'s> WarmKeys<'s> {
+    fn of(&mut self, run: &'s Run, job: usize) -> Option<u32> {
+        if let Some(known) = self.by_job.get(&(run.id.as_str(), job)) {
+            return *known;
+        }
+        let next = self.ids.len() as u32;
+        let id = run.warm_key(job).map(|k| *self.ids.entry(k).or_insert(next));
+        self.by_job.insert((run.id.as_str(), job), id);
+        id
     }
 }

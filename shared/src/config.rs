@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::phpunit::Phpunit;
 use crate::select::{Repo, RepoGraph};
+use crate::service::Service;
 
 use crate::units::{ByteSize, HumanDuration};
 
@@ -80,6 +81,12 @@ struct RawDefaults {
     image: Option<String>,
     #[serde(default)]
     network: Option<String>,
+    #[serde(default)]
+    services: Option<Vec<ScalarString>>,
+    #[serde(default)]
+    install: Option<String>,
+    #[serde(default)]
+    tools: Option<Vec<ScalarString>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +118,15 @@ struct RawStage {
     image: Option<String>,
     #[serde(default)]
     network: Option<String>,
+    /// Databases the agent provides to each task; `{axis}` is filled in per cell.
+    #[serde(default)]
+    services: Option<Vec<ScalarString>>,
+    /// The install step, run once per tree, cell and agent (see [`crate::install`]).
+    #[serde(default)]
+    install: Option<String>,
+    /// Programs the stage's commands need on the agent (checked before they run).
+    #[serde(default)]
+    tools: Option<Vec<ScalarString>>,
 }
 
 /// `phpunit:` of a stage: discovery and shard commands made by the farm.
@@ -194,6 +210,32 @@ pub struct Stage {
     /// Where the commands run: executor, runtime image, network.
     #[serde(flatten)]
     pub runtime: Runtime,
+    /// Services each task gets, as written: names, or `{axis}` filled per cell
+    /// ([`Stage::services_in`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// The install step's command (see [`crate::install`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<String>,
+    /// Programs that must be on the agent's `PATH` where the commands run; a task
+    /// missing one fails as an infrastructure error naming it, never as a pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+}
+
+impl Stage {
+    /// The services of this stage in `cell`, placeholders filled. Validation made sure
+    /// every cell the stage runs in names known services; an unknown one is dropped.
+    pub fn services_in(&self, cell: &crate::matrix::Cell) -> Vec<Service> {
+        let mut out: Vec<Service> = self
+            .services
+            .iter()
+            .filter_map(|s| Service::parse(&crate::matrix::fill_placeholders(s, cell)))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// How a shard's tests are run.
@@ -625,6 +667,51 @@ impl Validator<'_> {
                 .unwrap_or(DEFAULT_TIMEOUT),
         };
         let runtime = self.runtime(name, &raw.executor, &raw.image, &raw.network, defaults)?;
+        let (services, own) = match raw.services {
+            Some(v) => (v, true),
+            None => (defaults.services.clone().unwrap_or_default(), false),
+        };
+        let services: Vec<String> = services.into_iter().map(|s| s.0).collect();
+        let services_path: Vec<String> = if own {
+            at("services")
+        } else {
+            vec!["defaults".into(), "services".into()]
+        };
+        self.check_services(&services_path, &services, axes, &cells)?;
+        let install = match raw.install {
+            Some(c) => Some((c, at("install"))),
+            None => defaults
+                .install
+                .clone()
+                .map(|c| (c, vec!["defaults".to_string(), "install".to_string()])),
+        };
+        let install = match install {
+            Some((c, path)) if c.trim().is_empty() => {
+                let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+                return Err(self.error(&refs, "an empty `install` command: remove the key or give the command"));
+            }
+            other => other.map(|(c, _)| c),
+        };
+        let mut tools: Vec<String> = defaults
+            .tools
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        for t in raw.tools.unwrap_or_default() {
+            if !tools.contains(&t.0) {
+                tools.push(t.0);
+            }
+        }
+        for t in &tools {
+            if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c)) {
+                return Err(err(
+                    "tools",
+                    format!("`{t}` is not a program name (letters, digits, `.`, `_`, `+`, `-`; no paths or arguments)"),
+                ));
+            }
+        }
         Ok(Stage {
             name: name.into(),
             discover,
@@ -636,7 +723,73 @@ impl Validator<'_> {
             split: raw.split.unwrap_or(if phpunit { Split::Auto } else { Split::Test }),
             default_estimate: raw.default_estimate.map(|d| d.0).unwrap_or(DEFAULT_ESTIMATE),
             runtime,
+            services,
+            install,
+            tools,
         })
+    }
+
+    /// Every service a stage names must be one the farm starts, in every cell the stage
+    /// runs in (`{db}` becomes each value of the `db` axis).
+    fn check_services(
+        &self,
+        path: &[String],
+        services: &[String],
+        axes: &[(String, Vec<String>)],
+        stage_cells: &BTreeMap<String, Vec<String>>,
+    ) -> Result<(), ConfigError> {
+        let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+        for service in services {
+            for placeholder in placeholders(service) {
+                if !axes.iter().any(|(a, _)| *a == placeholder) {
+                    return Err(self.error(
+                        &refs,
+                        format!("`{service}` names `{{{placeholder}}}`, which is not a matrix axis"),
+                    ));
+                }
+            }
+            for cell in crate::matrix::cells_of(axes) {
+                if !crate::matrix::cell_allowed(stage_cells, &cell) {
+                    continue;
+                }
+                let name = crate::matrix::fill_placeholders(service, &cell);
+                if Service::parse(&name).is_none() {
+                    let from = if name == *service {
+                        String::new()
+                    } else {
+                        let cell: Vec<String> = cell.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        format!(" (`{service}` in cell {})", cell.join(","))
+                    };
+                    return Err(self.error(
+                        &refs,
+                        format!(
+                            "`{name}`{from} is not a service the agents start (known: {}; hint: narrow the stage's `cells`)",
+                            Service::known()
+                        ),
+                    ));
+                }
+            }
+        }
+        // One database per task: FARM_DB_* name exactly one.
+        for cell in crate::matrix::cells_of(axes) {
+            if !crate::matrix::cell_allowed(stage_cells, &cell) {
+                continue;
+            }
+            let mut named: Vec<Service> = services
+                .iter()
+                .filter_map(|s| Service::parse(&crate::matrix::fill_placeholders(s, &cell)))
+                .collect();
+            named.sort();
+            named.dedup();
+            if named.len() > 1 {
+                let names: Vec<&str> = named.iter().map(|s| s.as_str()).collect();
+                return Err(self.error(
+                    &refs,
+                    format!("a task gets one database, and this names {}", names.join(" and ")),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The stage's executor, image and network (its own values, else `defaults`).

@@ -239,3 +239,76 @@ fn bad_repos_say_where() {
     let e = error_of(&MW.replace("    phpunit:\n", "    discover: ls\n    phpunit:\n"));
     assert!(e.message.contains("makes its own"), "{e}");
 }
+
+const WITH_SERVICES: &str = r#"
+pipeline: mw
+matrix:
+  php: ["8.2"]
+  db: [sqlite, mysql, postgres]
+defaults:
+  tools: [php]
+stages:
+  database:
+    discover: ls
+    run: ./t.sh
+    services: ["{db}"]
+    install: php maintenance/install.php
+    tools: [phpunit, php]
+"#;
+
+#[test]
+fn services_fill_per_cell_and_become_agent_labels() {
+    let p = parse_pipeline(WITH_SERVICES, "farm.yaml").unwrap();
+    let stage = &p.stages[0];
+    assert_eq!(stage.install.as_deref(), Some("php maintenance/install.php"));
+    assert_eq!(stage.tools, ["php", "phpunit"], "defaults first, no duplicates");
+    let jobs = crate::matrix::expand(&p, &[]).unwrap();
+    let by_db = |db: &str| jobs.iter().find(|j| j.cell["db"] == db).unwrap();
+    assert_eq!(
+        stage.services_in(&by_db("mysql").cell),
+        [crate::service::Service::Mysql]
+    );
+    assert_eq!(
+        by_db("mysql").labels.get("service.mysql").map(String::as_str),
+        Some("yes")
+    );
+    assert_eq!(
+        by_db("postgres").labels.get("service.postgres").map(String::as_str),
+        Some("yes")
+    );
+    assert!(
+        !by_db("sqlite").labels.keys().any(|k| k.starts_with("service.")),
+        "sqlite needs no server"
+    );
+}
+
+#[test]
+fn a_service_that_no_agent_starts_is_named_with_its_cell() {
+    let text = WITH_SERVICES.replace("postgres]", "oracle]");
+    let e = error_of(&text);
+    assert_eq!(e.field, "stages.database.services");
+    assert_eq!(e.line, typo_line(&text, "services:"));
+    assert!(e.message.contains("`oracle`"), "{e}");
+    assert!(e.message.contains("cell db=oracle"), "{e}");
+    // Narrowing the stage's cells away from the value makes it fine.
+    let narrowed = text.replace("    services:", "    cells: { db: [sqlite, mysql] }\n    services:");
+    parse_pipeline(&narrowed, "farm.yaml").unwrap();
+    let e = error_of(&WITH_SERVICES.replace("\"{db}\"", "\"{dbs}\""));
+    assert!(e.message.contains("not a matrix axis"), "{e}");
+    let e = error_of(&WITH_SERVICES.replace("[\"{db}\"]", "[\"{db}\", postgres]"));
+    assert!(e.message.contains("one database"), "{e}");
+}
+
+#[test]
+fn tools_are_plain_program_names_and_install_is_not_empty() {
+    let e = error_of(&WITH_SERVICES.replace("[phpunit, php]", "[\"vendor/bin/phpunit --x\"]"));
+    assert_eq!(e.field, "stages.database.tools");
+    assert!(e.message.contains("not a program name"), "{e}");
+    let e = error_of(&WITH_SERVICES.replace("php maintenance/install.php", "\"  \""));
+    assert_eq!(e.field, "stages.database.install");
+}
+
+/// The 1-based line of the first line containing `needle`.
+fn typo_line(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}

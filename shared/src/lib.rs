@@ -6,6 +6,7 @@
 pub mod capacity;
 pub mod config;
 pub mod image;
+pub mod install;
 pub mod junit;
 pub mod matrix;
 pub mod model;
@@ -15,6 +16,7 @@ pub mod profile;
 pub mod report;
 pub mod runtime;
 pub mod select;
+pub mod service;
 pub mod task;
 pub mod trace;
 pub mod units;

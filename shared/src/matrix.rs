@@ -40,8 +40,13 @@ pub enum MatrixError {
 
 /// Every cell of the matrix, in axis-name order with values in file order.
 pub fn cells(pipeline: &Pipeline) -> Vec<Cell> {
+    cells_of(&pipeline.axes)
+}
+
+/// Every cell of these axes.
+pub fn cells_of(axes: &[(String, Vec<String>)]) -> Vec<Cell> {
     let mut out = vec![Cell::new()];
-    for (axis, values) in &pipeline.axes {
+    for (axis, values) in axes {
         out = out
             .into_iter()
             .flat_map(|cell| {
@@ -59,7 +64,7 @@ pub fn cells(pipeline: &Pipeline) -> Vec<Cell> {
 /// The jobs of a run: each stage (or only those named) in each cell it allows.
 pub fn expand(pipeline: &Pipeline, only_stages: &[String]) -> Result<Vec<JobSpec>, MatrixError> {
     for stage in only_stages {
-        if !pipeline.stages.iter().any(|s| &s.name == stage) {
+        if !pipeline.stages.iter().any(|s| stage_named(&s.name, stage)) {
             let known: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
             return Err(MatrixError::UnknownStage {
                 stage: stage.clone(),
@@ -70,15 +75,11 @@ pub fn expand(pipeline: &Pipeline, only_stages: &[String]) -> Result<Vec<JobSpec
     let all_cells = cells(pipeline);
     let mut jobs = Vec::new();
     for stage in &pipeline.stages {
-        if !only_stages.is_empty() && !only_stages.contains(&stage.name) {
+        if !only_stages.is_empty() && !only_stages.iter().any(|n| stage_named(&stage.name, n)) {
             continue;
         }
         for cell in &all_cells {
-            let allowed = stage
-                .cells
-                .iter()
-                .all(|(axis, values)| cell.get(axis).is_some_and(|v| values.contains(v)));
-            if !allowed {
+            if !cell_allowed(&stage.cells, cell) {
                 continue;
             }
             let mut labels: BTreeMap<String, String> = stage
@@ -86,8 +87,10 @@ pub fn expand(pipeline: &Pipeline, only_stages: &[String]) -> Result<Vec<JobSpec
                 .iter()
                 .map(|(k, v)| (k.clone(), fill_placeholders(v, cell)))
                 .collect();
-            // The executor and image the stage needs: only agents that have them match.
+            // The executor, image and services the stage needs: only agents that have
+            // them match.
             labels.extend(stage.runtime.required_labels());
+            labels.extend(stage.services_in(cell).into_iter().filter_map(|s| s.required_label()));
             jobs.push(JobSpec {
                 stage: stage.name.clone(),
                 cell: cell.clone(),
@@ -101,7 +104,22 @@ pub fn expand(pipeline: &Pipeline, only_stages: &[String]) -> Result<Vec<JobSpec
     Ok(jobs)
 }
 
-fn fill_placeholders(value: &str, cell: &Cell) -> String {
+/// Whether `--run NAME` / `--skip NAME` means `stage`: the stage of that name, and
+/// the stages of its group `NAME.PART` — Quibble's `phpunit` is both of its passes,
+/// `phpunit.databaseless` and `phpunit.database`.
+pub fn stage_named(stage: &str, name: &str) -> bool {
+    stage == name || stage.strip_prefix(name).is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Whether a stage's `cells` (allowed values per axis) let it run in `cell`.
+pub fn cell_allowed(allowed: &BTreeMap<String, Vec<String>>, cell: &Cell) -> bool {
+    allowed
+        .iter()
+        .all(|(axis, values)| cell.get(axis).is_some_and(|v| values.contains(v)))
+}
+
+/// `{axis}` in `value` replaced by the cell's value of that axis.
+pub fn fill_placeholders(value: &str, cell: &Cell) -> String {
     let mut out = value.to_string();
     for (axis, v) in cell {
         out = out.replace(&format!("{{{axis}}}"), v);
@@ -117,6 +135,15 @@ pub fn labels_match(required: &BTreeMap<String, String>, agent: &BTreeMap<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_name_selects_its_group() {
+        assert!(stage_named("phpunit", "phpunit"));
+        assert!(stage_named("phpunit.database", "phpunit"));
+        assert!(!stage_named("phpunit-unit", "phpunit"), "another stage, not a part");
+        assert!(!stage_named("phpunit", "phpunit.database"));
+        assert!(stage_named("phpunit.database", "phpunit.database"));
+    }
     use crate::config::parse_pipeline;
 
     const PIPELINE: &str = r#"

@@ -85,6 +85,20 @@ pub struct Run {
 }
 
 impl Run {
+    /// What an agent keeps warm for a job's tasks, so that the scheduler sends the next
+    /// one where it already is: the install of the job's cell (`cell|command`, the same
+    /// for every job of the run that shares it), else the run's git workspace (`""`);
+    /// None when there is nothing to keep.
+    pub fn warm_key(&self, job: usize) -> Option<String> {
+        let spec = &self.jobs.get(job)?.spec;
+        let stage = self.pipeline.stages.iter().find(|s| s.name == spec.stage)?;
+        if let Some(install) = &stage.install {
+            let cell: Vec<String> = spec.cell.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            return Some(format!("{}|{install}", cell.join(",")));
+        }
+        self.pipeline.repos.iter().any(|r| r.git.is_some()).then(String::new)
+    }
+
     /// The workspace of a pipeline whose repositories come from git (None: the commands
     /// run in `project_dir`).
     pub fn workspace(&self) -> Option<crate::workspace::Workspace> {
@@ -249,4 +263,41 @@ pub struct StateEvent {
     pub run_id: String,
     pub failed_tests: Vec<String>,
     pub finished: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::testdata;
+
+    #[test]
+    fn the_warm_key_is_the_cells_install_else_the_git_workspace_else_none() {
+        let mut run = testdata::run("r1", 0);
+        assert_eq!(
+            run.warm_key(0),
+            None,
+            "a project directory and no install: nothing to keep"
+        );
+        run.pipeline.stages[1].install = Some("php install.php".into());
+        let unit = run.jobs.iter().position(|j| j.spec.stage == "unit").unwrap();
+        assert_eq!(run.warm_key(unit).as_deref(), Some("|php install.php"));
+        for repo in [("core", "."), ("Echo", "extensions/Echo")] {
+            run.pipeline.repos.push(crate::select::Repo {
+                name: repo.0.into(),
+                path: repo.1.into(),
+                test_namespace: String::new(),
+                requires: Vec::new(),
+                git: Some(format!("file:///r/{}", repo.0)),
+                git_ref: None,
+                commit: None,
+            });
+        }
+        let api = run.jobs.iter().position(|j| j.spec.stage == "api").unwrap();
+        assert_eq!(run.warm_key(api).as_deref(), Some(""), "the run's git workspace");
+        assert_eq!(
+            run.warm_key(unit).as_deref(),
+            Some("|php install.php"),
+            "the install wins"
+        );
+        assert_eq!(run.warm_key(99), None);
+    }
 }

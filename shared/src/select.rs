@@ -121,14 +121,17 @@ impl RepoGraph {
             .map(|r| r.name.as_str())
     }
 
-    /// The repository a test id belongs to.
+    /// The repository a test id belongs to: by its class's namespace, or for an id
+    /// that is a path (a JavaScript test file) by where the file lies; else core.
     pub fn owner_of_test<'a>(&'a self, id: &str) -> &'a str {
         self.repos
             .iter()
             .filter(|r| !r.test_namespace.is_empty() && id.starts_with(&r.test_namespace))
             .max_by_key(|r| r.test_namespace.len())
-            .or_else(|| self.repos.first())
-            .map_or("", |r| r.name.as_str())
+            .map(|r| r.name.as_str())
+            .or_else(|| if id.contains('/') { self.owner_of_path(id) } else { None })
+            .or_else(|| self.repos.first().map(|r| r.name.as_str()))
+            .unwrap_or("")
     }
 
     /// `names` and every repository that requires one of them, transitively. Every
@@ -453,5 +456,7 @@ mod tests {
         assert_eq!(g.owner_of_path("extensions/EchoX/x.php"), None);
         assert_eq!(g.owner_of_path("core/x.php"), Some("core"));
         assert_eq!(g.owner_of_test("Foo::bar"), "core");
+        assert_eq!(g.owner_of_test("extensions/Echo/tests/node/badge.test.js"), "Echo");
+        assert_eq!(g.owner_of_test("core/tests/node/util.test.js"), "core");
     }
 }

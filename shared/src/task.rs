@@ -32,6 +32,15 @@ pub struct TaskSpec {
     /// The git checkouts (and patch) to run in, instead of `project_dir`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<crate::workspace::Workspace>,
+    /// Databases the agent provides to the task (see [`crate::service`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::service::Service>,
+    /// The stage's install step, run once per key on the agent before the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<crate::install::Install>,
+    /// Programs the commands need on `PATH` where they run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +122,19 @@ pub enum ExitKind {
     Infrastructure { message: String },
 }
 
+impl ExitKind {
+    /// How it ended, in words for messages: "exit code 1", "killed at its timeout".
+    pub fn describe(&self) -> String {
+        match self {
+            ExitKind::Exited { code } => format!("exit code {code}"),
+            ExitKind::Signalled { signal } => format!("killed by signal {signal}"),
+            ExitKind::TimedOut => "killed at its timeout".into(),
+            ExitKind::MemoryLimit => "killed at its memory limit".into(),
+            ExitKind::Infrastructure { message } => format!("infrastructure failure: {message}"),
+        }
+    }
+}
+
 /// Seconds spent in each phase of a task, as measured by the agent (queued is
 /// measured by the coordinator: lease time minus queue time).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -147,6 +169,10 @@ pub struct Usage {
     /// task (false); None without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_warm: Option<bool>,
+    /// For a stage with an install step: whether it was done already on this agent
+    /// (true) or ran for this task (false); None without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_warm: Option<bool>,
 }
 
 impl Usage {

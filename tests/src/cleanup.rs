@@ -38,6 +38,25 @@ pub(crate) fn kill_shard_leftovers(dir: &Path) {
     }
 }
 
+/// SIGKILLs the database servers the agents started under `dir` (their command
+/// lines name their data directories under `<agent work dir>/services/`): they run in
+/// sessions of their own, as `nobody`, so a killed agent leaves them running.
+pub(crate) fn kill_service_leftovers(dir: &Path) {
+    let marker = format!("{}/", dir.display());
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline);
+        if text.contains(&marker) && text.contains("/services/") && !is_zombie(pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
 /// Force-removes the containers labelled with this agent (the docker executor's;
 /// the daemon keeps them running when the agent is killed). Quiet without docker.
 pub(crate) fn remove_agent_containers(agent_id: &str) {

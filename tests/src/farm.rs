@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cleanup::{kill_shard_leftovers, remove_agent_cgroups, remove_agent_containers};
+use crate::cleanup::{kill_service_leftovers, kill_shard_leftovers, remove_agent_cgroups, remove_agent_containers};
 use crate::process::{farm_command, spawn_logged, tail, Output, Proc};
 
 /// How long one CLI command (a whole run, followed to its verdict) may take.
@@ -420,6 +420,7 @@ impl Drop for Farm {
             c.kill();
         }
         kill_shard_leftovers(self.dir());
+        kill_service_leftovers(self.dir());
         for id in &self.agent_ids {
             // Containers first: their cgroups are under the agent's.
             remove_agent_containers(id);

@@ -376,7 +376,13 @@ fn container_body(
     let limits = exec.limits;
     let memory = limits.memory_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
     let host = HostConfig {
-        binds: Some(vec![bind(exec.project_dir, "ro")?, bind(exec.task_dir, "rw")?]),
+        binds: Some({
+            let mut binds = vec![bind(exec.project_dir, "ro")?, bind(exec.task_dir, "rw")?];
+            for b in exec.binds {
+                binds.push(bind(&b.path, if b.writable { "rw" } else { "ro" })?);
+            }
+            binds
+        }),
         memory,
         // Equal to memory: no swap to dodge the limit with.
         memory_swap: memory,
@@ -440,6 +446,7 @@ async fn stream_logs(docker: Docker, id: String, log: std::path::PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::executor::Bind;
     use std::collections::BTreeMap;
     use testfarm_shared::config::{Network, Runtime};
 
@@ -474,6 +481,7 @@ mod tests {
             task_id: "r1.2",
             runtime: &runtime,
             image: Some(&image),
+            binds: &[],
         };
         let body = container_body(&exec, &image, "agent-1", None).unwrap();
         let host = body.host_config.clone().unwrap();
@@ -502,6 +510,23 @@ mod tests {
         };
         let body = container_body(&exec, &image, "agent-1", None).unwrap();
         assert_eq!(body.host_config.unwrap().network_mode.as_deref(), Some("bridge"));
+        let sockets = [Bind {
+            path: "/w/services/postgres/sock".into(),
+            writable: true,
+        }];
+        let exec = Exec {
+            binds: &sockets,
+            ..exec
+        };
+        let binds = container_body(&exec, &image, "agent-1", None)
+            .unwrap()
+            .host_config
+            .unwrap()
+            .binds;
+        assert_eq!(
+            binds.unwrap().last().map(String::as_str),
+            Some("/w/services/postgres/sock:/w/services/postgres/sock:rw")
+        );
         assert_eq!(container_name("a/b", "r1.2-a1"), "testfarm-a_b-r1.2-a1");
     }
 }

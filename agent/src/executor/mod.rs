@@ -17,6 +17,7 @@ use testfarm_shared::config::{ExecutorKind, Limits, Runtime};
 use testfarm_shared::task::{ExitKind, Usage};
 
 use crate::image::LocalImage;
+pub use crate::namespace::Bind;
 pub use crate::process::ProcessOutcome;
 
 /// One command of a task, as the runner hands it to an executor. Paths are the same
@@ -41,6 +42,9 @@ pub struct Exec<'a> {
     pub runtime: &'a Runtime,
     /// The runtime image, resolved in the agent's cache (when the stage names one).
     pub image: Option<&'a LocalImage>,
+    /// More host directories to mount at the same path inside an image or container:
+    /// the services' sockets, the install step's directory.
+    pub binds: &'a [Bind],
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

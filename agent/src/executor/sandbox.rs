@@ -106,7 +106,7 @@ impl SandboxExecutor {
             image: Some(ImageRoot {
                 rootfs: image.rootfs.clone(),
                 scratch,
-                binds: vec![
+                binds: [
                     Bind {
                         path: exec.project_dir.to_path_buf(),
                         writable: false,
@@ -115,7 +115,10 @@ impl SandboxExecutor {
                         path: exec.task_dir.to_path_buf(),
                         writable: true,
                     },
-                ],
+                ]
+                .into_iter()
+                .chain(exec.binds.iter().cloned())
+                .collect(),
                 uid: namespace::RUNTIME_UID,
                 gid: namespace::RUNTIME_GID,
             }),

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use testfarm_shared::config::{RunMode, Stage};
+use testfarm_shared::install::{self, Install};
 use testfarm_shared::plan::PlannedShard;
 use testfarm_shared::profile::TestProfile;
 use testfarm_shared::select::LeftOut;
@@ -367,7 +368,7 @@ impl StateMachine {
                     let message = format!(
                         "job {}: `discover` failed ({}) on agent {agent}; log tail:\n{}",
                         run.jobs[job].spec.display_name(),
-                        describe_exit(exit),
+                        exit.describe(),
                         outcome.log_tail
                     );
                     finish(run, Verdict::Error, message, now_ms);
@@ -412,7 +413,7 @@ impl StateMachine {
                     let name = format!(
                         "{} (runner of shard {task_id}: {})",
                         run.jobs[job].spec.display_name(),
-                        describe_exit(&outcome.exit)
+                        outcome.exit.describe()
                     );
                     run.failed_tests.push(name.clone());
                     failed_now.push(name);
@@ -571,16 +572,6 @@ fn queue_key(run: &Run, task: &Task) -> QueueKey {
     (run.mode.priority(), run_seq(&run.id), order, task.id.clone())
 }
 
-pub fn describe_exit(exit: &ExitKind) -> String {
-    match exit {
-        ExitKind::Exited { code } => format!("exit code {code}"),
-        ExitKind::Signalled { signal } => format!("killed by signal {signal}"),
-        ExitKind::TimedOut => "killed at its timeout".into(),
-        ExitKind::MemoryLimit => "killed at its memory limit".into(),
-        ExitKind::Infrastructure { message } => format!("infrastructure failure: {message}"),
-    }
-}
-
 /// What an agent needs to run a task.
 pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
     let job = &run.jobs[task.job];
@@ -606,6 +597,19 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
             estimate_secs: shard.estimate_secs,
         },
     };
+    let workspace = run.workspace();
+    let services = stage.services_in(&job.spec.cell);
+    let install = stage.install.as_ref().map(|command| {
+        let tree = install::tree_of(
+            workspace.as_ref().map(|w| w.key()).as_deref(),
+            &run.project_dir,
+            &run.id,
+        );
+        Install {
+            key: install::install_key(&tree, command, &job.spec.cell, &services, &stage.runtime),
+            command: command.clone(),
+        }
+    });
     TaskSpec {
         run_id: run.id.clone(),
         task_id: task.id.clone(),
@@ -619,7 +623,10 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
         kind,
         trace_parent: testfarm_shared::trace::task_traceparent(run, &task.id, task.attempt),
         runtime: stage.runtime.clone(),
-        workspace: run.workspace(),
+        workspace,
+        services,
+        install,
+        tools: stage.tools.clone(),
     }
 }
 

@@ -25,7 +25,7 @@ pub mod svg;
 pub mod text;
 
 #[cfg(test)]
-mod testdata;
+pub(crate) mod testdata;
 
 use serde::{Deserialize, Serialize};
 

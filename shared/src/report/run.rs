@@ -546,28 +546,18 @@ fn failures(run: &Run, tasks: &[Task], names: &[String]) -> Vec<Failure> {
         }
         let exited_ok = matches!(o.exit, ExitKind::Exited { code: 0 });
         match t.work {
-            Work::Discover if !exited_ok => out.push(base(None, "discovery".into(), describe(&o.exit))),
+            Work::Discover if !exited_ok => out.push(base(None, "discovery".into(), o.exit.describe())),
             Work::Discover if run.jobs.get(t.job).is_some_and(|j| j.tests == 0) => {
                 out.push(base(None, "discovery".into(), "`discover` printed no test ids".into()));
             }
             Work::Shard(_) if !exited_ok && failing.is_empty() => {
-                out.push(base(None, "runner".into(), describe(&o.exit)));
+                out.push(base(None, "runner".into(), o.exit.describe()));
             }
             _ => {}
         }
     }
     out.truncate(MAX_FAILURES);
     out
-}
-
-fn describe(exit: &ExitKind) -> String {
-    match exit {
-        ExitKind::Exited { code } => format!("exit code {code}"),
-        ExitKind::Signalled { signal } => format!("killed by signal {signal}"),
-        ExitKind::TimedOut => "killed at its timeout".into(),
-        ExitKind::MemoryLimit => "killed at its memory limit".into(),
-        ExitKind::Infrastructure { message } => format!("infrastructure failure: {message}"),
-    }
 }
 
 /// The log lines about `test`: from the last line that names it, else the tail.
