@@ -109,8 +109,9 @@ fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class()
     let rec = first.json();
     assert_eq!(first.code, 0, "{}", summary(&rec));
     let jobs = rec["run"]["jobs"].as_array().unwrap();
-    // composer-test and phpunit-unit per PHP; phpunit and phpunit-database per cell.
-    assert_eq!(jobs.len(), 2 + 2 + 4 + 4, "{}", summary(&rec));
+    // composer-test, phpunit-unit and phpunit.databaseless per PHP; npm-test once;
+    // phpunit.database in every cell: 2 PHP × (MariaDB, PostgreSQL, SQLite).
+    assert_eq!(jobs.len(), 2 + 1 + 2 + 2 + 6, "{}", summary(&rec));
 
     // What ran is what phpunit itself lists, once per job, all passed.
     let unit = phpunit_runs(&["--testsuite", "unit"]);
@@ -122,8 +123,8 @@ fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class()
         let stage = job_stage(&rec, job);
         let want = match stage.as_str() {
             "phpunit-unit" => &unit,
-            "phpunit" => &databaseless,
-            "phpunit-database" => &database,
+            "phpunit.databaseless" => &databaseless,
+            "phpunit.database" => &database,
             _ => continue,
         };
         let got: BTreeSet<String> = ids.iter().cloned().collect();
@@ -132,6 +133,16 @@ fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class()
     }
     let results = record::results(&rec);
     assert!(results.iter().all(|r| r.status == "passed"), "{}", summary(&rec));
+    assert_database_cells_ran_on_their_installs(&rec);
+    let node_tests: BTreeSet<&str> = results
+        .iter()
+        .filter(|r| job_stage(&rec, r.job) == "npm-test")
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(
+        node_tests.contains("extensions/Echo/tests/node/badge.test.js") && node_tests.len() == 3,
+        "npm-test ran the JavaScript tests: {node_tests:?}"
+    );
     eprintln!(
         "mediawiki gate: {} jobs, {} results, `farm submit` {:.2}s",
         jobs.len(),
@@ -225,6 +236,60 @@ fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class()
     );
 }
 
+/// Every `phpunit.database` cell ran against its own server (the PHP tests compare the
+/// database they are connected to with FARM_DB_NAME) and the install the farm made for
+/// it: the installer's tests passed, not skipped, in each of the six cells; the install
+/// ran at most once per agent and cell, and later tasks found it warm.
+fn assert_database_cells_ran_on_their_installs(rec: &Value) {
+    const INSTALLED: &str = "MediaWiki\\Tests\\Integration\\Installer\\InstallerTest::testInstallIsForThisDatabase";
+    const BACKEND: &str = "MediaWiki\\Tests\\Integration\\Database\\TestDatabaseTest::testBackendMatchesEnvironment";
+    let jobs = rec["run"]["jobs"].as_array().unwrap();
+    let mut cells = BTreeSet::new();
+    for r in record::results(rec) {
+        if job_stage(rec, r.job) == "phpunit.database" && (r.id == INSTALLED || r.id == BACKEND) {
+            assert_eq!(r.status, "passed", "{} in job {}", r.id, r.job);
+            cells.insert((r.job, r.id));
+        }
+    }
+    let database_jobs: Vec<u64> = (0..jobs.len() as u64)
+        .filter(|j| job_stage(rec, *j) == "phpunit.database")
+        .collect();
+    assert_eq!(cells.len(), 2 * database_jobs.len(), "{cells:?}");
+    let dbs: BTreeSet<&str> = database_jobs
+        .iter()
+        .map(|j| jobs[*j as usize]["spec"]["cell"]["db"].as_str().unwrap())
+        .collect();
+    assert_eq!(dbs, BTreeSet::from(["mysql", "postgres", "sqlite"]));
+
+    let mut cold: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut warm, mut tasks) = (0, 0);
+    for t in record::tasks(rec) {
+        let job = t["job"].as_u64().unwrap();
+        if !database_jobs.contains(&job) || t["done_by"].is_null() {
+            continue;
+        }
+        tasks += 1;
+        match t["outcome"]["usage"]["install_warm"].as_bool() {
+            Some(true) => warm += 1,
+            Some(false) => {
+                let cell = jobs[job as usize]["spec"]["cell"].to_string();
+                let agent = t["done_by"].as_str().unwrap().to_string();
+                *cold.entry(format!("{agent} {cell}")).or_default() += 1;
+            }
+            None => panic!("task {} of a stage with an install says nothing of it", t["id"]),
+        }
+    }
+    assert!(
+        cold.values().all(|n| *n == 1),
+        "one install per agent and cell: {cold:?}"
+    );
+    assert!(warm > 0, "later tasks reuse the install: {warm} warm of {tasks}");
+    eprintln!(
+        "installs: {} made (agent × cell), {warm} of {tasks} phpunit.database tasks found theirs warm",
+        cold.len()
+    );
+}
+
 #[test]
 fn a_failing_test_in_one_cell_fails_the_gate_and_names_the_test() {
     let mut farm = Farm::start("mw-fail", Options::default());
@@ -264,9 +329,15 @@ fn select_for_a_change_in_one_extension_runs_it_and_its_dependents_only() {
         ran.iter().any(|id| id.starts_with(LOGIN_NOTIFY)),
         "LoginNotify requires Thanks (extension.json), so it ran: {ran:?}"
     );
+    // PHPUnit ids by namespace, JavaScript test files by path.
     let strays: Vec<&&str> = ran
         .iter()
-        .filter(|id| !id.starts_with(THANKS) && !id.starts_with(LOGIN_NOTIFY))
+        .filter(|id| {
+            !id.starts_with(THANKS)
+                && !id.starts_with(LOGIN_NOTIFY)
+                && !id.starts_with("extensions/Thanks/")
+                && !id.starts_with("extensions/LoginNotify/")
+        })
         .collect();
     assert!(strays.is_empty(), "only Thanks and its dependents: {strays:?}");
     let message = rec["run"]["message"].as_str().unwrap();

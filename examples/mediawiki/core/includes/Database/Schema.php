@@ -6,7 +6,8 @@ use PDO;
 use RuntimeException;
 
 /**
- * Creates the core tables (plus extension tables from SQL files) in SQLite.
+ * Creates the core tables (plus extension tables from SQL files). The SQL is
+ * written for SQLite and translated for PostgreSQL and MySQL by Dialect.
  */
 final class Schema {
 	public const CORE_TABLES = [ 'page', 'revision', 'user' ];
@@ -37,7 +38,7 @@ CREATE TABLE revision (
 	rev_content BLOB NOT NULL
 );
 CREATE INDEX rev_page_timestamp ON revision (rev_page, rev_timestamp);
-CREATE TABLE user (
+CREATE TABLE "user" (
 	user_id INTEGER PRIMARY KEY AUTOINCREMENT,
 	user_name TEXT NOT NULL UNIQUE,
 	user_registration TEXT,
@@ -71,6 +72,7 @@ SQL;
 	 * @return string[] Tables present afterwards
 	 */
 	public static function create( PDO $db, array $extraSqlFiles = [] ): array {
+		$driver = Dialect::of( $db );
 		$statements = self::splitStatements( self::CORE_SQL );
 		foreach ( $extraSqlFiles as $file ) {
 			$sql = @file_get_contents( $file );
@@ -80,28 +82,19 @@ SQL;
 			array_push( $statements, ...self::splitStatements( $sql ) );
 		}
 		foreach ( $statements as $statement ) {
-			$db->exec( $statement );
+			$db->exec( Dialect::translateDdl( $statement, $driver ) );
 		}
 		return self::listTables( $db );
 	}
 
 	public static function drop( PDO $db ): void {
-		$foreignKeys = (int)$db->query( 'PRAGMA foreign_keys' )->fetchColumn();
-		$db->exec( 'PRAGMA foreign_keys = OFF' );
-		try {
-			foreach ( self::listTables( $db ) as $table ) {
-				$db->exec( 'DROP TABLE IF EXISTS "' . str_replace( '"', '""', $table ) . '"' );
-			}
-		} finally {
-			$db->exec( 'PRAGMA foreign_keys = ' . ( $foreignKeys ? 'ON' : 'OFF' ) );
-		}
+		Dialect::dropTables( $db );
 	}
 
 	/**
 	 * @return string[]
 	 */
 	public static function listTables( PDO $db ): array {
-		$stmt = $db->query( "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name" );
-		return $stmt->fetchAll( PDO::FETCH_COLUMN );
+		return Dialect::listTables( $db );
 	}
 }

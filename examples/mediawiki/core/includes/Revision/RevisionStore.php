@@ -62,7 +62,7 @@ class RevisionStore {
 				'UPDATE page SET page_latest = ?, page_len = ?, page_touched = ?, page_is_new = ? WHERE page_id = ?'
 			)->execute( [ $revId, strlen( $content ), $ts, $parentId === null ? 1 : 0, $pageId ] );
 			if ( $user->isRegistered() ) {
-				$this->db->prepare( 'UPDATE user SET user_editcount = user_editcount + 1 WHERE user_id = ?' )
+				$this->db->prepare( 'UPDATE "user" SET user_editcount = user_editcount + 1 WHERE user_id = ?' )
 					->execute( [ $user->getId() ] );
 			}
 			if ( $ownTransaction ) {

@@ -30,7 +30,7 @@ class UserStore {
 		if ( $this->getUserByName( $canonical ) !== null ) {
 			throw new RuntimeException( "User \"$canonical\" already exists" );
 		}
-		$stmt = $this->db->prepare( 'INSERT INTO user (user_name, user_registration, user_editcount) VALUES (?, ?, 0)' );
+		$stmt = $this->db->prepare( 'INSERT INTO "user" (user_name, user_registration, user_editcount) VALUES (?, ?, 0)' );
 		$stmt->execute( [ $canonical, MWTimestamp::convert( MWTimestamp::TS_MW, $timestamp ) ] );
 		return new UserIdentityValue( (int)$this->db->lastInsertId(), $canonical );
 	}
@@ -40,14 +40,14 @@ class UserStore {
 		if ( $canonical === false ) {
 			return null;
 		}
-		$stmt = $this->db->prepare( 'SELECT user_id, user_name FROM user WHERE user_name = ?' );
+		$stmt = $this->db->prepare( 'SELECT user_id, user_name FROM "user" WHERE user_name = ?' );
 		$stmt->execute( [ $canonical ] );
 		$row = $stmt->fetch( PDO::FETCH_ASSOC );
 		return $row ? new UserIdentityValue( (int)$row['user_id'], $row['user_name'] ) : null;
 	}
 
 	public function getUserById( int $id ): ?UserIdentityValue {
-		$stmt = $this->db->prepare( 'SELECT user_id, user_name FROM user WHERE user_id = ?' );
+		$stmt = $this->db->prepare( 'SELECT user_id, user_name FROM "user" WHERE user_id = ?' );
 		$stmt->execute( [ $id ] );
 		$row = $stmt->fetch( PDO::FETCH_ASSOC );
 		return $row ? new UserIdentityValue( (int)$row['user_id'], $row['user_name'] ) : null;
@@ -64,13 +64,13 @@ class UserStore {
 	}
 
 	public function getEditCount( int $userId ): int {
-		$stmt = $this->db->prepare( 'SELECT user_editcount FROM user WHERE user_id = ?' );
+		$stmt = $this->db->prepare( 'SELECT user_editcount FROM "user" WHERE user_id = ?' );
 		$stmt->execute( [ $userId ] );
 		return (int)$stmt->fetchColumn();
 	}
 
 	public function incrementEditCount( int $userId, int $by = 1 ): void {
-		$stmt = $this->db->prepare( 'UPDATE user SET user_editcount = user_editcount + ? WHERE user_id = ?' );
+		$stmt = $this->db->prepare( 'UPDATE "user" SET user_editcount = user_editcount + ? WHERE user_id = ?' );
 		$stmt->execute( [ $by, $userId ] );
 	}
 
@@ -79,7 +79,7 @@ class UserStore {
 	 */
 	public function listUsers( string $prefix = '', int $limit = 50 ): array {
 		$stmt = $this->db->prepare(
-			"SELECT user_id, user_name FROM user WHERE user_name LIKE ? ESCAPE '\\' ORDER BY user_name LIMIT ?"
+			'SELECT user_id, user_name FROM "user" WHERE user_name LIKE ? ESCAPE \'\\\' ORDER BY user_name LIMIT ?'
 		);
 		$like = addcslashes( $prefix, '%_\\' ) . '%';
 		$stmt->bindValue( 1, $like );

@@ -2,6 +2,7 @@
 
 namespace MediaWiki\Extension\Echo;
 
+use MediaWiki\Database\Dialect;
 use MediaWiki\Title\Title;
 use MediaWiki\User\UserIdentityValue;
 use MediaWiki\Utils\MWTimestamp;
@@ -56,10 +57,10 @@ class EventStore {
 	}
 
 	public function addNotification( int $userId, Event $event ): void {
-		$this->db->prepare(
-			'INSERT OR IGNORE INTO echo_notification (notification_user, notification_event, notification_timestamp)'
+		$this->db->prepare( Dialect::insertIgnore( $this->db,
+			'INSERT INTO echo_notification (notification_user, notification_event, notification_timestamp)'
 			. ' VALUES (?, ?, ?)'
-		)->execute( [ $userId, $event->getId(), $event->getTimestamp() ] );
+		) )->execute( [ $userId, $event->getId(), $event->getTimestamp() ] );
 	}
 
 	/**

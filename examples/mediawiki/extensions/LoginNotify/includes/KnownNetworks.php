@@ -2,6 +2,7 @@
 
 namespace MediaWiki\Extension\LoginNotify;
 
+use MediaWiki\Database\Dialect;
 use InvalidArgumentException;
 use MediaWiki\Utils\IPUtils;
 use MediaWiki\Utils\MWTimestamp;
@@ -39,7 +40,7 @@ class KnownNetworks {
 		$ts = MWTimestamp::convert( MWTimestamp::TS_MW, $timestamp );
 		$this->db->prepare(
 			'INSERT INTO loginnotify_seen_net (lsn_user, lsn_subnet, lsn_last_seen) VALUES (?, ?, ?)'
-			. ' ON CONFLICT (lsn_user, lsn_subnet) DO UPDATE SET lsn_last_seen = excluded.lsn_last_seen'
+			. Dialect::onConflictUpdate( $this->db, [ 'lsn_user', 'lsn_subnet' ], 'lsn_last_seen = excluded.lsn_last_seen' )
 		)->execute( [ $userId, $subnet, $ts ] );
 	}
 

@@ -2,6 +2,7 @@
 
 namespace MediaWiki\Extension\LoginNotify;
 
+use MediaWiki\Database\Dialect;
 use MediaWiki\Config\HashConfig;
 use MediaWiki\Extension\Echo\Event;
 use MediaWiki\Extension\Echo\NotificationController;
@@ -58,7 +59,8 @@ class LoginNotifier {
 		$subnet = KnownNetworks::getSubnet( $ip );
 		$this->db->prepare(
 			'INSERT INTO loginnotify_failures (lf_user, lf_subnet, lf_count, lf_last) VALUES (?, ?, 1, ?)'
-			. ' ON CONFLICT (lf_user, lf_subnet) DO UPDATE SET lf_count = lf_count + 1, lf_last = excluded.lf_last'
+			. Dialect::onConflictUpdate( $this->db, [ 'lf_user', 'lf_subnet' ],
+				'lf_count = loginnotify_failures.lf_count + 1, lf_last = excluded.lf_last' )
 		)->execute( [ $user->getId(), $subnet, MWTimestamp::now() ] );
 		$count = $this->getFailureCount( $user->getId(), $ip );
 		$known = $this->networks->isKnown( $user->getId(), $ip );

@@ -3,6 +3,7 @@
 namespace MediaWiki\Tests;
 
 use LogicException;
+use MediaWiki\Database\Dialect;
 use MediaWiki\Page\PageStore;
 use MediaWiki\Revision\RevisionRecord;
 use MediaWiki\Revision\RevisionStore;
@@ -72,6 +73,6 @@ abstract class DatabaseTestCase extends TestCase {
 	}
 
 	protected function countRows( string $table ): int {
-		return (int)$this->getDb()->query( 'SELECT COUNT(*) FROM ' . $table )->fetchColumn();
+		return (int)$this->getDb()->query( 'SELECT COUNT(*) FROM ' . Dialect::quoteIdentifier( $table ) )->fetchColumn();
 	}
 }

@@ -2,6 +2,7 @@
 
 namespace MediaWiki\Tests\Integration\Database;
 
+use MediaWiki\Database\Dialect;
 use MediaWiki\Database\Schema;
 use MediaWiki\Tests\DatabaseTestCase;
 use MediaWiki\Tests\TestDatabase;
@@ -11,13 +12,19 @@ use MediaWiki\Tests\TestDatabase;
  *
  * @group Database
  * @covers \MediaWiki\Database\Schema
+ * @covers \MediaWiki\Database\Connection
  */
 class TestDatabaseTest extends DatabaseTestCase {
 	public function testBackendMatchesEnvironment(): void {
 		$type = TestDatabase::getType();
 		$this->assertContains( $type, TestDatabase::SUPPORTED );
+		$driver = Dialect::of( $this->getDb() );
+		$this->assertSame( [ 'sqlite' => 'sqlite', 'sqlite-memory' => 'sqlite', 'postgres' => 'pgsql', 'mysql' => 'mysql' ][$type], $driver );
 		$file = TestDatabase::getFile();
-		if ( $type === 'sqlite' ) {
+		if ( $type === 'sqlite' && TestDatabase::isInstalled() ) {
+			// The farm's copy of the installed database, in the task's own directory
+			$this->assertSame( getenv( 'FARM_DB_DIR' ) . '/' . TestDatabase::INSTALLED_SQLITE, $file );
+		} elseif ( $type === 'sqlite' ) {
 			$this->assertNotNull( $file );
 			$this->assertFileExists( $file );
 			$dir = getenv( 'MW_DB_DIR' ) ?: sys_get_temp_dir();
@@ -25,6 +32,11 @@ class TestDatabaseTest extends DatabaseTestCase {
 			$this->assertStringContainsString( (string)getmypid(), basename( $file ) );
 		} else {
 			$this->assertNull( $file );
+		}
+		if ( $type === 'postgres' || $type === 'mysql' ) {
+			// The task's own database on the agent's server
+			$name = $type === 'postgres' ? 'SELECT current_database()' : 'SELECT DATABASE()';
+			$this->assertSame( getenv( 'FARM_DB_NAME' ), $this->getDb()->query( $name )->fetchColumn() );
 		}
 	}
 

@@ -3,6 +3,7 @@
 namespace MediaWiki\Tests\Integration\Revision;
 
 use InvalidArgumentException;
+use MediaWiki\Database\Dialect;
 use MediaWiki\HookContainer\HookContainer;
 use MediaWiki\Page\PageStore;
 use MediaWiki\Revision\RevisionRecord;
@@ -119,12 +120,40 @@ class RevisionStoreTest extends DatabaseTestCase {
 	public function testFailedInsertRollsBack(): void {
 		$pageId = $this->newPage();
 		$store = new RevisionStore( $this->getDb() );
-		$this->getDb()->exec( 'CREATE TRIGGER fail_update BEFORE UPDATE ON page BEGIN SELECT RAISE(ABORT, "no"); END' );
+		$user = $this->getTestUser();
+		$this->failUpdatesOfPage( true );
 		try {
-			$store->insertRevision( $pageId, 'x', $this->getTestUser() );
+			$store->insertRevision( $pageId, 'x', $user );
 			$this->fail( 'Expected the insert to fail' );
 		} catch ( \PDOException $e ) {
 			$this->assertSame( 0, $this->countRows( 'revision' ), 'revision row rolled back' );
+		} finally {
+			// Installed databases keep their schema between tests: leave none behind.
+			$this->failUpdatesOfPage( false );
+		}
+	}
+
+	/**
+	 * A trigger that makes every UPDATE of page fail, in the backend's own dialect.
+	 */
+	private function failUpdatesOfPage( bool $on ): void {
+		$db = $this->getDb();
+		switch ( Dialect::of( $db ) ) {
+			case Dialect::SQLITE:
+				$db->exec( $on
+					? "CREATE TRIGGER fail_update BEFORE UPDATE ON page BEGIN SELECT RAISE(ABORT, 'no'); END"
+					: 'DROP TRIGGER IF EXISTS fail_update' );
+				break;
+			case Dialect::POSTGRES:
+				$db->exec( $on
+					? "CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'no'; END \$\$;"
+						. ' CREATE TRIGGER fail_update BEFORE UPDATE ON page FOR EACH ROW EXECUTE FUNCTION fail_update()'
+					: 'DROP TRIGGER IF EXISTS fail_update ON page; DROP FUNCTION IF EXISTS fail_update()' );
+				break;
+			default:
+				$db->exec( $on
+					? "CREATE TRIGGER fail_update BEFORE UPDATE ON page FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no'"
+					: 'DROP TRIGGER IF EXISTS fail_update' );
 		}
 	}
 

@@ -20,7 +20,7 @@ class UserStoreTest extends DatabaseTestCase {
 		$this->assertTrue( $user->isRegistered() );
 		$this->assertTrue( $user->equals( $store->getUserByName( 'alice smith' ) ) );
 		$this->assertTrue( $user->equals( $store->getUserById( $user->getId() ) ) );
-		$row = $this->getDb()->query( 'SELECT user_registration FROM user' )->fetchColumn();
+		$row = $this->getDb()->query( 'SELECT user_registration FROM "user"' )->fetchColumn();
 		$this->assertSame( '20240101000000', $row );
 	}
 

@@ -21,7 +21,7 @@ class SchemaTest extends TestCase {
 		$statements = Schema::splitStatements( Schema::getCoreSql() );
 		foreach ( Schema::CORE_TABLES as $table ) {
 			$this->assertNotEmpty(
-				preg_grep( "/^CREATE TABLE $table \\(/", $statements ),
+				preg_grep( "/^CREATE TABLE \"?$table\"? \\(/", $statements ),
 				"core schema creates $table"
 			);
 		}
