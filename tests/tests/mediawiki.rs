@@ -199,6 +199,27 @@ fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class()
         );
     }
 
+    // The capacity model replays the run on its agents: the same two agents serve jobs
+    // with and without database services (one pool, not one per label set).
+    let saved = farm.dir().join("mediawiki-run.json");
+    std::fs::write(&saved, &second.stdout).expect("save the record");
+    let replay = farm.farm(&["capacity", "--replay", &saved.display().to_string(), "--json"]);
+    assert_eq!(replay.code, 0, "farm capacity --replay: {}", replay.stderr);
+    let report = replay.json();
+    assert_eq!(report["agents"], 2, "{report}");
+    let (measured, predicted) = (
+        report["measured_secs"].as_f64().unwrap(),
+        report["predicted_secs"].as_f64().unwrap(),
+    );
+    eprintln!(
+        "mediawiki replay: measured {measured:.2}s, predicted {predicted:.2}s, error {:+.1}%",
+        (predicted - measured) / measured * 100.0
+    );
+    assert!(
+        (predicted - measured).abs() <= 0.15 * measured,
+        "predicted {predicted:.2}s against measured {measured:.2}s"
+    );
+
     // The reports agree with the runs: test time from the JUnit, the big class on top
     // of the profile, the extensions by name, a ranked list of improvements.
     let run_id = rec2["run"]["id"].as_str().unwrap();

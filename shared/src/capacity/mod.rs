@@ -123,7 +123,8 @@ pub enum CapacityError {
     Params(String),
 }
 
-/// The distinct label sets of a workload's jobs, in first-seen order: one agent pool each.
+/// The distinct label sets of a workload's jobs, in first-seen order (the queues of
+/// the simulation; [`agent_types`] makes the pools from them).
 pub fn label_sets(workload: &Workload) -> Vec<BTreeMap<String, String>> {
     let mut sets: Vec<BTreeMap<String, String>> = Vec::new();
     for job in &workload.jobs {
@@ -132,6 +133,27 @@ pub fn label_sets(workload: &Workload) -> Vec<BTreeMap<String, String>> {
         }
     }
     sets
+}
+
+/// The kinds of agent a workload needs, one pool each: its jobs' label sets, merged
+/// where they do not conflict. An agent that can start MariaDB and PostgreSQL serves
+/// jobs asking for either and jobs asking for nothing; `php=8.3` and `php=8.4` stay
+/// apart. Larger sets first, so a set without labels joins the first pool.
+pub fn agent_types(workload: &Workload) -> Vec<BTreeMap<String, String>> {
+    merge_label_sets(label_sets(workload))
+}
+
+fn merge_label_sets(mut sets: Vec<BTreeMap<String, String>>) -> Vec<BTreeMap<String, String>> {
+    sets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut types: Vec<BTreeMap<String, String>> = Vec::new();
+    for set in sets {
+        let fits = |t: &BTreeMap<String, String>| set.iter().all(|(k, v)| t.get(k).is_none_or(|tv| tv == v));
+        match types.iter_mut().find(|t| fits(t)) {
+            Some(t) => t.extend(set),
+            None => types.push(set),
+        }
+    }
+    types
 }
 
 /// `php=8.3,db=mysql`, or `(any)` for a job that needs no labels.
@@ -211,6 +233,28 @@ mod tests {
         assert_eq!(percentile(&v, 0.9), 9.0);
         assert_eq!(percentile(&v, 0.99), 10.0);
         assert_eq!(percentile(&[], 0.9), 0.0);
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn label_sets_that_do_not_conflict_share_a_kind_of_agent() {
+        let types = merge_label_sets(vec![
+            labels(&[]),
+            labels(&[("service.mysql", "yes")]),
+            labels(&[("service.postgres", "yes")]),
+            labels(&[("php", "8.3"), ("service.mysql", "yes")]),
+            labels(&[("php", "8.4")]),
+        ]);
+        assert_eq!(
+            types,
+            [
+                labels(&[("php", "8.3"), ("service.mysql", "yes"), ("service.postgres", "yes")]),
+                labels(&[("php", "8.4")]),
+            ]
+        );
     }
 
     #[test]

@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::matrix::labels_match;
 use crate::model::{Run, Task, Work};
 
 use super::sim::{simulate, PlanCache, Pool, SimConfig, TraceRow};
-use super::{label_sets, percentile, CapacityError, JobModel, Latency, Overhead, TestSet, Workload};
+use super::{percentile, CapacityError, JobModel, Latency, Overhead, TestSet, Workload};
 
 /// `{"run": Run, "tasks": [Task]}`, as the CLI prints and `farm up` writes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -378,20 +379,41 @@ pub struct ReplayReport {
 pub fn replay(record: &RunRecord, slots: Option<usize>, min_shard: Duration) -> Result<ReplayReport, CapacityError> {
     let (workload, measured) = workload_from_record(record)?;
     let slots = slots.unwrap_or(measured.slots).max(1);
-    // One pool per label set, with the agents that ran that label set's tasks, each
+    // One pool per kind of recorded agent: the agents whose tasks asked for the same
+    // labels (merged over every label set they ran; an agent serves all of them), each
     // connecting when the record shows it was there: an agent without a task yet is
     // absent while a task it could take waits longer than a lease takes.
     let waited_ms = (3000.0 * measured.lease_latency.p90).max(10.0) as u64;
     let accepted = record.run.accepted_ms;
+    let mut served: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+    for t in &record.tasks {
+        if let (Some(agent), Some(job)) = (t.done_by.as_deref(), workload.jobs.get(t.job)) {
+            served.entry(agent).or_default().extend(job.labels.clone());
+        }
+    }
+    let mut kinds: Vec<(BTreeMap<String, String>, Vec<&str>)> = Vec::new();
+    for (agent, labels) in &served {
+        match kinds.iter_mut().find(|(l, _)| l == labels) {
+            Some((_, agents)) => agents.push(agent),
+            None => kinds.push((labels.clone(), vec![agent])),
+        }
+    }
+    if kinds.is_empty() {
+        kinds.push((BTreeMap::new(), Vec::new()));
+    }
     let mut pools = Vec::new();
     let mut ready_secs = Vec::new();
-    for labels in label_sets(&workload) {
+    for (labels, agents) in kinds {
         let tasks: Vec<&Task> = record
             .tasks
             .iter()
-            .filter(|t| workload.jobs.get(t.job).is_some_and(|j| j.labels == labels))
+            .filter(|t| {
+                workload
+                    .jobs
+                    .get(t.job)
+                    .is_some_and(|j| labels_match(&j.labels, &labels))
+            })
             .collect();
-        let agents: BTreeSet<&str> = tasks.iter().filter_map(|t| t.done_by.as_deref()).collect();
         let mut ready: Vec<f64> = agents
             .iter()
             .map(|agent| {

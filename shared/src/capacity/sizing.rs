@@ -20,7 +20,9 @@ use serde::Serialize;
 
 use super::rng::poisson_arrivals;
 use super::sim::{simulate, PlanCache, Pool, SimConfig};
-use super::{label_sets, labels_text, percentile, CapacityError, Workload};
+use crate::matrix::labels_match;
+
+use super::{agent_types, labels_text, percentile, CapacityError, Workload};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SizingParams {
@@ -83,7 +85,7 @@ pub fn size(workload: &Workload, params: &SizingParams) -> Result<SizingReport, 
     if params.agents_max == 0 || params.slots == 0 {
         return Err(CapacityError::Params("agents-max and slots must be at least 1".into()));
     }
-    let sets = label_sets(workload);
+    let sets = agent_types(workload);
     let arrivals = poisson_arrivals(params.rate_per_hour, params.hours, params.seed);
     let run_test_secs: f64 = workload
         .jobs
@@ -175,7 +177,15 @@ pub fn size(workload: &Workload, params: &SizingParams) -> Result<SizingReport, 
 
     let jobs_per_pool = sets
         .iter()
-        .map(|s| workload.jobs.iter().filter(|j| &j.labels == s).count())
+        .enumerate()
+        .map(|(i, _)| {
+            // Each job counted once, in the first pool that can run it.
+            workload
+                .jobs
+                .iter()
+                .filter(|j| sets.iter().position(|t| labels_match(&j.labels, t)) == Some(i))
+                .count()
+        })
         .collect();
     Ok(SizingReport {
         workload: workload.name.clone(),
