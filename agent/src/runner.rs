@@ -207,7 +207,6 @@ impl Runner {
             }
         }
         outcome.phases.prepare_secs = prepare_started.elapsed().as_secs_f64();
-        let ctx = ctx;
         match &spec.kind {
             TaskKind::Discover { command, phpunit } => ctx.discover(command, phpunit.as_ref(), env, &mut outcome).await,
             TaskKind::Shard {
