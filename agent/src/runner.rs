@@ -440,6 +440,9 @@ impl<'a> Ctx<'a> {
                 binds: &self.binds,
             })
             .await;
+        if self.spec.tools.is_empty() {
+            return outcome;
+        }
         match std::fs::read_to_string(&marker) {
             Ok(missing) => {
                 let _ = std::fs::remove_file(&marker);

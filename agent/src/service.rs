@@ -152,10 +152,8 @@ impl Services {
 
     /// Drops a database if its server is running (an install that was evicted).
     pub async fn drop_database(&self, service: Service, name: &str, log: &Path) {
-        let slot = match service {
-            Service::Postgres => &self.postgres,
-            Service::Mysql => &self.mysql,
-            Service::Sqlite => return,
+        let Some(slot) = self.slot(service) else {
+            return;
         };
         let server = slot.lock().await.clone();
         if let Some(server) = server {
@@ -208,13 +206,17 @@ impl Services {
         }
     }
 
+    /// The running server of a kind (None: SQLite, which has none).
+    fn slot(&self, service: Service) -> Option<&tokio::sync::Mutex<Option<Server>>> {
+        match service {
+            Service::Postgres => Some(&self.postgres),
+            Service::Mysql => Some(&self.mysql),
+            Service::Sqlite => None,
+        }
+    }
+
     async fn server(&self, service: Service, log: &Path) -> Result<Server, String> {
-        let slot = match service {
-            Service::Postgres => &self.postgres,
-            Service::Mysql => &self.mysql,
-            Service::Sqlite => unreachable!("sqlite has no server"),
-        };
-        let mut slot = slot.lock().await;
+        let mut slot = self.slot(service).ok_or("sqlite has no server")?.lock().await;
         if let Some(server) = slot.as_ref() {
             return Ok(server.clone());
         }
@@ -231,7 +233,7 @@ impl Services {
         let server = match service {
             Service::Postgres => start_postgres(&root, &socket_dir, log).await?,
             Service::Mysql => start_mysql(&root, &socket_dir, log).await?,
-            Service::Sqlite => unreachable!(),
+            Service::Sqlite => return Err("sqlite has no server".into()),
         };
         tracing::info!(
             service = service.as_str(),
@@ -280,7 +282,7 @@ impl Server {
         let file = std::fs::File::create(&dump).map_err(|e| format!("cannot create {}: {e}", dump.display()))?;
         let loaded = async {
             run_with(
-                Command::new(self.bin.join(mysql_name("dump")))
+                Command::new(self.bin.join(MYSQL_DUMP))
                     .args([&socket, "-u", "root", "--no-tablespaces", "--skip-comments", from])
                     .stdin(std::process::Stdio::null())
                     .stdout(file),
@@ -289,7 +291,7 @@ impl Server {
             .await?;
             let input = std::fs::File::open(&dump).map_err(|e| format!("cannot read {}: {e}", dump.display()))?;
             run_with(
-                Command::new(self.bin.join(mysql_name("client")))
+                Command::new(self.bin.join(MYSQL_CLIENT))
                     .args([&socket, "-u", "root", to])
                     .stdin(input)
                     .stdout(std::process::Stdio::piped()),
@@ -325,13 +327,7 @@ impl Server {
     async fn sql(&self, sql: &str, log: &Path) -> Result<(), String> {
         let socket = self.socket_dir.join("mysqld.sock").display().to_string();
         run(
-            Command::new(self.bin.join(mysql_name("client"))).args([
-                &format!("--socket={socket}"),
-                "-u",
-                "root",
-                "-e",
-                sql,
-            ]),
+            Command::new(self.bin.join(MYSQL_CLIENT)).args([&format!("--socket={socket}"), "-u", "root", "-e", sql]),
             log,
         )
         .await
@@ -388,7 +384,7 @@ async fn start_mysql(root: &Path, socket_dir: &Path, log: &Path) -> Result<Serve
     give_to_runtime_user(&data)?;
     let user = runtime_user_name();
     run(
-        as_runtime_user(&bin.join(mysql_name("install-db"))).args([
+        as_runtime_user(&bin.join(MYSQL_INSTALL_DB)).args([
             "--no-defaults",
             &format!("--datadir={}", data.display()),
             &format!("--user={user}"),
@@ -431,7 +427,7 @@ async fn start_mysql(root: &Path, socket_dir: &Path, log: &Path) -> Result<Serve
         .spawn()
         .map_err(|e| format!("service mysql: cannot start {}: {e}", server_program.display()))?;
     let deadline = Instant::now() + START_TIMEOUT;
-    let admin = bin.join(mysql_name("admin"));
+    let admin = bin.join(MYSQL_ADMIN);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let text = std::fs::read_to_string(&server_log).unwrap_or_default();
@@ -501,19 +497,14 @@ fn mysql_programs() -> Option<(PathBuf, PathBuf)> {
         .map(PathBuf::from)
         .find(|p| p.is_file())?;
     let bin = PathBuf::from("/usr/bin");
-    bin.join(mysql_name("install-db")).is_file().then_some((bin, server))
+    bin.join(MYSQL_INSTALL_DB).is_file().then_some((bin, server))
 }
 
-/// MariaDB's names for its programs.
-fn mysql_name(what: &str) -> &'static str {
-    match what {
-        "client" => "mariadb",
-        "dump" => "mariadb-dump",
-        "admin" => "mariadb-admin",
-        "install-db" => "mariadb-install-db",
-        _ => unreachable!("no such program"),
-    }
-}
+/// MariaDB's programs (Debian's names).
+const MYSQL_CLIENT: &str = "mariadb";
+const MYSQL_DUMP: &str = "mariadb-dump";
+const MYSQL_ADMIN: &str = "mariadb-admin";
+const MYSQL_INSTALL_DB: &str = "mariadb-install-db";
 
 /// The name of the user servers run as (`nobody` when the agent is root).
 fn runtime_user_name() -> String {

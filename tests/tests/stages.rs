@@ -112,14 +112,21 @@ fn the_install_runs_once_per_agent_and_cell_and_every_task_gets_its_own_copy() {
     );
 }
 
-#[test]
-fn a_failing_install_ends_the_run_and_says_so() {
-    let mut farm = Farm::start("install-fails", Options::default());
-    let out = farm.submit(&fixture("install"), &["--env", "INSTALL_FAIL=1"]);
+/// Runs `fixture` with `args` on a fresh farm and returns the message of the run, which
+/// must end in error (exit 2) with no test result at all.
+fn message_of_a_run_in_error(tag: &str, fixture_name: &str, args: &[&str]) -> String {
+    let mut farm = Farm::start(tag, Options::default());
+    let out = farm.submit(&fixture(fixture_name), args);
     let rec = out.json();
     assert_eq!(out.code, 2, "{}", summary(&rec));
     assert_eq!(record::verdict(&rec), "error");
-    let message = rec["run"]["message"].as_str().unwrap();
+    assert_eq!(record::results(&rec).len(), 0, "no test ran: {}", summary(&rec));
+    rec["run"]["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_failing_install_ends_the_run_and_says_so() {
+    let message = message_of_a_run_in_error("install-fails", "install", &["--env", "INSTALL_FAIL=1"]);
     assert!(
         message.contains("install step `sh install.sh` failed (exit code 3)"),
         "{message}"
@@ -128,21 +135,14 @@ fn a_failing_install_ends_the_run_and_says_so() {
         message.contains("failing on purpose"),
         "the install's own words: {message}"
     );
-    assert_eq!(record::results(&rec).len(), 0, "no test passed without its install");
 }
 
 #[test]
 fn a_stage_whose_tool_is_missing_ends_the_run_naming_the_tool() {
-    let mut farm = Farm::start("tools-missing", Options::default());
-    let out = farm.submit(&fixture("tools_missing"), &[]);
-    let rec = out.json();
-    assert_eq!(out.code, 2, "{}", summary(&rec));
-    assert_eq!(record::verdict(&rec), "error");
-    let message = rec["run"]["message"].as_str().unwrap();
+    let message = message_of_a_run_in_error("tools-missing", "tools_missing", &[]);
     assert!(
         message.contains("stage `node` needs `farm-no-such-tool`, not found on this agent"),
         "{message}"
     );
     assert!(!message.contains("`sh`"), "only the missing tool is named: {message}");
-    assert_eq!(record::results(&rec).len(), 0);
 }
