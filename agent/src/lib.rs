@@ -13,6 +13,7 @@ pub mod executor;
 pub mod image;
 pub mod install;
 pub mod namespace;
+pub mod phpunit;
 pub mod process;
 pub mod runner;
 pub mod service;

@@ -143,6 +143,10 @@ impl Runner {
         env.insert("FARM_TASK_ID".into(), spec.task_id.clone());
         env.insert("FARM_STAGE".into(), spec.stage.clone());
         env.insert("FARM_SHARD_DIR".into(), dir.display().to_string());
+        // Temporary files of concurrent tasks never meet (MediaWiki keeps its cache
+        // under $TMPDIR), and go with the task directory.
+        env.entry("TMPDIR".into())
+            .or_insert_with(|| dir.join(TASK_TMP).display().to_string());
         for (axis, value) in &spec.cell {
             env.insert(
                 format!("FARM_AXIS_{}", axis.to_uppercase().replace(['-', '.'], "_")),
@@ -223,17 +227,7 @@ impl Runner {
                 mode: RunMode::Phpunit(phpunit),
                 tests,
                 ..
-            } => {
-                let filter = dir.join(testfarm_shared::phpunit::FILTER_FILE);
-                match std::fs::write(&filter, testfarm_shared::phpunit::filter(tests)) {
-                    Ok(()) => ctx.junit_shard(&phpunit.run_command(), tests, env, &mut outcome).await,
-                    Err(e) => {
-                        outcome.exit = ExitKind::Infrastructure {
-                            message: format!("cannot write {}: {e}", filter.display()),
-                        }
-                    }
-                }
-            }
+            } => ctx.phpunit_shard(phpunit, tests, env, &mut outcome).await,
         }
         self.release(provided, &log).await;
         outcome.log_tail = tail(&log, LOG_TAIL_LINES);
@@ -355,6 +349,9 @@ impl InstallFailed {
     }
 }
 
+/// The task's own temporary directory, under its task directory: `$TMPDIR`.
+const TASK_TMP: &str = "tmp";
+
 /// The task directory, writable by the runtime user when the commands run in an
 /// image or container (they are not root there).
 fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), String> {
@@ -364,8 +361,10 @@ fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), String> {
             project.display()
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir.join(TASK_TMP))
+        .map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))?;
     if isolated {
+        give_to_runtime_user(&dir.join(TASK_TMP))?;
         give_to_runtime_user(dir)?;
     }
     Ok(())
@@ -484,7 +483,8 @@ impl<'a> Ctx<'a> {
             let parsed = std::fs::read_to_string(&list)
                 .map_err(|e| format!("PHPUnit wrote no test list at {}: {e}", list.display()))
                 .and_then(|xml| {
-                    testfarm_shared::phpunit::parse_list(&xml, &list.display().to_string(), phpunit)
+                    let roots = crate::phpunit::roots(self.project);
+                    testfarm_shared::phpunit::parse_list(&xml, &list.display().to_string(), phpunit, &roots)
                         .map_err(|e| e.to_string())
                 });
             match parsed {
@@ -517,16 +517,32 @@ impl<'a> Ctx<'a> {
         &self,
         command: &str,
         tests: &[String],
-        mut env: BTreeMap<String, String>,
+        env: BTreeMap<String, String>,
         outcome: &mut TaskOutcome,
     ) {
+        if let Some((reported, exit)) = self.run_for_junit(command, tests, env, outcome).await {
+            outcome.results = reconcile(tests, reported, &exit);
+            outcome.exit = exit;
+        }
+    }
+
+    /// Runs `command` with the shard's ids in `$FARM_TEST_IDS_FILE` and reads the
+    /// JUnit it wrote to `$FARM_JUNIT_PATH` (none read is no results). None when the
+    /// agent could not even start it (`outcome.exit` says why).
+    async fn run_for_junit(
+        &self,
+        command: &str,
+        tests: &[String],
+        mut env: BTreeMap<String, String>,
+        outcome: &mut TaskOutcome,
+    ) -> Option<(Vec<TestResult>, ExitKind)> {
         let ids = self.dir.join("tests.txt");
         let junit = self.dir.join("junit.xml");
         if let Err(e) = std::fs::write(&ids, tests.join("\n") + "\n") {
             outcome.exit = ExitKind::Infrastructure {
                 message: format!("cannot write {}: {e}", ids.display()),
             };
-            return;
+            return None;
         }
         env.insert("FARM_TEST_IDS_FILE".into(), ids.display().to_string());
         env.insert("FARM_JUNIT_PATH".into(), junit.display().to_string());
@@ -548,8 +564,93 @@ impl<'a> Ctx<'a> {
                 Vec::new()
             }
         };
-        outcome.results = reconcile(tests, reported, &p.exit);
-        outcome.exit = p.exit;
+        Some((reported, p.exit))
+    }
+
+    /// A PHPUnit shard: its own configuration and suite file (see
+    /// `testfarm_shared::phpunit`), results under the farm's ids, and every test
+    /// PHPUnit was given accounted for: a test it did not run, when nothing killed the
+    /// shard, makes the shard an infrastructure failure (retried elsewhere), never a
+    /// pass.
+    async fn phpunit_shard(
+        &self,
+        stage: &testfarm_shared::phpunit::Phpunit,
+        tests: &[String],
+        env: BTreeMap<String, String>,
+        outcome: &mut TaskOutcome,
+    ) {
+        let roots = crate::phpunit::roots(self.project);
+        let unlocated = match crate::phpunit::write_shard(self.dir, self.project, stage, tests, &roots) {
+            Ok(unlocated) => unlocated,
+            Err(message) => {
+                append_log(self.log, &format!("farm: {message}"));
+                outcome.exit = ExitKind::Infrastructure { message };
+                return;
+            }
+        };
+        for u in &unlocated {
+            append_log(self.log, &u.message);
+        }
+        let runnable: Vec<String> = tests
+            .iter()
+            .filter(|id| !unlocated.iter().any(|u| &u.id == *id))
+            .cloned()
+            .collect();
+        if runnable.is_empty() {
+            outcome.results = unlocated;
+            outcome.exit = ExitKind::Exited { code: 1 };
+            return;
+        }
+        let results_file = self.dir.join(testfarm_shared::phpunit::RESULTS_FILE);
+        let p = self
+            .execute(&stage.run_command(), &env, self.spec.limits.timeout, "")
+            .await;
+        absorb(outcome, &p);
+        let exit = p.exit;
+        let reported: Vec<TestResult> = match std::fs::read_to_string(&results_file) {
+            Ok(text) => match testfarm_shared::phpunit::parse_results(&text, &results_file.display().to_string()) {
+                Ok(results) => results,
+                Err(e) => {
+                    append_log(self.log, &format!("farm: {e}"));
+                    Vec::new()
+                }
+            },
+            Err(_) => Vec::new(),
+        };
+        let reported = reported
+            .into_iter()
+            .map(|mut r| {
+                r.id = roots.normalize(&r.id);
+                r
+            })
+            .collect();
+        let mut results = reconcile(&runnable, reported, &exit);
+        let missing: Vec<&str> = results
+            .iter()
+            .filter(|r| r.status == TestStatus::Missing)
+            .map(|r| r.id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let message = format!(
+                "PHPUnit ran {} of the shard's {} tests and exited with {}; not run: {}{}; its last words: {}",
+                runnable.len() - missing.len(),
+                runnable.len(),
+                exit.describe(),
+                missing.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+                if missing.len() > 3 {
+                    format!(" and {} more", missing.len() - 3)
+                } else {
+                    String::new()
+                },
+                tail(self.log, 3).replace('\n', " | ")
+            );
+            append_log(self.log, &format!("farm: {message}"));
+            outcome.exit = ExitKind::Infrastructure { message };
+            return;
+        }
+        results.extend(unlocated);
+        outcome.results = results;
+        outcome.exit = exit;
     }
 
     async fn each_shard(

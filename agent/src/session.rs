@@ -87,7 +87,9 @@ async fn connect(url: &str) -> Result<AgentServiceClient<Channel>, String> {
         .connect()
         .await
         .map_err(|e| format!("cannot reach coordinator {url}: {e}"))?;
-    Ok(AgentServiceClient::new(channel))
+    Ok(AgentServiceClient::new(channel)
+        .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES))
 }
 
 enum SessionError {

@@ -177,8 +177,16 @@ pub async fn serve(
         max_lost: config.max_lost,
     };
     let result = tonic::transport::Server::builder()
-        .add_service(FarmServer::new(services.clone()))
-        .add_service(AgentServiceServer::new(services))
+        .add_service(
+            FarmServer::new(services.clone())
+                .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            AgentServiceServer::new(services)
+                .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES),
+        )
         .add_service(RaftServiceServer::new(raft_server).max_decoding_message_size(256 << 20))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
         .await;

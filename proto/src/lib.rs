@@ -6,3 +6,7 @@
 
 #![allow(clippy::all)]
 tonic::include_proto!("farm.v1");
+
+/// The largest gRPC message a farm service or client takes or sends: a run record of
+/// a MediaWiki gate (tens of thousands of results) is past tonic's 4 MiB default.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;

@@ -59,14 +59,7 @@ pub fn parse_junit(xml: &str, file: &str) -> Result<Vec<TestResult>, JunitError>
                 if let Some(d) = detail.as_mut() {
                     match r.resolve_char_ref().map_err(|e| err(&reader, e.to_string()))? {
                         Some(c) => d.push(c),
-                        None => d.push_str(match r.into_inner().as_ref() {
-                            "lt" => "<",
-                            "gt" => ">",
-                            "amp" => "&",
-                            "quot" => "\"",
-                            "apos" => "'",
-                            _ => "?",
-                        }),
+                        None => d.push_str(predefined_entity(r.into_inner().as_ref())),
                     }
                 }
             }
@@ -137,6 +130,18 @@ fn append_message(message: &mut String, text: &str) {
             cut -= 1;
         }
         message.truncate(cut);
+    }
+}
+
+/// The text of XML's predefined entity `name` (`amp` → `&`); `?` for any other.
+pub(crate) fn predefined_entity(name: &str) -> &'static str {
+    match name {
+        "lt" => "<",
+        "gt" => ">",
+        "amp" => "&",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => "?",
     }
 }
 

@@ -181,7 +181,10 @@ fn units(tests: &[String], estimates: &[f64], split: Split) -> (Vec<Unit>, Optio
 }
 
 /// A class estimated above `limit` (the first shard's target) would bound the job by
-/// itself: its tests become units of their own.
+/// itself: it is cut into the fewest runs of consecutive tests (in discovery order, so
+/// a method's data sets stay together where they can) that are each within `limit`.
+/// Each run pays the class's set-up and data providers once, so fewer, fuller pieces
+/// beat one unit per test.
 fn split_big_classes(
     (units, members): (Vec<Unit>, Option<HashMap<usize, Vec<usize>>>),
     estimates: &[f64],
@@ -195,12 +198,28 @@ fn split_big_classes(
             continue;
         }
         let tests = members.remove(&unit.first).expect("members of a unit");
+        let pieces = (unit.secs / limit).ceil().max(1.0);
+        let piece_target = unit.secs / pieces;
+        let mut piece: Vec<usize> = Vec::new();
+        let mut piece_secs = 0.0;
         for i in tests {
-            members.insert(i, vec![i]);
+            if !piece.is_empty() && piece_secs + estimates[i] / 2.0 > piece_target {
+                out.push(Unit {
+                    first: piece[0],
+                    secs: piece_secs,
+                });
+                members.insert(piece[0], std::mem::take(&mut piece));
+                piece_secs = 0.0;
+            }
+            piece.push(i);
+            piece_secs += estimates[i];
+        }
+        if !piece.is_empty() {
             out.push(Unit {
-                first: i,
-                secs: estimates[i],
+                first: piece[0],
+                secs: piece_secs,
             });
+            members.insert(piece[0], piece);
         }
     }
     (out, Some(members))
@@ -339,6 +358,19 @@ mod tests {
                 .count()
         };
         assert!(holding("Big::") >= 2, "the big class is cut by method: {shards:?}");
+        assert!(holding("Big::") <= 4, "into few pieces, not one per test: {shards:?}");
+        for s in &shards {
+            let big: Vec<usize> = s
+                .tests
+                .iter()
+                .filter_map(|t| t.strip_prefix("Big::m"))
+                .map(|m| m.parse().unwrap())
+                .collect();
+            assert!(
+                big.windows(2).all(|w| w[1] == w[0] + 1),
+                "each piece is a run of consecutive tests: {big:?}"
+            );
+        }
         for c in 0..10 {
             assert_eq!(holding(&format!("S{c}::")), 1, "small class S{c} stays whole");
         }

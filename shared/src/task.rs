@@ -221,11 +221,32 @@ pub fn reconcile(scheduled: &[String], reported: Vec<TestResult>, exit: &ExitKin
     let mut by_id: BTreeMap<String, TestResult> = BTreeMap::new();
     let mut extra = Vec::new();
     let wanted: std::collections::HashSet<&str> = scheduled.iter().map(String::as_str).collect();
-    for mut r in reported {
+    // PHPUnit reports a data provider whose class was skipped as a whole (a missing
+    // `@requires`) as one case named after the method: it stands for each of the
+    // method's scheduled data sets.
+    let mut data_sets: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for id in scheduled {
+        let method = crate::phpunit::method_of(id);
+        if method != id {
+            data_sets.entry(method).or_default().push(id);
+        }
+    }
+    let mut expanded = Vec::with_capacity(reported.len());
+    for r in reported {
+        match data_sets.get(r.id.as_str()) {
+            Some(sets) if !wanted.contains(r.id.as_str()) => expanded.extend(sets.iter().map(|id| TestResult {
+                id: id.to_string(),
+                duration_secs: r.duration_secs / sets.len() as f64,
+                ..r.clone()
+            })),
+            _ => expanded.push(r),
+        }
+    }
+    for mut r in expanded {
         // PHPUnit's data-provider cases (`C::m with data set #1`) fold into their
         // method: the worst status, the sum of the times, every message.
         let method = crate::phpunit::method_of(&r.id).to_string();
-        if method != r.id && wanted.contains(method.as_str()) {
+        if method != r.id && wanted.contains(method.as_str()) && !wanted.contains(r.id.as_str()) {
             r.id = method;
             if let Some(seen) = by_id.get_mut(&r.id) {
                 seen.duration_secs += r.duration_secs;
@@ -307,6 +328,42 @@ mod tests {
         assert!(out[1].status.is_failure());
         let out = reconcile(&scheduled, vec![], &ExitKind::TimedOut);
         assert!(out.iter().all(|t| t.status == TestStatus::TimedOut));
+    }
+
+    #[test]
+    fn a_method_reported_whole_stands_for_each_of_its_scheduled_data_sets() {
+        let scheduled = vec![
+            "C::m with data set #0".to_string(),
+            "C::m with data set #1".to_string(),
+            "C::n".to_string(),
+        ];
+        let out = reconcile(
+            &scheduled,
+            vec![r("C::m", TestStatus::Skipped), r("C::n", TestStatus::Passed)],
+            &ExitKind::Exited { code: 0 },
+        );
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert_eq!(out[0].id, "C::m with data set #0");
+        assert_eq!(out[0].status, TestStatus::Skipped);
+        assert_eq!(out[1].status, TestStatus::Skipped);
+        assert_eq!(out[2].status, TestStatus::Passed);
+    }
+
+    #[test]
+    fn a_data_set_scheduled_by_its_own_id_keeps_it_beside_a_plain_case_of_the_method() {
+        // PHPUnit names an empty data set #0 like the method itself.
+        let scheduled = vec!["C::m".to_string(), "C::m with data set #1".to_string()];
+        let out = reconcile(
+            &scheduled,
+            vec![
+                r("C::m", TestStatus::Passed),
+                r("C::m with data set #1", TestStatus::Failed),
+            ],
+            &ExitKind::Exited { code: 1 },
+        );
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].status, TestStatus::Passed);
+        assert_eq!(out[1].status, TestStatus::Failed);
     }
 
     #[test]
