@@ -155,6 +155,10 @@ pub struct RunArgs {
     /// Extra environment for every command, KEY=VALUE (repeatable).
     #[arg(long = "env", value_parser = key_value)]
     pub env: Vec<(String, String)>,
+    /// The directory the stages run in (default: the pipeline file's directory):
+    /// point a pipeline at a checkout of your own, e.g. a MediaWiki tree.
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
     /// Run only these stages (repeatable; `--run` as in Quibble).
     #[arg(long = "only", visible_alias = "run")]
     pub only: Vec<String>,

@@ -27,7 +27,11 @@ pub async fn connect(urls: &str) -> Result<FarmClient<Channel>, CliError> {
             .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
             .connect_timeout(Duration::from_secs(3));
         match endpoint.connect().await {
-            Ok(channel) => return Ok(FarmClient::new(channel)),
+            Ok(channel) => {
+                return Ok(FarmClient::new(channel)
+                    .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES))
+            }
             Err(e) => {
                 last_error = Some(CliError::Connect {
                     url,
@@ -44,13 +48,21 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
     let parsed = load_pipeline(pipeline)?;
     let text = std::fs::read_to_string(pipeline)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", pipeline.display())))?;
-    let project_dir = pipeline
-        .canonicalize()
-        .map_err(|e| CliError::Usage(format!("{}: {e}", pipeline.display())))?
-        .parent()
-        .expect("a file has a parent")
-        .display()
-        .to_string();
+    let project_dir = match &run.project_dir {
+        Some(dir) if !dir.is_dir() => {
+            return Err(CliError::Usage(format!(
+                "--project-dir {}: not a directory",
+                dir.display()
+            )))
+        }
+        Some(dir) => dir.canonicalize(),
+        None => pipeline
+            .canonicalize()
+            .map(|p| p.parent().expect("a file has a parent").to_path_buf()),
+    }
+    .map_err(|e| CliError::Usage(format!("{}: {e}", pipeline.display())))?
+    .display()
+    .to_string();
     let submitter = std::env::var("USER").unwrap_or_else(|_| "cli".into());
     let requires = crate::repos::manifest_requires(Path::new(&project_dir), &parsed)?;
     let mut changed_files = run.changed_files.clone();
