@@ -49,6 +49,7 @@ pub fn rank(run: Option<&RunReport>, profile: Option<&ProfileReport>) -> Vec<Imp
         out.extend(split(r));
         out.extend(capacity(r));
         out.extend(tail(r));
+        out.extend(runner(r));
         out.extend(discovery(r));
         out.extend(prepare(r));
     }
@@ -122,6 +123,41 @@ fn split(r: &RunReport) -> Option<Improvement> {
             }
         ),
         &unit.name,
+        Some(&r.run_id),
+    ))
+}
+
+/// The runner's own overhead: time in the run phase outside any test, paid by every
+/// shard. A worker per slot that starts and bootstraps once pays it once per slot.
+fn runner(r: &RunReport) -> Option<Improvement> {
+    let shards = &r.phases.shards;
+    let slots = f64::from(r.efficiency.slots.max(1));
+    if shards.tasks == 0 || shards.runner_secs <= 0.0 {
+        return None;
+    }
+    let per_shard = shards.runner_secs / f64::from(shards.tasks);
+    // What is left when each slot pays it once, spread over the slots.
+    let saves = ((shards.runner_secs - per_shard * slots.min(f64::from(shards.tasks))) / slots).max(0.0);
+    Some(item(
+        "runner",
+        format!(
+            "cut the runner's own overhead — {} of the shards' {} on slots ran outside any test ({} per shard)",
+            fmt_secs(shards.runner_secs),
+            fmt_secs(shards.slot_secs),
+            fmt_secs(per_shard)
+        ),
+        saves,
+        format!(
+            "over {} shards the run phase took {} and the tests themselves {}: the rest is the runner starting, \
+             bootstrapping, loading its suite and reporting, once per shard; a worker per slot that does it once \
+             (as paratest keeps its workers), or fewer, larger shards, would pay it {} times instead of {}",
+            shards.tasks,
+            fmt_secs(shards.run_secs),
+            fmt_secs(shards.test_secs),
+            slots,
+            shards.tasks
+        ),
+        "runner",
         Some(&r.run_id),
     ))
 }

@@ -111,6 +111,11 @@ pub struct PhaseTotals {
     pub start_secs: f64,
     /// Running the tests.
     pub run_secs: f64,
+    /// Of the run phase, the tests' own time and the rest (the runner's overhead).
+    #[serde(default)]
+    pub test_secs: f64,
+    #[serde(default)]
+    pub runner_secs: f64,
     pub upload_secs: f64,
     /// The rest of the time on a slot: lease delivery, result parsing.
     pub other_secs: f64,
@@ -180,6 +185,13 @@ pub struct LaneTask {
     pub start_phase_secs: f64,
     pub run_secs: f64,
     pub upload_secs: f64,
+    /// The tests' own time (the sum of their durations).
+    #[serde(default)]
+    pub test_secs: f64,
+    /// The runner's own overhead: the run phase minus the tests' own time (process
+    /// start, bootstrap, loading the suite, reporting).
+    #[serde(default)]
+    pub runner_secs: f64,
     pub tests: u32,
     pub failed: u32,
     /// `passed`, `failed` (a test or the runner failed), `error` (discovery or
@@ -276,6 +288,7 @@ impl RunReport {
             let lane = &mut lanes[lane_base[p.agent.as_str()] + p.lane];
             lane.busy_secs += secs_between(p.start, p.end);
             let ph = o.map(|o| o.phases.clone()).unwrap_or_default();
+            let test_secs = o.map_or(0.0, test_secs);
             lane.tasks.push(LaneTask {
                 task_id: t.id.clone(),
                 job: t.job,
@@ -288,6 +301,8 @@ impl RunReport {
                 start_phase_secs: ph.start_secs,
                 run_secs: ph.run_secs,
                 upload_secs: ph.upload_secs,
+                test_secs,
+                runner_secs: (ph.run_secs - test_secs).max(0.0),
                 tests,
                 failed,
                 status: status(t, o, p.running).into(),
@@ -391,6 +406,9 @@ fn add_phases(totals: &mut PhaseTotals, p: &Placed) {
         totals.prepare_secs += ph.prepare_secs;
         totals.start_secs += ph.start_secs;
         totals.run_secs += ph.run_secs;
+        let tests = test_secs(o);
+        totals.test_secs += tests;
+        totals.runner_secs += (ph.run_secs - tests).max(0.0);
         totals.upload_secs += ph.upload_secs;
         totals.other_secs += slot_ms.saturating_sub(accounted_ms(o)) as f64 / 1000.0;
     }
@@ -454,6 +472,11 @@ fn efficiency(run: &Run, tasks: &[Task], slots: u32, wall: f64) -> Efficiency {
         efficiency: ratio(bound, wall).min(1.0),
         overhead_secs: (wall - bound).max(0.0),
     }
+}
+
+/// The tests' own time in a task's outcome.
+fn test_secs(o: &crate::task::TaskOutcome) -> f64 {
+    o.results.iter().map(|r| r.duration_secs).sum()
 }
 
 fn results(task: &Task) -> impl Iterator<Item = &crate::task::TestResult> {

@@ -27,6 +27,7 @@ pub const COLORS: &[(&str, &str)] = &[
     ("discover", "#4e79a7"),
     ("prepare", "#f28e2b"),
     ("start", "#b07aa1"),
+    ("runner", "#edc948"),
     ("upload", "#8c8c8c"),
     ("other", "#d4d4d4"),
 ];
@@ -107,10 +108,17 @@ fn draw_task(s: &mut String, t: &LaneTask, y: f64, x: &impl Fn(f64) -> f64) {
     } else {
         t.status.as_str()
     };
+    // A shard's run phase in two: the runner's own overhead, then the tests.
+    let (runner, tests) = if t.kind == "shard" && t.test_secs > 0.0 {
+        (t.runner_secs, t.run_secs - t.runner_secs)
+    } else {
+        (0.0, t.run_secs)
+    };
     let phases = [
         (t.prepare_secs, "prepare"),
         (t.start_phase_secs, "start"),
-        (t.run_secs, run_color),
+        (runner, "runner"),
+        (tests, run_color),
         (t.upload_secs, "upload"),
     ];
     let accounted: f64 = phases.iter().map(|(secs, _)| secs).sum();
@@ -149,7 +157,7 @@ fn draw_task(s: &mut String, t: &LaneTask, y: f64, x: &impl Fn(f64) -> f64) {
 
 fn title(t: &LaneTask) -> String {
     format!(
-        "{} ({}, {}): {} → {} ({}); {} tests, {} failed; queued {}, prepare {}, start {}, run {}, upload {}{}",
+        "{} ({}, {}): {} → {} ({}); {} tests, {} failed; queued {}, prepare {}, start {}, run {} (runner {}), upload {}{}",
         t.task_id,
         t.job_name,
         t.kind,
@@ -162,6 +170,7 @@ fn title(t: &LaneTask) -> String {
         fmt_secs(t.prepare_secs),
         fmt_secs(t.start_phase_secs),
         fmt_secs(t.run_secs),
+        fmt_secs(t.runner_secs),
         fmt_secs(t.upload_secs),
         if t.critical { "; on the critical path" } else { "" }
     )

@@ -58,7 +58,9 @@ pub fn run_text(r: &RunReport) -> String {
         ("queue", s.queued_secs),
         ("prepare", s.prepare_secs),
         ("start", s.start_secs),
-        ("tests", s.run_secs),
+        ("run", s.run_secs),
+        ("  tests", s.test_secs),
+        ("  runner", s.runner_secs),
         ("upload", s.upload_secs),
         ("other", s.other_secs),
     ] {

@@ -120,7 +120,14 @@ fn phases_section(r: &RunReport) -> String {
         ("queue (waiting for a slot)", "queued", s.queued_secs, d.queued_secs),
         ("workspace preparation", "prepare", s.prepare_secs, d.prepare_secs),
         ("container / process start", "start", s.start_secs, d.start_secs),
-        ("tests", "run", s.run_secs, d.run_secs),
+        ("run", "run", s.run_secs, d.run_secs),
+        ("— the tests' own time", "test", s.test_secs, d.test_secs),
+        (
+            "— the runner's own overhead (start, bootstrap, suite loading, reporting)",
+            "runner",
+            s.runner_secs,
+            d.runner_secs,
+        ),
         ("upload", "upload", s.upload_secs, d.upload_secs),
         ("other (lease delivery, parsing)", "other", s.other_secs, d.other_secs),
     ];
