@@ -20,8 +20,11 @@ for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git chromium:chromium
 done
 # examples/mediawiki runs with Debian's PHP and PHPUnit, against the database servers
 # the agents start (MariaDB, PostgreSQL) and SQLite.
+# The real MediaWiki kit (../shared/mediawiki) adds what its README lists: intl, the
+# Debian libraries its dev dependencies load, and zstd to unpack it.
 for pkg in php8.2-cli php8.2-sqlite3 php8.2-mysql php8.2-pgsql php8.2-xml php8.2-mbstring phpunit \
-  mariadb-server postgresql; do
+  mariadb-server postgresql php8.2-intl php-hamcrest php-doctrine-dbal php-sql-formatter jsonlint \
+  php-composer-spdx-licenses zstd; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -59,3 +62,8 @@ cargo test --workspace
 
 step "benchmark: planning 100k tests"
 cargo bench -p testfarm-shared --bench plan
+
+step "benchmark: real MediaWiki core:unit, serial phpunit against the farm on 2 agents x 1 slot"
+# The farm as deployed: release binaries. FARM_BENCH_ROUNDS=5 for the long version.
+cargo build --release -q -p testfarm-cli
+FARM_BENCH_ROUNDS=${FARM_BENCH_ROUNDS:-2} cargo bench -p testfarm-integration --bench mediawiki

@@ -1,6 +1,6 @@
 //! examples/mediawiki through a real coordinator and two real agents with Debian's
 //! php and phpunit: the gate over php × db, a failure in one cell, a select run for a
-//! change in one extension, and the second run cutting the biggest class by method.
+//! change in one extension, and the second run cutting the biggest class by data set.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use testfarm_integration::http::get_json;
+use testfarm_integration::mediawiki_kit::junit_outcomes;
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::{workspace_root, Farm, Options};
 
@@ -24,8 +25,9 @@ fn pipeline() -> PathBuf {
     example().join("farm.yaml")
 }
 
-/// The tests phpunit itself runs for `args` (`Class::method`, data sets folded), from
-/// its own JUnit: what the farm's jobs must add up to.
+/// The tests phpunit itself runs for `args` (`Class::method`, each data set apart,
+/// named as the farm names them), from its own JUnit: what the farm's jobs must add up
+/// to.
 fn phpunit_runs(args: &[&str]) -> BTreeSet<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let junit = dir.path().join("junit.xml");
@@ -40,19 +42,7 @@ fn phpunit_runs(args: &[&str]) -> BTreeSet<String> {
         .expect("run phpunit (apt-get install phpunit)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let xml = std::fs::read_to_string(&junit).expect("phpunit wrote its JUnit");
-    let attr = |line: &str, name: &str| -> Option<String> {
-        let rest = line.split(&format!(" {name}=\"")).nth(1)?;
-        Some(rest.split('"').next()?.replace("&amp;", "&"))
-    };
-    let mut ids = BTreeSet::new();
-    for line in xml.lines().map(str::trim).filter(|l| l.starts_with("<testcase ")) {
-        let (Some(class), Some(name)) = (attr(line, "class"), attr(line, "name")) else {
-            panic!("a testcase without class or name: {line}");
-        };
-        let method = name.split(" with data set ").next().unwrap_or(&name);
-        ids.insert(format!("{class}::{method}"));
-    }
-    ids
+    junit_outcomes(&xml, &example()).into_keys().collect()
 }
 
 fn job_stage(rec: &Value, job: u64) -> String {
@@ -180,7 +170,7 @@ fn the_gate_passes_over_php_and_db_and_the_second_run_splits_the_biggest_class()
     for (job, shards) in &per_job {
         assert!(
             shards.len() >= 2,
-            "job {job}: {BIG_CLASS} is cut by method on the second run: {shards:?}"
+            "job {job}: {BIG_CLASS} is cut on the second run: {shards:?}"
         );
         let estimated: f64 = shards.iter().flat_map(|(_, m)| m).sum();
         let measured = class_secs.values().sum::<f64>() / class_secs.len() as f64;

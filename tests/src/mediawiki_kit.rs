@@ -1,0 +1,298 @@
+//! The real MediaWiki 1.45.0 from ../shared/mediawiki, ready to test: unpacked once per
+//! build directory (`target/mediawiki-kit`), set up by the kit's own setup.sh, with
+//! its PHPUnit configuration installed as `phpunit.xml.dist` and the wiki installed on
+//! SQLite (the bootstrap reads LocalSettings.php for its list of extensions even when
+//! it loads no settings). And the serial reference: what one plain `phpunit` run says
+//! of each test, read from its JUnit under the farm's ids.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::workspace_root;
+
+/// The archive on the team's shelf.
+pub const ARCHIVE: &str = "mediawiki-1.45.0-kit.tar.zst";
+const KIT_DIR: &str = "mediawiki-1.45.0-kit";
+
+static SETUP: Mutex<()> = Mutex::new(());
+
+/// An unpacked, set-up kit.
+#[derive(Debug, Clone)]
+pub struct Kit {
+    pub root: PathBuf,
+    /// What env.sh exports (PHP_INI_SCAN_DIR, MW_SKIP_EXTERNAL_DEPENDENCIES).
+    pub env: Vec<(String, String)>,
+}
+
+impl Kit {
+    /// The MediaWiki tree.
+    pub fn mediawiki(&self) -> PathBuf {
+        self.root.join("mediawiki")
+    }
+
+    /// `--env K=V` arguments for `farm submit`/`farm up`.
+    pub fn env_args(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .flat_map(|(k, v)| ["--env".to_string(), format!("{k}={v}")])
+            .collect()
+    }
+
+    /// A `phpunit` command in the tree with the kit's environment.
+    pub fn phpunit(&self) -> Command {
+        let mut cmd = Command::new("phpunit");
+        cmd.current_dir(self.mediawiki());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+}
+
+/// The shelf: `../shared/mediawiki` beside the repository.
+pub fn shelf() -> PathBuf {
+    workspace_root().join("../shared/mediawiki")
+}
+
+/// Unpacks and sets up the kit (once per build directory; later calls reuse it).
+/// Panics with the reason when something it needs is missing: a test that cannot
+/// reach the real MediaWiki fails, it never passes without it.
+pub fn kit() -> Kit {
+    let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
+    let base = workspace_root().join("target/mediawiki-kit");
+    let root = base.join(KIT_DIR);
+    let ready = root.join(".farm-ready");
+    if !ready.exists() {
+        let archive = shelf().join(ARCHIVE);
+        assert!(
+            archive.is_file(),
+            "the MediaWiki kit is missing at {} (the team's shelf, ../shared/mediawiki)",
+            archive.display()
+        );
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).expect("create target/mediawiki-kit");
+        run(Command::new("tar")
+            .arg("--zstd")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&base));
+        run(&mut Command::new(root.join("setup.sh")));
+        std::fs::copy(
+            root.join("phpunit.xml.example"),
+            root.join("mediawiki/phpunit.xml.dist"),
+        )
+        .expect("install the PHPUnit configuration");
+        let kit = Kit {
+            env: read_env(&root),
+            root: root.clone(),
+        };
+        install_sqlite(&kit, &root.join("data"));
+        std::fs::write(&ready, "").expect("mark the kit ready");
+    }
+    Kit {
+        env: read_env(&root),
+        root,
+    }
+}
+
+/// `maintenance/install.php` on SQLite, as the kit's README gives it.
+fn install_sqlite(kit: &Kit, data: &Path) {
+    let mut cmd = Command::new("php");
+    cmd.current_dir(kit.mediawiki())
+        .args(["maintenance/run.php", "install", "--dbtype", "sqlite", "--dbpath"]);
+    cmd.arg(data).args([
+        "--dbname",
+        "my_wiki",
+        "--server",
+        "http://localhost",
+        "--scriptpath",
+        "",
+        "--lang",
+        "en",
+        "--with-developmentsettings",
+        "--pass",
+        "Kit-admin-pass-1",
+        "KitWiki",
+        "Admin",
+    ]);
+    for (k, v) in &kit.env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd);
+}
+
+fn read_env(root: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root.join("env.sh")).expect("setup.sh wrote env.sh");
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(|c| c == '"' || c == '\'').to_string()))
+        .collect()
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What one test came to in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: String,
+    pub secs: f64,
+}
+
+/// The outcome of each test of a PHPUnit JUnit file, under the farm's ids:
+/// `Class::name` with the tree's root as `{root}`, and the second and later of
+/// names XML shows alike numbered ` (2)`, ` (3)`… in order, as the farm numbers them.
+pub fn junit_outcomes(xml: &str, root: &Path) -> BTreeMap<String, Outcome> {
+    let roots = [
+        std::fs::canonicalize(root)
+            .unwrap_or_else(|_| root.to_path_buf())
+            .display()
+            .to_string(),
+        root.display().to_string(),
+    ];
+    let mut out = BTreeMap::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut current: Option<(String, Outcome)> = None;
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#10;", "\n")
+            .replace("&#9;", "\t")
+            .replace("&#13;", "\r")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&")
+    };
+    let attr = |line: &str, name: &str| -> Option<String> {
+        let rest = line.split(&format!(" {name}=\"")).nth(1)?;
+        Some(unescape(rest.split('"').next()?))
+    };
+    let mut finish = |current: &mut Option<(String, Outcome)>, out: &mut BTreeMap<String, Outcome>| {
+        if let Some((id, outcome)) = current.take() {
+            let n = seen.entry(id.clone()).or_insert(0);
+            *n += 1;
+            let id = if *n > 1 { format!("{id} ({n})") } else { id };
+            out.insert(id, outcome);
+        }
+    };
+    for line in xml.lines().map(str::trim) {
+        if line.starts_with("<testcase ") {
+            finish(&mut current, &mut out);
+            let name = attr(line, "name").unwrap_or_else(|| panic!("a testcase without a name: {line}"));
+            let mut id = match attr(line, "class") {
+                Some(class) => format!("{class}::{name}"),
+                None => name,
+            };
+            for r in &roots {
+                id = id.replace(r.as_str(), "{root}");
+            }
+            let secs = attr(line, "time").and_then(|t| t.parse().ok()).unwrap_or(0.0);
+            current = Some((
+                id,
+                Outcome {
+                    status: "passed".into(),
+                    secs,
+                },
+            ));
+            if line.ends_with("/>") {
+                finish(&mut current, &mut out);
+            }
+        } else if let Some((_, outcome)) = current.as_mut() {
+            for (tag, status) in [
+                ("<failure", "failed"),
+                ("<error", "error"),
+                ("<skipped", "skipped"),
+                ("<warning", "failed"),
+            ] {
+                if line.starts_with(tag) && (outcome.status == "passed" || outcome.status == "skipped") {
+                    outcome.status = status.into();
+                }
+            }
+            if line.starts_with("</testcase>") {
+                finish(&mut current, &mut out);
+            }
+        }
+    }
+    finish(&mut current, &mut out);
+    out
+}
+
+/// Runs `phpunit ARGS --log-junit` in the kit and reads its outcomes.
+pub fn serial(kit: &Kit, args: &[&str]) -> (BTreeMap<String, Outcome>, std::time::Duration) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let junit = dir.path().join("junit.xml");
+    let started = std::time::Instant::now();
+    let out = kit
+        .phpunit()
+        .args(args)
+        .arg("--log-junit")
+        .arg(&junit)
+        .env("TMPDIR", dir.path())
+        .output()
+        .expect("run phpunit (apt-get install phpunit)");
+    let elapsed = started.elapsed();
+    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|_| {
+        panic!(
+            "phpunit {args:?} wrote no JUnit: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (junit_outcomes(&xml, &kit.mediawiki()), elapsed)
+}
+
+/// How a farm run's outcomes differ from the serial run's: `(only serial, only farm,
+/// different status)`. A serial case named after a method alone (PHPUnit's JUnit names
+/// a data provider whose class was skipped as a whole so) matches the farm's data sets
+/// of that method when they all have its status; those are returned apart.
+pub struct Comparison {
+    pub only_serial: Vec<String>,
+    pub only_farm: Vec<String>,
+    pub status_differs: Vec<(String, String, String)>,
+    pub expanded: Vec<(String, usize)>,
+}
+
+pub fn compare(serial: &BTreeMap<String, Outcome>, farm: &BTreeMap<String, String>) -> Comparison {
+    let mut c = Comparison {
+        only_serial: Vec::new(),
+        only_farm: Vec::new(),
+        status_differs: Vec::new(),
+        expanded: Vec::new(),
+    };
+    let mut covered: Vec<&str> = Vec::new();
+    for (id, outcome) in serial {
+        match farm.get(id) {
+            Some(status) if *status == outcome.status => {}
+            Some(status) => c
+                .status_differs
+                .push((id.clone(), outcome.status.clone(), status.clone())),
+            None => {
+                let prefix = format!("{id} with data set ");
+                let sets: Vec<(&String, &String)> = farm.iter().filter(|(f, _)| f.starts_with(&prefix)).collect();
+                if !sets.is_empty() && sets.iter().all(|(_, s)| **s == outcome.status) {
+                    c.expanded.push((id.clone(), sets.len()));
+                    covered.extend(sets.iter().map(|(f, _)| f.as_str()));
+                } else {
+                    c.only_serial.push(id.clone());
+                }
+            }
+        }
+    }
+    for id in farm.keys() {
+        if !serial.contains_key(id) && !covered.contains(&id.as_str()) {
+            c.only_farm.push(id.clone());
+        }
+    }
+    c
+}

@@ -1,0 +1,123 @@
+//! The real MediaWiki 1.45.0 (../shared/mediawiki) through a real coordinator and two
+//! real agents, with examples/mediawiki-checkout/farm.yaml pointed at the kit's tree:
+//! test for test, data set for data set, what one serial PHPUnit run says.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use testfarm_integration::mediawiki_kit::{compare, kit, serial, Kit};
+use testfarm_integration::record::{self, summary};
+use testfarm_integration::{workspace_root, Farm, Options};
+
+const BIG_METHOD: &str = "ScopeStructureTest::testAutoloadNoFileScope";
+
+fn pipeline() -> std::path::PathBuf {
+    workspace_root().join("examples/mediawiki-checkout/farm.yaml")
+}
+
+fn submit(farm: &mut Farm, kit: &Kit, extra: &[&str]) -> Value {
+    let dir = kit.mediawiki().display().to_string();
+    let mut args: Vec<String> = vec!["--project-dir".into(), dir];
+    args.extend(kit.env_args());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = farm.submit(&pipeline(), &args);
+    let rec = out.json();
+    // The kit's one known failure (the test expects an unreadable file; root reads
+    // it) fails the run, as it fails the serial run.
+    assert_eq!(
+        out.code,
+        if nix::unistd::geteuid().is_root() { 1 } else { 0 },
+        "{}",
+        summary(&rec)
+    );
+    rec
+}
+
+fn farm_outcomes(rec: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for r in record::results(rec) {
+        assert!(
+            out.insert(r.id.clone(), r.status.clone()).is_none(),
+            "{} reported twice",
+            r.id
+        );
+    }
+    out
+}
+
+/// Shards holding data sets of the big method: their count.
+fn shards_with(rec: &Value, method: &str) -> usize {
+    record::shard_tasks(rec)
+        .iter()
+        .filter(|t| {
+            t["work"]["shard"]["tests"].as_array().is_some_and(|tests| {
+                tests
+                    .iter()
+                    .any(|id| id.as_str().is_some_and(|id| id.starts_with(method)))
+            })
+        })
+        .count()
+}
+
+#[test]
+fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() {
+    let kit = kit();
+    let (reference, serial_wall) = serial(&kit, &["--testsuite", "core:unit", "--exclude-group", "Broken"]);
+    assert!(
+        reference.len() > 18_000,
+        "the serial run reported {} cases",
+        reference.len()
+    );
+    let mut farm = Farm::start(
+        "mw-kit-unit",
+        Options {
+            agents: 2,
+            slots: 1,
+            ..Options::default()
+        },
+    );
+    for round in ["first (no timings)", "second (timed)"] {
+        let rec = submit(&mut farm, &kit, &["--mode", "gate"]);
+        let got = farm_outcomes(&rec);
+        let c = compare(&reference, &got);
+        let statuses: BTreeSet<&str> = got.values().map(String::as_str).collect();
+        eprintln!(
+            "core:unit, {round} run: {} farm results ({statuses:?}) against {} serial cases; \
+             serial wall {:.1}s; {} shards, {} holding {BIG_METHOD}; same outcome: {}; \
+             serial method-level cases matched by their data sets: {:?}",
+            got.len(),
+            reference.len(),
+            serial_wall.as_secs_f64(),
+            record::shard_tasks(&rec).len(),
+            shards_with(&rec, BIG_METHOD),
+            reference.len() - c.only_serial.len() - c.status_differs.len() - c.expanded.len(),
+            c.expanded
+        );
+        assert!(
+            c.only_serial.is_empty(),
+            "{} serial cases the farm did not report: {:?}",
+            c.only_serial.len(),
+            &c.only_serial[..c.only_serial.len().min(10)]
+        );
+        assert!(
+            c.only_farm.is_empty(),
+            "{} farm results serial PHPUnit did not report: {:?}",
+            c.only_farm.len(),
+            &c.only_farm[..c.only_farm.len().min(10)]
+        );
+        assert!(
+            c.status_differs.is_empty(),
+            "statuses differ (id, serial, farm): {:?}",
+            &c.status_differs[..c.status_differs.len().min(10)]
+        );
+        assert!(!got.values().any(|s| s == "missing"), "nothing missing");
+        assert!(record::shard_tasks(&rec).len() >= 3, "the suite is split");
+        if round.starts_with("second") {
+            assert!(
+                shards_with(&rec, BIG_METHOD) >= 2,
+                "on the timed run the method with 3,214 data sets is cut by data set"
+            );
+        }
+    }
+}
