@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use testfarm_proto::TaskAssignment;
 use testfarm_shared::matrix::labels_match;
-use testfarm_shared::plan::{choose_warm, plan_failed_first, PlanParams};
+use testfarm_shared::plan::{choose_warm, min_shard_for, plan_failed_first, PlanParams};
+use testfarm_shared::profile::RunnerProfile;
 use testfarm_shared::profile::{estimate_tests, TestProfile};
 use testfarm_shared::select::{select, RepoGraph};
 
@@ -25,7 +26,7 @@ use tonic::Status;
 
 use crate::node::{now_ms, Node};
 use crate::raft::ProposeError;
-use crate::state::machine::profile_key;
+use crate::state::machine::{profile_key, runner_key};
 use crate::state::{Applied, Command, JobState, Run, TaskState};
 
 #[derive(Debug, Clone)]
@@ -234,15 +235,24 @@ impl Scheduler {
                     (kept, Some(left))
                 }
             };
-            let estimates = estimate_tests(
+            let runner = store
+                .get::<RunnerProfile>(&runner_key(&project, &stage.name))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            // Each test costs its own time and its share of the runner's.
+            let estimates: Vec<f64> = estimate_tests(
                 &tests,
                 |t| profile_of(t).and_then(|p| p.estimate()).map(|d| d.as_secs_f64()),
                 stage.default_estimate,
-            );
+            )
+            .into_iter()
+            .map(|e| e + runner.per_test_secs)
+            .collect();
             let slots = self.matching_slots(&labels).max(1);
             let params = PlanParams {
                 slots,
-                min_shard: self.config.min_shard,
+                min_shard: min_shard_for(self.config.min_shard, runner.fixed_secs),
                 ..PlanParams::default()
             };
             let failed_last: Vec<bool> = tests
@@ -250,7 +260,7 @@ impl Scheduler {
                 .map(|t| profile_of(t).is_some_and(|p| p.history().failed_last))
                 .collect();
             let shards = plan_failed_first(&tests, &estimates, &failed_last, stage.split, &params);
-            tracing::info!(run = %run_id, job, tests = tests.len(), shards = shards.len(), slots, "planned");
+            tracing::info!(run = %run_id, job, tests = tests.len(), shards = shards.len(), slots, min_shard = ?params.min_shard, "planned");
             self.node
                 .propose(Command::PlanJob {
                     run_id,

@@ -49,6 +49,18 @@ struct Unit {
     secs: f64,
 }
 
+/// A shard is kept at least this many times the runner's own overhead per shard, so
+/// that the overhead stays under about an eighth of its slot time.
+pub const RUNNER_OVERHEAD_FACTOR: f64 = 8.0;
+
+/// The smallest shard worth cutting: the configured one, or more when the stage's
+/// runner is measured to spend `overhead_secs` per shard outside any test (MediaWiki's
+/// PHPUnit bootstrap: about half a second).
+pub fn min_shard_for(configured: Duration, overhead_secs: Option<f64>) -> Duration {
+    let floor = overhead_secs.map_or(0.0, |o| o.max(0.0) * RUNNER_OVERHEAD_FACTOR);
+    configured.max(Duration::from_secs_f64(floor.min(3600.0)))
+}
+
 /// Cuts `tests` (with `estimates` in seconds, parallel) into shards, longest first.
 pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanParams) -> Vec<PlannedShard> {
     assert_eq!(tests.len(), estimates.len(), "one estimate per test");
@@ -327,6 +339,15 @@ mod tests {
             plan(&tests, &est, Split::Test, &params(3)),
             plan(&tests, &est, Split::Test, &params(3))
         );
+    }
+
+    #[test]
+    fn a_measured_runner_overhead_raises_the_smallest_shard() {
+        let two = Duration::from_secs(2);
+        assert_eq!(min_shard_for(two, None), two);
+        assert_eq!(min_shard_for(two, Some(0.1)), two, "small overhead: the setting holds");
+        assert_eq!(min_shard_for(two, Some(0.5)), Duration::from_secs(4));
+        assert_eq!(min_shard_for(two, Some(f64::NAN)), two);
     }
 
     #[test]

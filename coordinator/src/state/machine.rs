@@ -14,7 +14,7 @@ use std::time::Duration;
 use testfarm_shared::config::{RunMode, Stage};
 use testfarm_shared::install::{self, Install};
 use testfarm_shared::plan::PlannedShard;
-use testfarm_shared::profile::TestProfile;
+use testfarm_shared::profile::{RunnerProfile, TestProfile};
 use testfarm_shared::select::LeftOut;
 use testfarm_shared::task::{ExitKind, TaskKind, TaskOutcome, TaskSpec, TestStatus};
 
@@ -34,6 +34,11 @@ pub struct StateMachine {
 
 pub fn profile_key(project: &str, stage: &str, test: &str) -> String {
     format!("profile/{project}/{stage}/{test}")
+}
+
+/// Where a stage's [`RunnerProfile`] is kept.
+pub fn runner_key(project: &str, stage: &str) -> String {
+    format!("runner/{project}/{stage}")
 }
 
 fn inventory_key(run_id: &str, job: usize) -> String {
@@ -404,6 +409,13 @@ impl StateMachine {
                         result.status.is_failure(),
                     );
                     tx.batch.put(&key, &profile);
+                }
+                if matches!(outcome.exit, ExitKind::Exited { .. }) && !outcome.results.is_empty() {
+                    let key = runner_key(&project, &stage);
+                    let mut runner: RunnerProfile = self.store.get(&key)?.unwrap_or_default();
+                    let tests: f64 = outcome.results.iter().map(|r| r.duration_secs).sum();
+                    runner.record(outcome.phases.run_secs - tests, outcome.results.len());
+                    tx.batch.put(&key, &runner);
                 }
                 if !matches!(outcome.exit, ExitKind::Exited { code: 0 })
                     && !outcome.results.iter().any(|r| r.status.is_failure())
