@@ -30,7 +30,7 @@ struct Manifest {
 struct ManifestClass {
     class: String,
     file: String,
-    /// The test names as PHPUnit gives them here (`method`, `method with data set …`).
+    /// The tests' ids, with the root as PHP sees it here.
     tests: Vec<String>,
 }
 
@@ -86,10 +86,7 @@ pub fn write_shard(
             Some(Located::One(file)) => manifest.classes.push(ManifestClass {
                 class: class.to_string(),
                 file: file.display().to_string(),
-                tests: ids
-                    .iter()
-                    .map(|id| roots.localize(id.split_once("::").map_or(id.as_str(), |(_, name)| name)))
-                    .collect(),
+                tests: ids.iter().map(|id| roots.localize(id)).collect(),
             }),
             other => {
                 let why = match other {
@@ -247,7 +244,7 @@ mod tests {
         assert!(classes[0]["file"].as_str().unwrap().ends_with("tests/b/FooTest.php"));
         assert_eq!(
             classes[0]["tests"][0].as_str().unwrap(),
-            format!("testX with data set \"{}/data.txt\"", roots.resolved)
+            format!("B\\FooTest::testX with data set \"{}/data.txt\"", roots.resolved)
         );
         assert!(classes[1]["file"].as_str().unwrap().ends_with("tests/a/FooTest.php"));
         let config = std::fs::read_to_string(task.join(phpunit::SHARD_CONFIG_FILE)).unwrap();

@@ -40,7 +40,14 @@ fn serial(kit: &Kit) -> f64 {
 fn through_farm(farm: &mut Farm, kit: &Kit) -> (f64, Value) {
     let pipeline = workspace_root().join("examples/mediawiki-checkout/farm.yaml");
     let dir = kit.mediawiki().display().to_string();
-    let mut args: Vec<String> = vec!["--project-dir".into(), dir, "--mode".into(), "gate".into()];
+    let mut args: Vec<String> = vec![
+        "--project-dir".into(),
+        dir,
+        "--mode".into(),
+        "gate".into(),
+        "--run".into(),
+        "phpunit-unit".into(),
+    ];
     args.extend(kit.env_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let started = Instant::now();

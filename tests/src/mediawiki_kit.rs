@@ -17,6 +17,9 @@ pub const ARCHIVE: &str = "mediawiki-1.45.0-kit.tar.zst";
 const KIT_DIR: &str = "mediawiki-1.45.0-kit";
 
 static SETUP: Mutex<()> = Mutex::new(());
+/// Held by a test while it runs MediaWiki: two of them side by side on this
+/// 2-core machine would time each other out and measure nothing.
+pub static HEAVY: Mutex<()> = Mutex::new(());
 
 /// An unpacked, set-up kit.
 #[derive(Debug, Clone)]
@@ -98,7 +101,8 @@ pub fn kit() -> Kit {
     }
 }
 
-/// `maintenance/install.php` on SQLite, as the kit's README gives it.
+/// `maintenance/install.php` on SQLite, as the kit's README gives it (the tree's own
+/// LocalSettings.php: what a serial run uses).
 fn install_sqlite(kit: &Kit, data: &Path) {
     let mut cmd = Command::new("php");
     cmd.current_dir(kit.mediawiki())
@@ -113,9 +117,11 @@ fn install_sqlite(kit: &Kit, data: &Path) {
         "--lang",
         "en",
         "--with-developmentsettings",
+        // The names examples/mediawiki-checkout's install step gives its wikis, so
+        // that a serial run and a farm run see the same site.
         "--pass",
-        "Kit-admin-pass-1",
-        "KitWiki",
+        "Farm-admin-pass-1",
+        "FarmWiki",
         "Admin",
     ]);
     for (k, v) in &kit.env {

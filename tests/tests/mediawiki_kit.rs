@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use testfarm_integration::mediawiki_kit::{compare, kit, serial, Kit};
+use testfarm_integration::mediawiki_kit::{compare, kit, serial, Comparison, Kit, HEAVY};
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::{workspace_root, Farm, Options};
 
@@ -32,6 +32,26 @@ fn submit(farm: &mut Farm, kit: &Kit, extra: &[&str]) -> Value {
         summary(&rec)
     );
     rec
+}
+
+fn assert_same(c: &Comparison) {
+    assert!(
+        c.only_serial.is_empty(),
+        "{} serial cases the farm did not report: {:?}",
+        c.only_serial.len(),
+        &c.only_serial[..c.only_serial.len().min(10)]
+    );
+    assert!(
+        c.only_farm.is_empty(),
+        "{} farm results serial PHPUnit did not report: {:?}",
+        c.only_farm.len(),
+        &c.only_farm[..c.only_farm.len().min(10)]
+    );
+    assert!(
+        c.status_differs.is_empty(),
+        "statuses differ (id, serial, farm): {:?}",
+        &c.status_differs[..c.status_differs.len().min(10)]
+    );
 }
 
 fn farm_outcomes(rec: &Value) -> BTreeMap<String, String> {
@@ -62,6 +82,7 @@ fn shards_with(rec: &Value, method: &str) -> usize {
 
 #[test]
 fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let kit = kit();
     let (reference, serial_wall) = serial(&kit, &["--testsuite", "core:unit", "--exclude-group", "Broken"]);
     assert!(
@@ -78,7 +99,7 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
         },
     );
     for round in ["first (no timings)", "second (timed)"] {
-        let rec = submit(&mut farm, &kit, &["--mode", "gate"]);
+        let rec = submit(&mut farm, &kit, &["--mode", "gate", "--run", "phpunit-unit"]);
         let got = farm_outcomes(&rec);
         let c = compare(&reference, &got);
         let statuses: BTreeSet<&str> = got.values().map(String::as_str).collect();
@@ -120,4 +141,93 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
             );
         }
     }
+}
+
+/// Quibble's two phpunit passes over core's integration suite, on SQLite: the farm's
+/// install step makes a wiki per agent and every task gets a copy of its database;
+/// the serial reference runs on the tree's own wiki.
+#[test]
+fn core_integration_with_and_without_the_database_on_sqlite_equals_serial_phpunit() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let kit = kit();
+    let (databaseless, wall_a) = serial(
+        &kit,
+        &["--testsuite", "core:integration", "--exclude-group", "Broken,Database"],
+    );
+    let (database, wall_b) = serial(
+        &kit,
+        &[
+            "--testsuite",
+            "core:integration",
+            "--group",
+            "Database",
+            "--exclude-group",
+            "Broken",
+        ],
+    );
+    let mut farm = Farm::start(
+        "mw-kit-int",
+        Options {
+            agents: 2,
+            slots: 1,
+            ..Options::default()
+        },
+    );
+    let dir = kit.mediawiki().display().to_string();
+    let mut args: Vec<String> = vec![
+        "--project-dir".into(),
+        dir,
+        "--mode".into(),
+        "gate".into(),
+        "--run".into(),
+        "phpunit".into(),
+    ];
+    args.extend(kit.env_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = farm.submit(&pipeline(), &args);
+    let rec = out.json();
+    let jobs = rec["run"]["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{}", summary(&rec));
+    for job in 0..jobs.len() as u64 {
+        let stage = jobs[job as usize]["spec"]["stage"].as_str().unwrap().to_string();
+        let (reference, wall) = if stage == "phpunit.database" {
+            (&database, wall_b)
+        } else {
+            (&databaseless, wall_a)
+        };
+        let got: BTreeMap<String, String> = record::results(&rec)
+            .into_iter()
+            .filter(|r| r.job == job)
+            .map(|r| (r.id, r.status))
+            .collect();
+        let c = compare(reference, &got);
+        let failing: Vec<&String> = got
+            .iter()
+            .filter(|(_, s)| *s != "passed" && *s != "skipped")
+            .map(|(id, _)| id)
+            .collect();
+        eprintln!(
+            "{stage}: {} farm results against {} serial cases (serial wall {:.1}s); farm failures: {failing:?}",
+            got.len(),
+            reference.len(),
+            wall.as_secs_f64()
+        );
+        assert!(got.len() > 500, "{stage} ran its suite: {}", got.len());
+        assert_same(&c);
+    }
+    // The install ran once per agent, and later tasks found it warm.
+    let warm: Vec<bool> = record::tasks(&rec)
+        .iter()
+        .filter_map(|t| t["outcome"]["usage"]["install_warm"].as_bool())
+        .collect();
+    assert!(
+        warm.iter().filter(|w| !**w).count() <= 2,
+        "one install per agent: {warm:?}"
+    );
+    eprintln!(
+        "phpunit passes: `farm submit` {:.1}s, installs warm {}/{}",
+        out.elapsed.as_secs_f64(),
+        warm.iter().filter(|w| **w).count(),
+        warm.len()
+    );
 }

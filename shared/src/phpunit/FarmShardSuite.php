@@ -1,8 +1,8 @@
 <?php
 /**
  * Written by testfarm into a shard's task directory, and named as the only file of
- * the shard's test suite: it builds the suite of exactly the tests listed in
- * phpunit-shard.json, each class loaded from its own file. PHPUnit then loads no other
+ * the shard's test suite: it builds the suite of exactly the tests (farm ids) listed
+ * in phpunit-shard.json, each class loaded from its own file. PHPUnit then loads no other
  * test file, runs no other class's data providers and needs no --filter, however many
  * tests the shard holds. Each class is built as PHPUnit itself builds a class of a
  * directory suite, so its set-up, data providers and hooks run as in a full run.
@@ -56,9 +56,8 @@ final class FarmShardSuite extends TestSuite
     }
 
     /**
-     * Drops the class's tests that the shard was not given, and names the rest. What
-     * PHPUnit put in the suite that is not one of the class's tests (a warning about
-     * the class) stays, and is reported under its own name.
+     * Drops the class's tests that the shard was not given, and names the rest with
+     * their farm ids.
      *
      * @return string[] the farm ids kept under $suite
      */
@@ -77,16 +76,22 @@ final class FarmShardSuite extends TestSuite
             }
             $name = $test instanceof TestCase ? $test->getName() : get_class($test);
             $nul = strpos($name, "\0");
-            $id = $nul === false ? $name : substr($name, 0, $nul);
-            $seen[$id] = ($seen[$id] ?? 0) + 1;
-            if ($seen[$id] > 1) {
-                $id .= ' (' . $seen[$id] . ')';
+            $name = $nul === false ? $name : substr($name, 0, $nul);
+            if ($test instanceof $class) {
+                $id = $class . '::' . $name;
+                $seen[$id] = ($seen[$id] ?? 0) + 1;
+                if ($seen[$id] > 1) {
+                    $id .= ' (' . $seen[$id] . ')';
+                }
+            } else {
+                // PHPUnit's stand-in for a test it could not build (a data provider
+                // that skipped or failed) is named `Class::method` already.
+                $id = str_contains($name, '::') ? $name : $class . '::' . $name;
             }
-            if (!($test instanceof $class) || isset($wanted[$id])) {
+            if (isset($wanted[$id])) {
                 $kept[] = $test;
-                $full = (new ReflectionClass($test))->getName() . '::' . $id;
-                $this->ids[spl_object_id($test)] = [$full];
-                $ids[] = $full;
+                $this->ids[spl_object_id($test)] = [$id];
+                $ids[] = $id;
             }
         }
         $suite->setTests($kept);

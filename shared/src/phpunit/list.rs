@@ -14,6 +14,10 @@ pub struct ListError {
     pub message: String,
 }
 
+/// PHPUnit's stand-ins for tests it could not build: `SkippedTestCase`,
+/// `IncompleteTestCase`, `WarningTestCase`, `ErrorTestCase`.
+const PLACEHOLDER_PREFIX: &str = "PHPUnit\\Framework\\";
+
 /// The test ids (each once, in PHPUnit's order) of a `--list-tests-xml` file, in the
 /// stage's groups: `Class::method` for a plain test, `Class::method with data set X`
 /// (X as PHPUnit prints it: `#0` or `"name"`) for each case of a data provider — the
@@ -47,6 +51,11 @@ pub fn parse_list(xml: &str, file: &str, stage: &Phpunit, roots: &Roots) -> Resu
                         let method = name_attr(&e).map_err(&err)?;
                         let mut id = match crate::junit::attr(&e, "dataSet").map_err(&err)? {
                             Some(set) if !set.is_empty() => format!("{class}::{method} with data set {set}"),
+                            // What PHPUnit puts in place of a test it could not build (a
+                            // data provider that skipped or failed) is listed under its
+                            // own class and named `Class::method`: the test's own id, as
+                            // its JUnit names it.
+                            _ if class.starts_with(PLACEHOLDER_PREFIX) && method.contains("::") => method,
                             _ => format!("{class}::{method}"),
                         };
                         // Names XML shows alike (cut at a NUL byte) are told apart by
@@ -100,6 +109,9 @@ mod tests {
  <testCaseClass name="BarTest">
   <testCaseMethod name="testC" groups="default"/>
  </testCaseClass>
+ <testCaseClass name="PHPUnit\Framework\SkippedTestCase">
+  <testCaseMethod name="BarTest::testSkippedProvider" groups="default"/>
+ </testCaseClass>
 </tests>"##;
 
     fn stage(group: &[&str], exclude: &[&str]) -> Phpunit {
@@ -130,12 +142,12 @@ mod tests {
             ]
         );
         let rest = parse_list(LIST, "tests.xml", &stage(&[], &["Database"]), &roots()).unwrap();
-        assert_eq!(rest.len(), 6);
+        assert_eq!(rest.len(), 7);
         assert!(
             rest.contains(&"MediaWiki\\Tests\\Unit\\FooTest::testE with data set \" (2)".to_string()),
             "the second of two alike keeps its number when the first is not run: {rest:?}"
         );
-        assert_eq!(rest.last().unwrap(), "BarTest::testC");
+        assert_eq!(rest.last().unwrap(), "BarTest::testSkippedProvider");
     }
 
     #[test]
@@ -151,7 +163,8 @@ mod tests {
                 "MediaWiki\\Tests\\Unit\\FooTest::testD with data set \"a\nb\"",
                 "MediaWiki\\Tests\\Unit\\FooTest::testE with data set \"",
                 "MediaWiki\\Tests\\Unit\\FooTest::testE with data set \" (2)",
-                "BarTest::testC"
+                "BarTest::testC",
+                "BarTest::testSkippedProvider"
             ]
         );
     }
