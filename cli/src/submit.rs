@@ -43,6 +43,9 @@ pub async fn connect(urls: &str) -> Result<FarmClient<Channel>, CliError> {
     Err(last_error.unwrap_or_else(|| CliError::Usage("no coordinator address given".into())))
 }
 
+/// Set for every command of a run: the directory of its pipeline file.
+const PIPELINE_DIR_ENV: &str = "FARM_PIPELINE_DIR";
+
 /// Validates the pipeline locally (so errors name the user's file) and submits it.
 pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &RunArgs) -> Result<String, CliError> {
     let parsed = load_pipeline(pipeline)?;
@@ -87,13 +90,22 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
         changed_files.truncate(run.changed_files.len());
     }
     let commits = crate::repos::resolve_commits(&parsed, &run.change)?;
+    // Commands may call helpers shipped beside the pipeline, wherever the project is.
+    let mut env: std::collections::BTreeMap<String, String> = run.env.iter().cloned().collect();
+    if let Some(dir) = pipeline
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.display().to_string()))
+    {
+        env.entry(PIPELINE_DIR_ENV.to_string()).or_insert(dir);
+    }
     let reply = client
         .submit(SubmitRequest {
             pipeline_yaml: text,
             pipeline_path: pipeline.display().to_string(),
             project_dir,
             mode: run.mode.clone(),
-            env: run.env.iter().cloned().collect(),
+            env: env.into_iter().collect(),
             submitter,
             only_stages: run.only.clone(),
             skip_stages: run.skip.clone(),
