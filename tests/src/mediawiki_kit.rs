@@ -66,7 +66,8 @@ pub fn kit() -> Kit {
     let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     let base = workspace_root().join("target/mediawiki-kit");
     let root = base.join(KIT_DIR);
-    let ready = root.join(".farm-ready");
+    // Named after the set-up's version: a change to the set-up redoes it.
+    let ready = root.join(".farm-ready-2");
     if !ready.exists() {
         let archive = shelf().join(ARCHIVE);
         assert!(
@@ -83,11 +84,7 @@ pub fn kit() -> Kit {
             .arg("-C")
             .arg(&base));
         run(&mut Command::new(root.join("setup.sh")));
-        std::fs::copy(
-            root.join("phpunit.xml.example"),
-            root.join("mediawiki/phpunit.xml.dist"),
-        )
-        .expect("install the PHPUnit configuration");
+        install_config(&root);
         let kit = Kit {
             env: read_env(&root),
             root: root.clone(),
@@ -99,6 +96,112 @@ pub fn kit() -> Kit {
         env: read_env(&root),
         root,
     }
+}
+
+/// The kit's PHPUnit configuration as a MediaWiki git checkout has it: as
+/// `phpunit.xml.dist`, with the extension suites (which the kit leaves commented out)
+/// in.
+fn install_config(root: &Path) {
+    let text = std::fs::read_to_string(root.join("phpunit.xml.example")).expect("read phpunit.xml.example");
+    let opened = "in LocalSettings.php, would be:\n";
+    let closed = "\t\t     Only the suite names";
+    assert!(
+        text.contains(opened) && text.contains(closed),
+        "the kit's phpunit.xml.example changed: its commented extension suites are not where they were"
+    );
+    let text = text
+        .replace(opened, "in LocalSettings.php, would be: -->\n")
+        .replace(closed, "\t\t<!-- Only the suite names");
+    std::fs::write(root.join("mediawiki/phpunit.xml.dist"), text).expect("install the PHPUnit configuration");
+}
+
+/// Extensions of the kit loaded by examples/mediawiki-checkout's `phpunit-extensions`
+/// stage (its install step lists the same).
+pub const EXTENSIONS: &[&str] = &[
+    "CategoryTree",
+    "Cite",
+    "CiteThisPage",
+    "ConfirmEdit",
+    "Echo",
+    "Gadgets",
+    "ImageMap",
+    "InputBox",
+    "LoginNotify",
+    "Nuke",
+    "PageImages",
+    "ParserFunctions",
+    "Poem",
+    "SecureLinkFixer",
+    "SpamBlacklist",
+    "TemplateData",
+    "TextExtracts",
+    "Thanks",
+    "TitleBlacklist",
+];
+
+/// A wiki of its own under `dir` (LocalSettings.php in `dir/conf`, SQLite in
+/// `dir/db`) loading `extensions`, made as the pipeline's install step makes one:
+/// what `MW_CONFIG_FILE` and `FARM_DB_DIR` point a serial run at.
+pub fn install_with_extensions(kit: &Kit, dir: &Path, extensions: &[&str]) -> Vec<(String, String)> {
+    let conf = dir.join("conf");
+    let db = dir.join("db");
+    std::fs::create_dir_all(&conf).expect("conf dir");
+    std::fs::create_dir_all(&db).expect("db dir");
+    let settings = conf.join("LocalSettings.php");
+    let env = vec![
+        ("MW_CONFIG_FILE".to_string(), settings.display().to_string()),
+        ("FARM_DB_DIR".to_string(), db.display().to_string()),
+    ];
+    let php = |args: &[&str]| {
+        let mut cmd = Command::new("php");
+        cmd.current_dir(kit.mediawiki()).args(args);
+        for (k, v) in kit.env.iter().chain(&env) {
+            cmd.env(k, v);
+        }
+        run(&mut cmd);
+    };
+    let (db_s, conf_s) = (db.display().to_string(), conf.display().to_string());
+    php(&[
+        "maintenance/run.php",
+        "install",
+        "--dbtype",
+        "sqlite",
+        "--dbpath",
+        &db_s,
+        "--dbname",
+        "my_wiki",
+        "--server",
+        "http://localhost",
+        "--scriptpath",
+        "",
+        "--lang",
+        "en",
+        "--with-developmentsettings",
+        "--pass",
+        "Farm-admin-pass-1",
+        "--confpath",
+        &conf_s,
+        "FarmWiki",
+        "Admin",
+    ]);
+    let mut text = std::fs::read_to_string(&settings).expect("the installer wrote LocalSettings.php");
+    text = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("$wgSQLiteDataDir = ") {
+                "$wgSQLiteDataDir = getenv( \"FARM_DB_DIR\" );".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for e in extensions {
+        text += &format!("\nwfLoadExtension( '{e}' );");
+    }
+    std::fs::write(&settings, text + "\n").expect("write LocalSettings.php");
+    php(&["maintenance/run.php", "update", "--quick"]);
+    env
 }
 
 /// `maintenance/install.php` on SQLite, as the kit's README gives it (the tree's own
@@ -154,6 +257,8 @@ fn run(cmd: &mut Command) {
 pub struct Outcome {
     pub status: String,
     pub secs: f64,
+    /// The test's file, relative to the tree (JUnit's `file`), when it names one.
+    pub file: Option<String>,
 }
 
 /// The outcome of each test of a PHPUnit JUnit file, under the farm's ids:
@@ -204,11 +309,13 @@ pub fn junit_outcomes(xml: &str, root: &Path) -> BTreeMap<String, Outcome> {
                 id = id.replace(r.as_str(), "{root}");
             }
             let secs = attr(line, "time").and_then(|t| t.parse().ok()).unwrap_or(0.0);
+            let file = attr(line, "file").map(|f| roots.iter().fold(f, |f, r| f.replace(&format!("{r}/"), "")));
             current = Some((
                 id,
                 Outcome {
                     status: "passed".into(),
                     secs,
+                    file,
                 },
             ));
             if line.ends_with("/>") {
@@ -236,6 +343,15 @@ pub fn junit_outcomes(xml: &str, root: &Path) -> BTreeMap<String, Outcome> {
 
 /// Runs `phpunit ARGS --log-junit` in the kit and reads its outcomes.
 pub fn serial(kit: &Kit, args: &[&str]) -> (BTreeMap<String, Outcome>, std::time::Duration) {
+    serial_with(kit, args, &[])
+}
+
+/// [`serial`] with more environment (a wiki of its own: [`install_with_extensions`]).
+pub fn serial_with(
+    kit: &Kit,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (BTreeMap<String, Outcome>, std::time::Duration) {
     let dir = tempfile::tempdir().expect("temp dir");
     let junit = dir.path().join("junit.xml");
     let started = std::time::Instant::now();
@@ -245,6 +361,7 @@ pub fn serial(kit: &Kit, args: &[&str]) -> (BTreeMap<String, Outcome>, std::time
         .arg("--log-junit")
         .arg(&junit)
         .env("TMPDIR", dir.path())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("run phpunit (apt-get install phpunit)");
     let elapsed = started.elapsed();

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use testfarm_integration::mediawiki_kit::{compare, kit, serial, Comparison, Kit, HEAVY};
+use testfarm_integration::mediawiki_kit::{
+    compare, install_with_extensions, kit, serial, serial_with, Comparison, Kit, EXTENSIONS, HEAVY,
+};
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::{workspace_root, Farm, Options};
 
@@ -143,11 +145,12 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
     }
 }
 
-/// Quibble's two phpunit passes over core's integration suite, on SQLite: the farm's
-/// install step makes a wiki per agent and every task gets a copy of its database;
-/// the serial reference runs on the tree's own wiki.
+/// Quibble's two phpunit passes over core's integration suite: the farm's install step
+/// makes a wiki per agent and backend, and every task gets a copy of its database. On
+/// SQLite both passes equal a serial run on the tree's own wiki case for case; on
+/// MariaDB and PostgreSQL (the agents' own servers) the whole group runs.
 #[test]
-fn core_integration_with_and_without_the_database_on_sqlite_equals_serial_phpunit() {
+fn core_integration_with_and_without_the_database_equals_serial_phpunit() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let kit = kit();
     let (databaseless, wall_a) = serial(
@@ -187,27 +190,40 @@ fn core_integration_with_and_without_the_database_on_sqlite_equals_serial_phpuni
     let out = farm.submit(&pipeline(), &args);
     let rec = out.json();
     let jobs = rec["run"]["jobs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 2, "{}", summary(&rec));
+    // Without the database once; `@group Database` on SQLite, MariaDB and PostgreSQL.
+    assert_eq!(jobs.len(), 4, "{}", summary(&rec));
     for job in 0..jobs.len() as u64 {
-        let stage = jobs[job as usize]["spec"]["stage"].as_str().unwrap().to_string();
-        let (reference, wall) = if stage == "phpunit.database" {
-            (&database, wall_b)
-        } else {
-            (&databaseless, wall_a)
-        };
+        let spec = &jobs[job as usize]["spec"];
+        let stage = spec["stage"].as_str().unwrap().to_string();
+        let db = spec["cell"]["db"].as_str().unwrap_or("?").to_string();
         let got: BTreeMap<String, String> = record::results(&rec)
             .into_iter()
             .filter(|r| r.job == job)
             .map(|r| (r.id, r.status))
             .collect();
-        let c = compare(reference, &got);
         let failing: Vec<&String> = got
             .iter()
             .filter(|(_, s)| *s != "passed" && *s != "skipped")
             .map(|(id, _)| id)
             .collect();
+        assert!(!got.values().any(|s| s == "missing"), "{stage} [{db}]: nothing missing");
+        if db != "sqlite" {
+            eprintln!(
+                "{stage} [{db}]: {} results, not passed: {} {failing:?}",
+                got.len(),
+                failing.len()
+            );
+            assert_eq!(got.len(), database.len(), "{stage} [{db}] ran the whole group");
+            continue;
+        }
+        let (reference, wall) = if stage == "phpunit.database" {
+            (&database, wall_b)
+        } else {
+            (&databaseless, wall_a)
+        };
+        let c = compare(reference, &got);
         eprintln!(
-            "{stage}: {} farm results against {} serial cases (serial wall {:.1}s); farm failures: {failing:?}",
+            "{stage} [sqlite]: {} farm results against {} serial cases (serial wall {:.1}s); farm failures: {failing:?}",
             got.len(),
             reference.len(),
             wall.as_secs_f64()
@@ -215,14 +231,14 @@ fn core_integration_with_and_without_the_database_on_sqlite_equals_serial_phpuni
         assert!(got.len() > 500, "{stage} ran its suite: {}", got.len());
         assert_same(&c);
     }
-    // The install ran once per agent, and later tasks found it warm.
+    // The install ran once per agent and backend, and later tasks found it warm.
     let warm: Vec<bool> = record::tasks(&rec)
         .iter()
         .filter_map(|t| t["outcome"]["usage"]["install_warm"].as_bool())
         .collect();
     assert!(
-        warm.iter().filter(|w| !**w).count() <= 2,
-        "one install per agent: {warm:?}"
+        warm.iter().filter(|w| !**w).count() <= 2 * 3,
+        "one install per agent and backend: {warm:?}"
     );
     eprintln!(
         "phpunit passes: `farm submit` {:.1}s, installs warm {}/{}",
@@ -230,4 +246,65 @@ fn core_integration_with_and_without_the_database_on_sqlite_equals_serial_phpuni
         warm.iter().filter(|w| **w).count(),
         warm.len()
     );
+}
+
+/// The gated extensions' own suites (MediaWiki's `extensions` suite, 19 of the kit's
+/// extensions and its skins), on a wiki that loads them: test for test what a
+/// serial run on a wiki made the same way says.
+#[test]
+fn the_extensions_suites_through_the_farm_equal_serial_phpunit() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let kit = kit();
+    let wiki = tempfile::tempdir().expect("temp dir");
+    let env = install_with_extensions(&kit, wiki.path(), EXTENSIONS);
+    let (reference, wall) = serial_with(&kit, &["--testsuite", "extensions", "--exclude-group", "Broken"], &env);
+    let mut per_extension: BTreeMap<String, usize> = BTreeMap::new();
+    for o in reference.values() {
+        if let Some(ext) = o.file.as_deref().and_then(|f| f.strip_prefix("extensions/")) {
+            *per_extension
+                .entry(ext.split('/').next().unwrap_or("?").to_string())
+                .or_default() += 1;
+        }
+    }
+    let mut farm = Farm::start(
+        "mw-kit-ext",
+        Options {
+            agents: 2,
+            slots: 1,
+            ..Options::default()
+        },
+    );
+    let dir = kit.mediawiki().display().to_string();
+    let mut args: Vec<String> = vec![
+        "--project-dir".into(),
+        dir,
+        "--mode".into(),
+        "gate".into(),
+        "--run".into(),
+        "phpunit-extensions".into(),
+    ];
+    args.extend(kit.env_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = farm.submit(&pipeline(), &args);
+    let rec = out.json();
+    let got = farm_outcomes(&rec);
+    let c = compare(&reference, &got);
+    let failing: Vec<&String> = got
+        .iter()
+        .filter(|(_, s)| *s != "passed" && *s != "skipped")
+        .map(|(id, _)| id)
+        .collect();
+    eprintln!(
+        "extensions: {} farm results against {} serial cases (serial wall {:.1}s, farm {:.1}s); per extension {per_extension:?}; \
+         farm failures: {failing:?}",
+        got.len(),
+        reference.len(),
+        wall.as_secs_f64(),
+        out.elapsed.as_secs_f64()
+    );
+    assert!(
+        per_extension.len() >= 10,
+        "at least 10 extensions' suites ran: {per_extension:?}"
+    );
+    assert_same(&c);
 }

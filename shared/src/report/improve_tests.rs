@@ -99,3 +99,34 @@ fn rules_that_find_nothing_yield_nothing() {
     let items = rank(Some(&r), None);
     assert!(items.is_empty(), "{items:?}");
 }
+
+#[test]
+fn shards_whose_run_phase_is_mostly_the_runner_get_that_named_first() {
+    // Every shard's run phase is 10 s longer than its tests: the runner's own
+    // overhead (MediaWiki's bootstrap, paid per shard) dominates the run.
+    let r = report_of(|tasks| {
+        for t in tasks.iter_mut() {
+            if let (crate::model::Work::Shard(_), Some(o)) = (&t.work, t.outcome.as_mut()) {
+                o.phases.run_secs += 10.0;
+            }
+        }
+    });
+    let items = rank(Some(&r), None);
+    assert_eq!(items[0].kind, "runner", "{:?}", kinds(&items));
+    let shards = &r.phases.shards;
+    assert!(
+        shards.runner_secs >= 10.0 * f64::from(shards.tasks) - 1e-9,
+        "{shards:?}"
+    );
+    let slots = f64::from(r.efficiency.slots);
+    let per_shard = shards.runner_secs / f64::from(shards.tasks);
+    assert!(close(
+        items[0].saves_secs,
+        (shards.runner_secs - per_shard * slots.min(f64::from(shards.tasks))) / slots
+    ));
+    assert!(
+        items[0].title.starts_with("cut the runner's own overhead"),
+        "{}",
+        items[0].title
+    );
+}
