@@ -89,6 +89,7 @@ fn main() {
         Options {
             agents: SLOTS,
             slots: 1,
+            command_timeout: std::time::Duration::from_secs(600),
             ..Options::default()
         },
     );

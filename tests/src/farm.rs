@@ -30,6 +30,9 @@ pub struct Options {
     /// Start the coordinator with `--http 127.0.0.1:0` (metrics and report pages);
     /// [`Farm::http_url`] is then its address.
     pub http: bool,
+    /// How long one `farm` command may take ([`COMMAND_TIMEOUT`] by default; a real
+    /// MediaWiki gate needs minutes).
+    pub command_timeout: Duration,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             max_lost: 2,
             min_shard: "1s",
             http: false,
+            command_timeout: COMMAND_TIMEOUT,
         }
     }
 }
@@ -278,8 +282,9 @@ impl Farm {
 
     // -------------------------------------------------------------- CLI commands
 
-    /// Runs `farm <args>` to completion (at most [`COMMAND_TIMEOUT`]).
+    /// Runs `farm <args>` to completion (at most `Options::command_timeout`).
     pub fn farm(&mut self, args: &[&str]) -> Output {
+        let timeout = self.opts.command_timeout;
         self.commands += 1;
         let n = self.commands;
         let name = args.first().copied().unwrap_or("farm");
@@ -294,10 +299,10 @@ impl Farm {
             if let Some(status) = child.try_wait().expect("wait for farm") {
                 break status;
             }
-            if started.elapsed() > COMMAND_TIMEOUT {
+            if started.elapsed() > timeout {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("`farm {}` did not finish within {COMMAND_TIMEOUT:?}", args.join(" "));
+                panic!("`farm {}` did not finish within {timeout:?}", args.join(" "));
             }
             std::thread::sleep(POLL);
         };

@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use testfarm_integration::mediawiki_kit::{
-    compare, install_with_extensions, kit, serial, serial_with, Comparison, Kit, EXTENSIONS, HEAVY,
+    compare, install_with_extensions, junit_outcomes, kit, serial, serial_with, Comparison, Kit, EXTENSIONS, HEAVY,
 };
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::{workspace_root, Farm, Options};
 
+/// A `farm submit` of real MediaWiki suites: minutes on this 2-core machine.
+const MEDIAWIKI_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 const BIG_METHOD: &str = "ScopeStructureTest::testAutoloadNoFileScope";
 
 fn pipeline() -> std::path::PathBuf {
@@ -97,6 +99,7 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
         Options {
             agents: 2,
             slots: 1,
+            command_timeout: MEDIAWIKI_TIMEOUT,
             ..Options::default()
         },
     );
@@ -148,9 +151,10 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
 /// Quibble's two phpunit passes over core's integration suite: the farm's install step
 /// makes a wiki per agent and backend, and every task gets a copy of its database. On
 /// SQLite both passes equal a serial run on the tree's own wiki case for case; on
-/// MariaDB and PostgreSQL (the agents' own servers) the whole group runs.
+/// MariaDB and PostgreSQL (the agents' own servers) `@group Database` equals one plain
+/// phpunit over the group on the same server.
 #[test]
-fn core_integration_with_and_without_the_database_equals_serial_phpunit() {
+fn core_integration_with_and_without_the_database_on_three_backends_equals_serial_phpunit() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let kit = kit();
     let (databaseless, wall_a) = serial(
@@ -173,6 +177,7 @@ fn core_integration_with_and_without_the_database_equals_serial_phpunit() {
         Options {
             agents: 2,
             slots: 1,
+            command_timeout: MEDIAWIKI_TIMEOUT,
             ..Options::default()
         },
     );
@@ -189,6 +194,25 @@ fn core_integration_with_and_without_the_database_equals_serial_phpunit() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = farm.submit(&pipeline(), &args);
     let rec = out.json();
+    // The serial references on MariaDB and PostgreSQL: one plain phpunit each, on the
+    // same agents' servers, on a wiki made by the same install step.
+    let junit_dir = tempfile::tempdir().expect("temp dir");
+    let serial_out = format!("SERIAL_OUT={}", junit_dir.path().display());
+    let mut serial_args: Vec<String> = vec![
+        "--project-dir".into(),
+        kit.mediawiki().display().to_string(),
+        "--env".into(),
+        serial_out,
+    ];
+    serial_args.extend(kit.env_args());
+    let serial_args: Vec<&str> = serial_args.iter().map(String::as_str).collect();
+    let serial_run = farm.submit(&testfarm_integration::fixture("mediawiki-serial"), &serial_args);
+    assert_eq!(serial_run.code, 0, "{}", summary(&serial_run.json()));
+    let on_server = |db: &str| {
+        let xml = std::fs::read_to_string(junit_dir.path().join(format!("junit-{db}.xml")))
+            .unwrap_or_else(|e| panic!("the serial run on {db} wrote no JUnit: {e}"));
+        junit_outcomes(&xml, &kit.mediawiki())
+    };
     let jobs = rec["run"]["jobs"].as_array().unwrap();
     // Without the database once; `@group Database` on SQLite, MariaDB and PostgreSQL.
     assert_eq!(jobs.len(), 4, "{}", summary(&rec));
@@ -208,12 +232,13 @@ fn core_integration_with_and_without_the_database_equals_serial_phpunit() {
             .collect();
         assert!(!got.values().any(|s| s == "missing"), "{stage} [{db}]: nothing missing");
         if db != "sqlite" {
+            let reference = on_server(&db);
             eprintln!(
-                "{stage} [{db}]: {} results, not passed: {} {failing:?}",
+                "{stage} [{db}]: {} farm results against {} serial cases on the same server; not passed: {failing:?}",
                 got.len(),
-                failing.len()
+                reference.len()
             );
-            assert_eq!(got.len(), database.len(), "{stage} [{db}] ran the whole group");
+            assert_same(&compare(&reference, &got));
             continue;
         }
         let (reference, wall) = if stage == "phpunit.database" {
@@ -271,6 +296,7 @@ fn the_extensions_suites_through_the_farm_equal_serial_phpunit() {
         Options {
             agents: 2,
             slots: 1,
+            command_timeout: MEDIAWIKI_TIMEOUT,
             ..Options::default()
         },
     );
