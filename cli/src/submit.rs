@@ -43,6 +43,45 @@ pub async fn connect(urls: &str) -> Result<FarmClient<Channel>, CliError> {
     Err(last_error.unwrap_or_else(|| CliError::Usage("no coordinator address given".into())))
 }
 
+/// Directories that say nothing of the tree's tests: git's own store, the farm's.
+const UNFINGERPRINTED: &[&str] = &[".git", ".farm"];
+
+/// [`testfarm_shared::inventory::tree_fingerprint`] of `dir`'s files; empty (every job
+/// is discovered) when some part of it cannot be read.
+fn directory_fingerprint(dir: &Path) -> String {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64, u128)>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let name = entry.file_name();
+            if kind.is_dir() {
+                if !UNFINGERPRINTED.iter().any(|n| name == *n) {
+                    walk(root, &entry.path(), out)?;
+                }
+                continue;
+            }
+            let meta = entry.metadata()?;
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            out.push((rel, meta.len(), mtime));
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    match walk(dir, dir, &mut files) {
+        Ok(()) => testfarm_shared::inventory::tree_fingerprint(files),
+        Err(e) => {
+            tracing::debug!(dir = %dir.display(), error = %e, "no tree fingerprint: every job is discovered");
+            String::new()
+        }
+    }
+}
+
 /// Set for every command of a run: the directory of its pipeline file.
 const PIPELINE_DIR_ENV: &str = "FARM_PIPELINE_DIR";
 
@@ -90,6 +129,12 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
         changed_files.truncate(run.changed_files.len());
     }
     let commits = crate::repos::resolve_commits(&parsed, &run.change)?;
+    // A git workspace is its commits and patch; a project directory is what it holds.
+    let tree = if parsed.repos.iter().any(|r| r.git.is_some()) {
+        String::new()
+    } else {
+        directory_fingerprint(Path::new(&project_dir))
+    };
     // Commands may call helpers shipped beside the pipeline, wherever the project is.
     let mut env: std::collections::BTreeMap<String, String> = run.env.iter().cloned().collect();
     if let Some(dir) = pipeline
@@ -123,6 +168,7 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
                 serde_json::to_string(&commits).expect("a map of strings")
             },
             patch: patch_text,
+            tree_fingerprint: tree,
         })
         .await?
         .into_inner();

@@ -116,6 +116,7 @@ impl Farm for Services {
             failed_tests: Vec::new(),
             selection,
             patch: Some(req.patch.clone()).filter(|p| !p.is_empty()),
+            tree: req.tree_fingerprint.clone(),
         };
         match self
             .node

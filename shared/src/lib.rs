@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod config;
 pub mod image;
 pub mod install;
+pub mod inventory;
 pub mod junit;
 pub mod matrix;
 pub mod model;

@@ -82,6 +82,10 @@ pub struct Run {
     /// The change under test as a unified diff, applied to the git workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<String>,
+    /// What the project directory held when the run was submitted (see
+    /// [`crate::inventory::tree_fingerprint`]); empty when the client did not say.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tree: String,
 }
 
 impl Run {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use testfarm_shared::config::{RunMode, Stage};
 use testfarm_shared::install::{self, Install};
+use testfarm_shared::inventory::{self, CachedInventory};
 use testfarm_shared::plan::PlannedShard;
 use testfarm_shared::profile::{RunnerProfile, TestProfile};
 use testfarm_shared::select::LeftOut;
@@ -206,7 +207,23 @@ impl StateMachine {
 
     fn accept_run(&mut self, tx: &mut Tx, index: u64, mut run: Run) -> Applied {
         run.id = format!("r{index}");
-        for (job, _) in run.jobs.iter().enumerate() {
+        let mut discoveries = 0;
+        for job in 0..run.jobs.len() {
+            // The same tree listed the same way as at the job's last discovery: its
+            // list stands, and the job goes straight to planning.
+            if let Some(fingerprint) = inventory::fingerprint(&run, job) {
+                let key = inventory::cache_key(&run.pipeline.project, &run.jobs[job].spec.display_name());
+                if let Ok(Some(cached)) = self.store.get::<CachedInventory>(&key) {
+                    if cached.fingerprint == fingerprint && !cached.tests.is_empty() {
+                        run.jobs[job].state = JobState::Discovered;
+                        run.jobs[job].tests = cached.tests.len() as u32;
+                        run.counts.tests_total += cached.tests.len() as u32;
+                        tx.batch.put(&inventory_key(&run.id, job), &cached.tests);
+                        continue;
+                    }
+                }
+            }
+            discoveries += 1;
             let task = Task {
                 id: format!("{}.j{job}.d", run.id),
                 run_id: run.id.clone(),
@@ -225,7 +242,7 @@ impl StateMachine {
             tx.dirty_tasks.insert(task.id.clone());
             self.tasks.insert(task.id.clone(), task);
         }
-        run.counts.tasks_total = run.jobs.len() as u32;
+        run.counts.tasks_total = discoveries;
         let run_id = run.id.clone();
         tx.touch_run(&run_id);
         self.runs.insert(run_id.clone(), run);
@@ -360,6 +377,10 @@ impl StateMachine {
                     run.jobs[job].tests = tests.len() as u32;
                     run.counts.tests_total += tests.len() as u32;
                     tx.batch.put(&inventory_key(&run_id, job), &tests);
+                    if let Some(fingerprint) = inventory::fingerprint(run, job) {
+                        let key = inventory::cache_key(&run.pipeline.project, &run.jobs[job].spec.display_name());
+                        tx.batch.put(&key, &CachedInventory { fingerprint, tests });
+                    }
                     outcome.discovered = Vec::new(); // kept once, under inv/
                 }
                 (ExitKind::Exited { code: 0 }, true) => {

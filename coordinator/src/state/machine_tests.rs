@@ -34,6 +34,7 @@ fn run() -> Run {
         failed_tests: Vec::new(),
         selection: Default::default(),
         patch: None,
+        tree: String::new(),
     }
 }
 
@@ -249,4 +250,39 @@ fn a_discovery_that_finds_nothing_is_an_error_not_a_pass() {
     let run = h.sm.run(&run_id).unwrap().unwrap();
     assert_eq!(run.verdict, Some(Verdict::Error));
     assert!(run.message.contains("discovered no tests"));
+}
+
+#[test]
+fn a_job_of_the_same_tree_listed_the_same_way_reuses_its_last_list() {
+    let mut h = Harness::new();
+    let accept = |h: &mut Harness, tree: &str| {
+        let mut r = run();
+        r.tree = tree.into();
+        let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun { run: Box::new(r) }) else {
+            panic!()
+        };
+        run_id
+    };
+    let first = accept(&mut h, "dir-1");
+    let d = format!("{first}.j0.d");
+    let attempt = lease(&mut h, &d, "a1");
+    h.apply(Command::CompleteTask {
+        task_id: d,
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(&["a", "b"], &[]),
+        now_ms: 2500,
+    });
+
+    // The same tree: discovered at once from the cache, no discovery task.
+    let second = accept(&mut h, "dir-1");
+    assert_eq!(h.sm.inventory(&second, 0).unwrap(), vec!["a", "b"]);
+    assert!(h.sm.task(&format!("{second}.j0.d")).is_none(), "no discovery");
+    assert_eq!(h.sm.run(&second).unwrap().unwrap().jobs[0].state, JobState::Discovered);
+
+    // Another tree, or none said: discovered again.
+    let third = accept(&mut h, "dir-2");
+    assert!(h.sm.task(&format!("{third}.j0.d")).is_some());
+    let fourth = accept(&mut h, "");
+    assert!(h.sm.task(&format!("{fourth}.j0.d")).is_some());
 }

@@ -641,6 +641,7 @@ mod tests {
                 failed_tests: Vec::new(),
                 selection: Default::default(),
                 patch: None,
+                tree: String::new(),
             },
             tasks,
         }

@@ -69,6 +69,7 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
         failed_tests: vec!["unit u2".into()],
         selection: Default::default(),
         patch: None,
+        tree: String::new(),
     }
 }
 
