@@ -92,20 +92,25 @@ fn lease(h: &mut Harness, task: &str, agent: &str) -> u32 {
     }
 }
 
-/// Accepts a run, discovers a, b and plans them as one shard; returns the run id.
-fn planned(h: &mut Harness) -> String {
-    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun { run: Box::new(run()) }) else {
-        panic!()
-    };
+/// Leases job 0's discovery of `run_id` to a1 and reports `tests` from it.
+fn discover(h: &mut Harness, run_id: &str, tests: &[&str]) {
     let d = format!("{run_id}.j0.d");
     let attempt = lease(h, &d, "a1");
     h.apply(Command::CompleteTask {
         task_id: d,
         agent: "a1".into(),
         attempt,
-        outcome: outcome(&["a", "b"], &[]),
+        outcome: outcome(tests, &[]),
         now_ms: 2500,
     });
+}
+
+/// Accepts a run, discovers a, b and plans them as one shard; returns the run id.
+fn planned(h: &mut Harness) -> String {
+    let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun { run: Box::new(run()) }) else {
+        panic!()
+    };
+    discover(h, &run_id, &["a", "b"]);
     assert_eq!(h.sm.inventory(&run_id, 0).unwrap(), vec!["a", "b"]);
     let shard = PlannedShard {
         tests: vec!["a".into(), "b".into()],
@@ -238,15 +243,7 @@ fn a_discovery_that_finds_nothing_is_an_error_not_a_pass() {
     let Applied::RunAccepted { run_id } = h.apply(Command::AcceptRun { run: Box::new(run()) }) else {
         panic!()
     };
-    let d = format!("{run_id}.j0.d");
-    let attempt = lease(&mut h, &d, "a1");
-    h.apply(Command::CompleteTask {
-        task_id: d,
-        agent: "a1".into(),
-        attempt,
-        outcome: outcome(&[], &[]),
-        now_ms: 2500,
-    });
+    discover(&mut h, &run_id, &[]);
     let run = h.sm.run(&run_id).unwrap().unwrap();
     assert_eq!(run.verdict, Some(Verdict::Error));
     assert!(run.message.contains("discovered no tests"));
@@ -264,15 +261,7 @@ fn a_job_of_the_same_tree_listed_the_same_way_reuses_its_last_list() {
         run_id
     };
     let first = accept(&mut h, "dir-1");
-    let d = format!("{first}.j0.d");
-    let attempt = lease(&mut h, &d, "a1");
-    h.apply(Command::CompleteTask {
-        task_id: d,
-        agent: "a1".into(),
-        attempt,
-        outcome: outcome(&["a", "b"], &[]),
-        now_ms: 2500,
-    });
+    discover(&mut h, &first, &["a", "b"]);
 
     // The same tree: discovered at once from the cache, no discovery task.
     let second = accept(&mut h, "dir-1");
