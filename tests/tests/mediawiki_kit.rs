@@ -334,3 +334,59 @@ fn the_extensions_suites_through_the_farm_equal_serial_phpunit() {
     );
     assert_same(&c);
 }
+
+/// Quibble's composer-test lint over a part of the tree (select mode, ids containing
+/// `includes/api/`): each file's `php -l` verdict, as the farm reports it, is what
+/// `php -l` says of it run directly.
+#[test]
+fn the_lint_stage_gives_each_file_the_verdict_of_php_lint() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let kit = kit();
+    let mut farm = Farm::start(
+        "mw-kit-lint",
+        Options {
+            agents: 2,
+            slots: 1,
+            command_timeout: MEDIAWIKI_TIMEOUT,
+            ..Options::default()
+        },
+    );
+    let dir = kit.mediawiki().display().to_string();
+    let mut args: Vec<String> = vec![
+        "--project-dir".into(),
+        dir,
+        "--mode".into(),
+        "select".into(),
+        "--run".into(),
+        "composer-test".into(),
+        "--filter".into(),
+        "includes/api/".into(),
+    ];
+    args.extend(kit.env_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = farm.submit(&pipeline(), &args);
+    let rec = out.json();
+    let got = farm_outcomes(&rec);
+    assert!(got.len() > 150, "the API module files were linted: {}", got.len());
+    let mut differ = Vec::new();
+    for (file, status) in &got {
+        assert!(file.contains("includes/api/") && file.ends_with(".php"), "{file}");
+        let lint = std::process::Command::new("php")
+            .arg("-l")
+            .arg(file)
+            .current_dir(kit.mediawiki())
+            .output()
+            .expect("php -l");
+        let want = if lint.status.success() { "passed" } else { "failed" };
+        if status != want {
+            differ.push((file.clone(), status.clone(), want));
+        }
+    }
+    eprintln!(
+        "composer-test lint of includes/api/: {} files, {} shards, `farm submit` {:.1}s",
+        got.len(),
+        record::shard_tasks(&rec).len(),
+        out.elapsed.as_secs_f64()
+    );
+    assert!(differ.is_empty(), "farm against php -l: {differ:?}");
+}
