@@ -65,6 +65,20 @@ impl Services {
             Err(not_leader(role.leader_addr))
         }
     }
+
+    /// The run, read after this node has applied everything committed when asked: a
+    /// run the leader acknowledged a moment ago (submitted through another member) is
+    /// then found on a follower too, not reported missing.
+    async fn run_caught_up(&self, run_id: &str) -> Result<Option<testfarm_shared::model::Run>, Status> {
+        if let Some(run) = self.node.read(|sm| sm.run(run_id)).map_err(internal)? {
+            return Ok(Some(run));
+        }
+        if self.node.linearizable().await.is_err() {
+            // No leader to ask: what this node has is all there is to say.
+            return Ok(None);
+        }
+        self.node.read(|sm| sm.run(run_id)).map_err(internal)
+    }
 }
 
 #[tonic::async_trait]
@@ -142,8 +156,7 @@ impl Farm for Services {
         let run_id = request.into_inner().run_id;
         // Subscribe before the first read, so no change between them is missed.
         let mut events = self.node.subscribe();
-        let first = self.node.read(|sm| sm.run(&run_id)).map_err(internal)?;
-        let Some(first) = first else {
+        let Some(first) = self.run_caught_up(&run_id).await? else {
             return Err(Status::not_found(format!("no run `{run_id}`")));
         };
         let (tx, rx) = mpsc::channel(256);
@@ -195,11 +208,11 @@ impl Farm for Services {
 
     async fn get_run(&self, request: Request<GetRunRequest>) -> Result<Response<GetRunReply>, Status> {
         let run_id = request.into_inner().run_id;
-        let (run, tasks) = self.node.read(|sm| (sm.run(&run_id), sm.run_tasks(&run_id)));
-        let run = run
-            .map_err(internal)?
+        let run = self
+            .run_caught_up(&run_id)
+            .await?
             .ok_or_else(|| Status::not_found(format!("no run `{run_id}`")))?;
-        let tasks = tasks.map_err(internal)?;
+        let tasks = self.node.read(|sm| sm.run_tasks(&run_id)).map_err(internal)?;
         let trace_id = testfarm_shared::trace::hex(&testfarm_shared::trace::run_trace_id(&run));
         let json = serde_json::json!({ "run": run, "tasks": tasks, "trace_id": trace_id });
         Ok(Response::new(GetRunReply { json: json.to_string() }))
