@@ -12,9 +12,9 @@
 use std::time::Instant;
 
 use serde_json::Value;
-use testfarm_integration::mediawiki_kit::{kit, Kit};
+use testfarm_integration::mediawiki_kit::{farm, kit, pipeline, Kit};
 use testfarm_integration::record::{self, summary};
-use testfarm_integration::{workspace_root, Farm, Options};
+use testfarm_integration::Farm;
 
 const SLOTS: usize = 2;
 const TARGET: f64 = 1.8;
@@ -38,20 +38,8 @@ fn serial(kit: &Kit) -> f64 {
 }
 
 fn through_farm(farm: &mut Farm, kit: &Kit) -> (f64, Value) {
-    let pipeline = workspace_root().join("examples/mediawiki-checkout/farm.yaml");
-    let dir = kit.mediawiki().display().to_string();
-    let mut args: Vec<String> = vec![
-        "--project-dir".into(),
-        dir,
-        "--mode".into(),
-        "gate".into(),
-        "--run".into(),
-        "phpunit-unit".into(),
-    ];
-    args.extend(kit.env_args());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let started = Instant::now();
-    let out = farm.submit(&pipeline, &args);
+    let out = kit.submit(farm, &pipeline(), &["--mode", "gate", "--run", "phpunit-unit"]);
     let secs = started.elapsed().as_secs_f64();
     let rec = out.json();
     let results = record::results(&rec);
@@ -84,15 +72,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
     let kit = kit();
-    let mut farm = Farm::start(
-        "mw-bench",
-        Options {
-            agents: SLOTS,
-            slots: 1,
-            command_timeout: std::time::Duration::from_secs(600),
-            ..Options::default()
-        },
-    );
+    let mut farm = farm("mw-bench");
     let (warm_up, _) = through_farm(&mut farm, &kit);
     eprintln!("warm-up farm run (no timings yet): {warm_up:.2}s");
     let (mut a, mut b) = (Vec::new(), Vec::new());

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use crate::workspace_root;
+use crate::{workspace_root, Farm, Options, Output};
 
 /// The archive on the team's shelf.
 pub const ARCHIVE: &str = "mediawiki-1.45.0-kit.tar.zst";
@@ -35,12 +35,17 @@ impl Kit {
         self.root.join("mediawiki")
     }
 
-    /// `--env K=V` arguments for `farm submit`/`farm up`.
-    pub fn env_args(&self) -> Vec<String> {
-        self.env
-            .iter()
-            .flat_map(|(k, v)| ["--env".to_string(), format!("{k}={v}")])
-            .collect()
+    /// `farm submit PIPELINE --project-dir TREE --env …(the kit's) EXTRA…` on `farm`.
+    pub fn submit(&self, farm: &mut Farm, pipeline: &Path, extra: &[&str]) -> Output {
+        let mut args: Vec<String> = vec!["--project-dir".into(), self.mediawiki().display().to_string()];
+        args.extend(
+            self.env
+                .iter()
+                .flat_map(|(k, v)| ["--env".to_string(), format!("{k}={v}")]),
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        farm.submit(pipeline, &args)
     }
 
     /// A `phpunit` command in the tree with the kit's environment.
@@ -52,6 +57,27 @@ impl Kit {
         }
         cmd
     }
+}
+
+/// examples/mediawiki-checkout/farm.yaml: the pipeline for a real MediaWiki tree.
+pub fn pipeline() -> PathBuf {
+    workspace_root().join("examples/mediawiki-checkout/farm.yaml")
+}
+
+/// A `farm submit` of real MediaWiki suites: minutes on this 2-core machine.
+pub const SUBMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A farm of 2 agents × 1 slot (this machine's 2 cores) for real MediaWiki runs.
+pub fn farm(tag: &str) -> Farm {
+    Farm::start(
+        tag,
+        Options {
+            agents: 2,
+            slots: 1,
+            command_timeout: SUBMIT_TIMEOUT,
+            ..Options::default()
+        },
+    )
 }
 
 /// The shelf: `../shared/mediawiki` beside the repository.
@@ -152,38 +178,8 @@ pub fn install_with_extensions(kit: &Kit, dir: &Path, extensions: &[&str]) -> Ve
         ("MW_CONFIG_FILE".to_string(), settings.display().to_string()),
         ("FARM_DB_DIR".to_string(), db.display().to_string()),
     ];
-    let php = |args: &[&str]| {
-        let mut cmd = Command::new("php");
-        cmd.current_dir(kit.mediawiki()).args(args);
-        for (k, v) in kit.env.iter().chain(&env) {
-            cmd.env(k, v);
-        }
-        run(&mut cmd);
-    };
     let (db_s, conf_s) = (db.display().to_string(), conf.display().to_string());
-    php(&[
-        "maintenance/run.php",
-        "install",
-        "--dbtype",
-        "sqlite",
-        "--dbpath",
-        &db_s,
-        "--dbname",
-        "my_wiki",
-        "--server",
-        "http://localhost",
-        "--scriptpath",
-        "",
-        "--lang",
-        "en",
-        "--with-developmentsettings",
-        "--pass",
-        "Farm-admin-pass-1",
-        "--confpath",
-        &conf_s,
-        "FarmWiki",
-        "Admin",
-    ]);
+    php(kit, &env, &install_args(&db_s, &["--confpath", &conf_s]));
     let mut text = std::fs::read_to_string(&settings).expect("the installer wrote LocalSettings.php");
     text = text
         .lines()
@@ -200,17 +196,28 @@ pub fn install_with_extensions(kit: &Kit, dir: &Path, extensions: &[&str]) -> Ve
         text += &format!("\nwfLoadExtension( '{e}' );");
     }
     std::fs::write(&settings, text + "\n").expect("write LocalSettings.php");
-    php(&["maintenance/run.php", "update", "--quick"]);
+    php(kit, &env, &["maintenance/run.php", "update", "--quick"]);
     env
 }
 
 /// `maintenance/install.php` on SQLite, as the kit's README gives it (the tree's own
 /// LocalSettings.php: what a serial run uses).
 fn install_sqlite(kit: &Kit, data: &Path) {
-    let mut cmd = Command::new("php");
-    cmd.current_dir(kit.mediawiki())
-        .args(["maintenance/run.php", "install", "--dbtype", "sqlite", "--dbpath"]);
-    cmd.arg(data).args([
+    let data = data.display().to_string();
+    php(kit, &[], &install_args(&data, &[]));
+}
+
+/// The installer's arguments for a SQLite wiki in `db`, with the names
+/// examples/mediawiki-checkout's install step gives its wikis, so that a serial run
+/// and a farm run see the same site.
+fn install_args<'a>(db: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "maintenance/run.php",
+        "install",
+        "--dbtype",
+        "sqlite",
+        "--dbpath",
+        db,
         "--dbname",
         "my_wiki",
         "--server",
@@ -220,14 +227,19 @@ fn install_sqlite(kit: &Kit, data: &Path) {
         "--lang",
         "en",
         "--with-developmentsettings",
-        // The names examples/mediawiki-checkout's install step gives its wikis, so
-        // that a serial run and a farm run see the same site.
         "--pass",
         "Farm-admin-pass-1",
-        "FarmWiki",
-        "Admin",
-    ]);
-    for (k, v) in &kit.env {
+    ];
+    args.extend_from_slice(more);
+    args.extend(["FarmWiki", "Admin"]);
+    args
+}
+
+/// `php ARGS` in the tree with the kit's environment and `env`.
+fn php(kit: &Kit, env: &[(String, String)], args: &[&str]) {
+    let mut cmd = Command::new("php");
+    cmd.current_dir(kit.mediawiki()).args(args);
+    for (k, v) in kit.env.iter().chain(env) {
         cmd.env(k, v);
     }
     run(&mut cmd);

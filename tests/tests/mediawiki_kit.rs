@@ -6,26 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use testfarm_integration::mediawiki_kit::{
-    compare, install_with_extensions, junit_outcomes, kit, serial, serial_with, Comparison, Kit, EXTENSIONS, HEAVY,
+    compare, farm, install_with_extensions, junit_outcomes, kit, pipeline, serial, serial_with, Comparison, Kit,
+    EXTENSIONS, HEAVY,
 };
 use testfarm_integration::record::{self, summary};
-use testfarm_integration::{workspace_root, Farm, Options};
+use testfarm_integration::Farm;
 
-/// A `farm submit` of real MediaWiki suites: minutes on this 2-core machine.
-const MEDIAWIKI_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 const BIG_METHOD: &str = "ScopeStructureTest::testAutoloadNoFileScope";
 
-fn pipeline() -> std::path::PathBuf {
-    workspace_root().join("examples/mediawiki-checkout/farm.yaml")
-}
-
 fn submit(farm: &mut Farm, kit: &Kit, extra: &[&str]) -> Value {
-    let dir = kit.mediawiki().display().to_string();
-    let mut args: Vec<String> = vec!["--project-dir".into(), dir];
-    args.extend(kit.env_args());
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = farm.submit(&pipeline(), &args);
+    let out = kit.submit(farm, &pipeline(), extra);
     let rec = out.json();
     // The kit's one known failure (the test expects an unreadable file; root reads
     // it) fails the run, as it fails the serial run.
@@ -94,15 +84,7 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
         "the serial run reported {} cases",
         reference.len()
     );
-    let mut farm = Farm::start(
-        "mw-kit-unit",
-        Options {
-            agents: 2,
-            slots: 1,
-            command_timeout: MEDIAWIKI_TIMEOUT,
-            ..Options::default()
-        },
-    );
+    let mut farm = farm("mw-kit-unit");
     for round in ["first (no timings)", "second (timed)"] {
         let rec = submit(&mut farm, &kit, &["--mode", "gate", "--run", "phpunit-unit"]);
         let got = farm_outcomes(&rec);
@@ -172,41 +154,18 @@ fn core_integration_with_and_without_the_database_on_three_backends_equals_seria
             "Broken",
         ],
     );
-    let mut farm = Farm::start(
-        "mw-kit-int",
-        Options {
-            agents: 2,
-            slots: 1,
-            command_timeout: MEDIAWIKI_TIMEOUT,
-            ..Options::default()
-        },
-    );
-    let dir = kit.mediawiki().display().to_string();
-    let mut args: Vec<String> = vec![
-        "--project-dir".into(),
-        dir,
-        "--mode".into(),
-        "gate".into(),
-        "--run".into(),
-        "phpunit".into(),
-    ];
-    args.extend(kit.env_args());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = farm.submit(&pipeline(), &args);
+    let mut farm = farm("mw-kit-int");
+    let out = kit.submit(&mut farm, &pipeline(), &["--mode", "gate", "--run", "phpunit"]);
     let rec = out.json();
     // The serial references on MariaDB and PostgreSQL: one plain phpunit each, on the
     // same agents' servers, on a wiki made by the same install step.
     let junit_dir = tempfile::tempdir().expect("temp dir");
     let serial_out = format!("SERIAL_OUT={}", junit_dir.path().display());
-    let mut serial_args: Vec<String> = vec![
-        "--project-dir".into(),
-        kit.mediawiki().display().to_string(),
-        "--env".into(),
-        serial_out,
-    ];
-    serial_args.extend(kit.env_args());
-    let serial_args: Vec<&str> = serial_args.iter().map(String::as_str).collect();
-    let serial_run = farm.submit(&testfarm_integration::fixture("mediawiki-serial"), &serial_args);
+    let serial_run = kit.submit(
+        &mut farm,
+        &testfarm_integration::fixture("mediawiki-serial"),
+        &["--env", &serial_out],
+    );
     assert_eq!(serial_run.code, 0, "{}", summary(&serial_run.json()));
     let on_server = |db: &str| {
         let xml = std::fs::read_to_string(junit_dir.path().join(format!("junit-{db}.xml")))
@@ -291,27 +250,12 @@ fn the_extensions_suites_through_the_farm_equal_serial_phpunit() {
                 .or_default() += 1;
         }
     }
-    let mut farm = Farm::start(
-        "mw-kit-ext",
-        Options {
-            agents: 2,
-            slots: 1,
-            command_timeout: MEDIAWIKI_TIMEOUT,
-            ..Options::default()
-        },
+    let mut farm = farm("mw-kit-ext");
+    let out = kit.submit(
+        &mut farm,
+        &pipeline(),
+        &["--mode", "gate", "--run", "phpunit-extensions"],
     );
-    let dir = kit.mediawiki().display().to_string();
-    let mut args: Vec<String> = vec![
-        "--project-dir".into(),
-        dir,
-        "--mode".into(),
-        "gate".into(),
-        "--run".into(),
-        "phpunit-extensions".into(),
-    ];
-    args.extend(kit.env_args());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = farm.submit(&pipeline(), &args);
     let rec = out.json();
     let got = farm_outcomes(&rec);
     let c = compare(&reference, &got);
@@ -342,29 +286,19 @@ fn the_extensions_suites_through_the_farm_equal_serial_phpunit() {
 fn the_lint_stage_gives_each_file_the_verdict_of_php_lint() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let kit = kit();
-    let mut farm = Farm::start(
-        "mw-kit-lint",
-        Options {
-            agents: 2,
-            slots: 1,
-            command_timeout: MEDIAWIKI_TIMEOUT,
-            ..Options::default()
-        },
+    let mut farm = farm("mw-kit-lint");
+    let out = kit.submit(
+        &mut farm,
+        &pipeline(),
+        &[
+            "--mode",
+            "select",
+            "--run",
+            "composer-test",
+            "--filter",
+            "includes/api/",
+        ],
     );
-    let dir = kit.mediawiki().display().to_string();
-    let mut args: Vec<String> = vec![
-        "--project-dir".into(),
-        dir,
-        "--mode".into(),
-        "select".into(),
-        "--run".into(),
-        "composer-test".into(),
-        "--filter".into(),
-        "includes/api/".into(),
-    ];
-    args.extend(kit.env_args());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = farm.submit(&pipeline(), &args);
     let rec = out.json();
     let got = farm_outcomes(&rec);
     assert!(got.len() > 150, "the API module files were linted: {}", got.len());
