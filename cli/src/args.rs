@@ -165,6 +165,10 @@ pub struct RunArgs {
     /// Leave these stages out (repeatable).
     #[arg(long)]
     pub skip: Vec<String>,
+    /// Run only the matrix cells with this value, AXIS=VALUE (repeatable; several
+    /// values of one axis are alternatives), e.g. `--cell db=sqlite`.
+    #[arg(long = "cell", value_name = "AXIS=VALUE")]
+    pub cells: Vec<String>,
     /// select mode: a file the patch changes, relative to the project (repeatable);
     /// runs the tests of its repository and of every repository that depends on it,
     /// tests named after it, and recently failed tests.

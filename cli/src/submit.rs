@@ -153,6 +153,7 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
             env: env.into_iter().collect(),
             submitter,
             only_stages: run.only.clone(),
+            only_cells: run.cells.clone(),
             skip_stages: run.skip.clone(),
             changed_files,
             repos: run.ext.clone(),

@@ -8,7 +8,7 @@ use testfarm_proto::agent_service_server::AgentService;
 use testfarm_proto::farm_server::Farm;
 use testfarm_proto::*;
 use testfarm_shared::config::{parse_pipeline, Pipeline};
-use testfarm_shared::matrix::{expand, stage_named};
+use testfarm_shared::matrix::{expand, only_cells, stage_named};
 use testfarm_shared::select::{RepoGraph, Selection};
 use testfarm_shared::task::TaskOutcome;
 use tokio::sync::mpsc;
@@ -97,7 +97,9 @@ impl Farm for Services {
         let mut pipeline = pipeline;
         let selection = selection(&mut pipeline, &req, mode)?;
         pin_commits(&mut pipeline, &req.repo_commits_json, !req.patch.is_empty())?;
-        let jobs = expand(&pipeline, &req.only_stages).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let jobs = expand(&pipeline, &req.only_stages)
+            .and_then(|jobs| only_cells(&pipeline, jobs, &req.only_cells))
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if req.project_dir.is_empty() {
             return Err(Status::invalid_argument(
                 "project_dir is empty: name the directory the stages run in",

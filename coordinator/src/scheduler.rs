@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use testfarm_proto::TaskAssignment;
 use testfarm_shared::matrix::labels_match;
-use testfarm_shared::plan::{choose_warm, min_shard_for, plan_failed_first, PlanParams};
+use testfarm_shared::plan::{choose_warm, plan_failed_first, PlanParams};
 use testfarm_shared::profile::RunnerProfile;
-use testfarm_shared::profile::{estimate_tests, TestProfile};
+use testfarm_shared::profile::{fill_estimates, TestProfile};
 use testfarm_shared::select::{select, RepoGraph};
 
 /// How far down the queue an agent looks for a task whose workspace it has warm.
@@ -241,26 +241,24 @@ impl Scheduler {
                 .flatten()
                 .unwrap_or_default();
             // Each test costs its own time and its share of the runner's.
-            let estimates: Vec<f64> = estimate_tests(
-                &tests,
-                |t| profile_of(t).and_then(|p| p.estimate()).map(|d| d.as_secs_f64()),
-                stage.default_estimate,
-            )
-            .into_iter()
-            .map(|e| e + runner.per_test_secs)
-            .collect();
-            let slots = self.matching_slots(&labels).max(1);
-            let params = PlanParams {
-                slots,
-                min_shard: min_shard_for(self.config.min_shard, runner.fixed_secs),
-                ..PlanParams::default()
-            };
-            let failed_last: Vec<bool> = tests
+            let profiles: Vec<Option<TestProfile>> = tests.iter().map(|t| profile_of(t)).collect();
+            let measured: Vec<Option<f64>> = profiles
                 .iter()
-                .map(|t| profile_of(t).is_some_and(|p| p.history().failed_last))
+                .map(|p| p.as_ref().and_then(|p| p.estimate()).map(|d| d.as_secs_f64()))
+                .collect();
+            let timed: f64 = measured.iter().flatten().sum();
+            let own = fill_estimates(measured, stage.default_estimate);
+            let own_total: f64 = own.iter().sum();
+            let timed_share = if own_total > 0.0 { timed / own_total } else { 0.0 };
+            let estimates: Vec<f64> = own.into_iter().map(|e| e + runner.per_test_secs).collect();
+            let slots = self.matching_slots(&labels).max(1);
+            let params = PlanParams::for_stage(slots, self.config.min_shard, &runner, timed_share);
+            let failed_last: Vec<bool> = profiles
+                .iter()
+                .map(|p| p.as_ref().is_some_and(|p| p.history().failed_last))
                 .collect();
             let shards = plan_failed_first(&tests, &estimates, &failed_last, stage.split, &params);
-            tracing::info!(run = %run_id, job, tests = tests.len(), shards = shards.len(), slots, min_shard = ?params.min_shard, "planned");
+            tracing::info!(run = %run_id, job, tests = tests.len(), shards = shards.len(), slots, min_shard = ?params.min_shard, runner = ?params.runner, timed_share, "planned");
             self.node
                 .propose(Command::PlanJob {
                     run_id,

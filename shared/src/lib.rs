@@ -15,6 +15,7 @@ pub mod phpunit;
 pub mod plan;
 pub mod profile;
 pub mod report;
+pub mod runner_cost;
 pub mod runtime;
 pub mod select;
 pub mod service;

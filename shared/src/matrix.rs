@@ -36,6 +36,65 @@ pub enum MatrixError {
     UnknownStage { stage: String, known: String },
     #[error("the selection leaves no job to run")]
     Empty,
+    #[error("--cell `{given}`: write it AXIS=VALUE, e.g. db=sqlite")]
+    BadCell { given: String },
+    #[error("--cell `{given}`: the matrix has no axis `{axis}` (it has: {known})")]
+    UnknownAxis { given: String, axis: String, known: String },
+    #[error("--cell `{given}`: axis `{axis}` has no value `{value}` (it has: {known})")]
+    UnknownValue {
+        given: String,
+        axis: String,
+        value: String,
+        known: String,
+    },
+}
+
+/// Keeps the jobs whose cell has, for every axis named in `wanted` (each
+/// `AXIS=VALUE`), one of the values named for it.
+pub fn only_cells(pipeline: &Pipeline, jobs: Vec<JobSpec>, wanted: &[String]) -> Result<Vec<JobSpec>, MatrixError> {
+    if wanted.is_empty() {
+        return Ok(jobs);
+    }
+    let mut allowed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for given in wanted {
+        let Some((axis, value)) = given.split_once('=') else {
+            return Err(MatrixError::BadCell { given: given.clone() });
+        };
+        let (axis, value) = (axis.trim(), value.trim());
+        let Some((_, values)) = pipeline.axes.iter().find(|(a, _)| a == axis) else {
+            let known: Vec<&str> = pipeline.axes.iter().map(|(a, _)| a.as_str()).collect();
+            return Err(MatrixError::UnknownAxis {
+                given: given.clone(),
+                axis: axis.into(),
+                known: if known.is_empty() {
+                    "no axes".into()
+                } else {
+                    known.join(", ")
+                },
+            });
+        };
+        if !values.iter().any(|v| v == value) {
+            return Err(MatrixError::UnknownValue {
+                given: given.clone(),
+                axis: axis.into(),
+                value: value.into(),
+                known: values.join(", "),
+            });
+        }
+        allowed.entry(axis).or_default().push(value);
+    }
+    let kept: Vec<JobSpec> = jobs
+        .into_iter()
+        .filter(|job| {
+            allowed
+                .iter()
+                .all(|(axis, values)| job.cell.get(*axis).is_some_and(|v| values.contains(&v.as_str())))
+        })
+        .collect();
+    if kept.is_empty() {
+        return Err(MatrixError::Empty);
+    }
+    Ok(kept)
 }
 
 /// Every cell of the matrix, in axis-name order with values in file order.
@@ -178,6 +237,29 @@ stages:
         assert_eq!(expand(&p, &["lint".into()]).unwrap().len(), 1);
         let e = expand(&p, &["selenium".into()]).unwrap_err();
         assert!(e.to_string().contains("unknown stage `selenium`"));
+    }
+
+    #[test]
+    fn cells_narrow_the_matrix_and_name_what_is_wrong() {
+        let p = parse_pipeline(PIPELINE, "f").unwrap();
+        let all = || expand(&p, &[]).unwrap();
+        let sqlite = only_cells(&p, all(), &["db=sqlite".into()]).unwrap();
+        assert_eq!(sqlite.len(), 3, "lint's one cell and unit's two on sqlite");
+        assert!(sqlite.iter().all(|j| j.cell["db"] == "sqlite"));
+        let both = only_cells(&p, all(), &["php=8.2".into(), "php=8.3".into(), "db=mysql".into()]).unwrap();
+        assert_eq!(both.len(), 2, "values of one axis are alternatives, axes all hold");
+        assert_eq!(only_cells(&p, all(), &[]).unwrap().len(), 5);
+        let e = only_cells(&p, all(), &["os=debian".into()]).unwrap_err().to_string();
+        assert!(
+            e.contains("no axis `os`") && e.contains("php, db") || e.contains("db, php"),
+            "{e}"
+        );
+        let e = only_cells(&p, all(), &["db=oracle".into()]).unwrap_err().to_string();
+        assert!(e.contains("no value `oracle`") && e.contains("sqlite, mysql"), "{e}");
+        let e = only_cells(&p, all(), &["sqlite".into()]).unwrap_err().to_string();
+        assert!(e.contains("AXIS=VALUE"), "{e}");
+        let lint_mysql = only_cells(&p, expand(&p, &["lint".into()]).unwrap(), &["db=mysql".into()]);
+        assert!(matches!(lint_mysql, Err(MatrixError::Empty)));
     }
 
     #[test]

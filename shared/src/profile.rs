@@ -87,78 +87,20 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
 /// Estimates for a job's tests: the measured estimate (seconds) where one exists, else
 /// the median of the stage's known tests, else the stage's default.
 pub fn estimate_tests(tests: &[String], known: impl Fn(&str) -> Option<f64>, default: Duration) -> Vec<f64> {
-    let measured: Vec<Option<f64>> = tests.iter().map(|t| known(t)).collect();
+    fill_estimates(tests.iter().map(|t| known(t)).collect(), default)
+}
+
+/// [`estimate_tests`] from the measured estimates, parallel to the tests.
+pub fn fill_estimates(measured: Vec<Option<f64>>, default: Duration) -> Vec<f64> {
     let fallback = median(measured.iter().flatten().copied().collect()).unwrap_or(default.as_secs_f64());
     measured.into_iter().map(|m| m.unwrap_or(fallback)).collect()
 }
 
-/// What a stage's runner spends outside any test (process start, bootstrap, loading
-/// the suite's files, data providers, reporting): the run phase minus the tests' own
-/// time. On MediaWiki's core:unit it is about 0.25 s per process plus about a quarter
-/// of a millisecond per test, as much as the tests themselves for the smallest ones.
-/// The planner adds the per-test part to every estimate, so that shards balance in
-/// wall time and not only in test time, and keeps shards large against the fixed part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct RunnerProfile {
-    /// Per shard, all of it.
-    pub ewma_secs: f64,
-    /// Per test, from shards of at least [`RunnerProfile::MANY`] tests (where the
-    /// fixed part is diluted).
-    #[serde(default)]
-    pub per_test_secs: f64,
-    /// Per shard, from shards of fewer tests (mostly the fixed part).
-    #[serde(default)]
-    pub fixed_secs: Option<f64>,
-    pub samples: u64,
-    #[serde(default)]
-    pub per_test_samples: u64,
-}
-
-fn ewma(old: f64, sample: f64, first: bool) -> f64 {
-    if first {
-        sample
-    } else {
-        EWMA_ALPHA * sample + (1.0 - EWMA_ALPHA) * old
-    }
-}
-
-impl RunnerProfile {
-    /// A shard of this many tests tells the per-test part.
-    pub const MANY: usize = 100;
-
-    /// Folds in one shard's overhead, in seconds, over `tests` tests.
-    pub fn record(&mut self, secs: f64, tests: usize) {
-        let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
-        self.ewma_secs = ewma(self.ewma_secs, secs, self.samples == 0);
-        self.samples += 1;
-        if tests >= Self::MANY {
-            self.per_test_secs = ewma(self.per_test_secs, secs / tests as f64, self.per_test_samples == 0);
-            self.per_test_samples += 1;
-        } else if tests > 0 {
-            self.fixed_secs = Some(ewma(self.fixed_secs.unwrap_or(secs), secs, self.fixed_secs.is_none()));
-        }
-    }
-}
+pub use crate::runner_cost::RunnerProfile;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runner_overhead_splits_into_a_per_test_and_a_fixed_part() {
-        let mut r = RunnerProfile::default();
-        r.record(3.6, 14_400);
-        assert_eq!(r.per_test_secs, 0.00025);
-        assert_eq!(r.fixed_secs, None);
-        r.record(0.26, 1);
-        assert_eq!(r.fixed_secs, Some(0.26));
-        assert!((r.ewma_secs - 1.93).abs() < 1e-9);
-        r.record(-1.0, 5);
-        assert_eq!(r.fixed_secs, Some(0.13), "a negative figure counts as none");
-        r.record(f64::NAN, 500);
-        assert!(r.per_test_secs.is_finite());
-        assert_eq!(r.samples, 4);
-    }
 
     #[test]
     fn first_sample_sets_the_estimate_then_it_moves() {

@@ -1,10 +1,13 @@
-//! Benchmark: the real MediaWiki core:unit suite (../shared/mediawiki) run serially by
-//! one `phpunit` and through the farm on 2 agents × 1 slot, alternating A B A B on
-//! the same machine, with the ratio of their walls. The farm's timing profile is
-//! warmed by one run first (the gate's steady state: every run but the first is
-//! planned from measured timings). Also: the farm's makespan against its lower bound,
-//! max(total test time / slots, longest uncuttable test) + one shard's overhead, and
-//! the runner's own overhead per shard.
+//! Benchmark: real MediaWiki suites (../shared/mediawiki) run serially by one
+//! `phpunit` and through the farm on 2 agents × 1 slot, alternating A B A B on the
+//! same machine, with the ratio of their walls: core:unit, and core's `@group
+//! Database` on SQLite (the farm's `phpunit.database` stage, its sqlite cell, on
+//! wikis its install step made; the serial run on the kit's own SQLite wiki). The
+//! farm's timing profile is warmed by one run of each first (the gate's steady state:
+//! every run but the first is planned from measured timings). Also: the farm's
+//! makespan against its lower bound, max(total test time / slots, longest uncuttable
+//! test) + one shard's overhead; the runner's own overhead per shard; and where the
+//! farm's wall went (client, run, busiest slot).
 //!
 //! `cargo build --release -p testfarm-cli && cargo bench -p testfarm-integration --bench mediawiki`
 //! FARM_BENCH_ROUNDS=N (default 2) sets the A B pairs.
@@ -12,38 +15,109 @@
 use std::time::Instant;
 
 use serde_json::Value;
-use testfarm_integration::mediawiki_kit::{farm, kit, pipeline, Kit};
+use testfarm_integration::mediawiki_kit::{farm, kit, pipeline, Kit, DATABASE_GROUP};
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::Farm;
 
 const SLOTS: usize = 2;
 const TARGET: f64 = 1.8;
 
-fn serial(kit: &Kit) -> f64 {
+/// One suite, both ways.
+struct Suite {
+    name: &'static str,
+    serial_args: &'static [&'static str],
+    farm_args: &'static [&'static str],
+    cases: usize,
+}
+
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "core:unit",
+        serial_args: &["--testsuite", "core:unit", "--exclude-group", "Broken"],
+        farm_args: &["--mode", "gate", "--run", "phpunit-unit"],
+        cases: 18_666,
+    },
+    Suite {
+        name: "core @group Database, SQLite",
+        serial_args: DATABASE_GROUP,
+        farm_args: &["--mode", "gate", "--run", "phpunit.database", "--cell", "db=sqlite"],
+        cases: 1_109,
+    },
+];
+
+fn serial(kit: &Kit, suite: &Suite) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     let out = kit
         .phpunit()
-        .args(["--testsuite", "core:unit", "--exclude-group", "Broken"])
+        .args(suite.serial_args)
         .env("TMPDIR", dir.path())
         .output()
         .expect("run phpunit");
     let secs = started.elapsed().as_secs_f64();
     let text = String::from_utf8_lossy(&out.stdout);
+    let n = suite.cases;
     assert!(
-        text.contains("Tests: 18666") || text.contains("OK (18666"),
-        "serial run: {text}"
+        text.contains(&format!("Tests: {n},")) || text.contains(&format!("OK ({n} ")),
+        "serial {}: {text}",
+        suite.name
     );
     secs
 }
 
-fn through_farm(farm: &mut Farm, kit: &Kit) -> (f64, Value) {
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// Where a farm run's wall went: before the coordinator accepted it (the client's
+/// start, fingerprint, submit), accepted to finished, and after (the verdict reaching
+/// the client); and within the run, the busiest slot's time from lease to report.
+struct Timeline {
+    before: f64,
+    run: f64,
+    after: f64,
+    busiest_slot: f64,
+}
+
+impl std::fmt::Display for Timeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "client before accept {:.2}s, run {:.2}s (busiest slot {:.2}s leased), after finish {:.2}s",
+            self.before, self.run, self.busiest_slot, self.after
+        )
+    }
+}
+
+fn timeline(rec: &Value, start_ms: f64, end_ms: f64) -> Timeline {
+    let run = record::run(rec);
+    let ms = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    let (accepted, finished) = (ms(run, "accepted_ms"), ms(run, "finished_ms"));
+    let mut slots: std::collections::BTreeMap<String, f64> = Default::default();
+    for t in record::tasks(rec) {
+        let agent = t["done_by"].as_str().unwrap_or("").to_string();
+        *slots.entry(agent).or_default() += (ms(t, "finished_ms") - ms(t, "leased_ms")) / 1000.0;
+    }
+    Timeline {
+        before: (accepted - start_ms) / 1000.0,
+        run: (finished - accepted) / 1000.0,
+        after: (end_ms - finished) / 1000.0,
+        busiest_slot: slots.values().copied().fold(0.0, f64::max),
+    }
+}
+
+fn through_farm(farm: &mut Farm, kit: &Kit, suite: &Suite) -> (f64, Value) {
     let started = Instant::now();
-    let out = kit.submit(farm, &pipeline(), &["--mode", "gate", "--run", "phpunit-unit"]);
+    let start_ms = now_ms();
+    let out = kit.submit(farm, &pipeline(), suite.farm_args);
     let secs = started.elapsed().as_secs_f64();
     let rec = out.json();
+    eprintln!("  farm: {}", timeline(&rec, start_ms, now_ms()));
     let results = record::results(&rec);
-    assert_eq!(results.len(), 18_666, "{}", summary(&rec));
+    assert_eq!(results.len(), suite.cases, "{}: {}", suite.name, summary(&rec));
     assert!(!results.iter().any(|r| r.status == "missing"), "{}", summary(&rec));
     (secs, rec)
 }
@@ -73,34 +147,43 @@ fn main() {
         .unwrap_or(2);
     let kit = kit();
     let mut farm = farm("mw-bench");
-    let (warm_up, _) = through_farm(&mut farm, &kit);
-    eprintln!("warm-up farm run (no timings yet): {warm_up:.2}s");
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    let mut last = Value::Null;
-    for round in 1..=rounds {
-        let s = serial(&kit);
-        let (f, rec) = through_farm(&mut farm, &kit);
-        let (total, longest, overhead, shards) = anatomy(&rec);
-        let bound = (total / SLOTS as f64).max(longest) + overhead;
-        eprintln!(
-            "round {round}: A serial phpunit {s:.2}s   B farm {f:.2}s   ratio {:.2}x   \
-             makespan {f:.2}s against lower bound {bound:.2}s ({shards} shards, runner overhead {overhead:.2}s per shard)",
-            s / f
-        );
-        a.push(s);
-        b.push(f);
-        last = rec;
+    let mut lines = Vec::new();
+    for suite in SUITES {
+        let (warm_up, _) = through_farm(&mut farm, &kit, suite);
+        eprintln!("{}: warm-up farm run (no timings yet): {warm_up:.2}s", suite.name);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut last = Value::Null;
+        for round in 1..=rounds {
+            let s = serial(&kit, suite);
+            let (f, rec) = through_farm(&mut farm, &kit, suite);
+            let (total, longest, overhead, shards) = anatomy(&rec);
+            let bound = (total / SLOTS as f64).max(longest) + overhead;
+            eprintln!(
+                "{} round {round}: A serial phpunit {s:.2}s   B farm {f:.2}s   ratio {:.2}x   \
+                 makespan {f:.2}s against lower bound {bound:.2}s ({shards} shards, runner overhead {overhead:.2}s per shard)",
+                suite.name,
+                s / f
+            );
+            a.push(s);
+            b.push(f);
+            last = rec;
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let ratio = mean(&a) / mean(&b);
+        let (total, longest, overhead, shards) = anatomy(&last);
+        lines.push(format!(
+            "{} {} cases: serial {:.2}s, farm 2x1 {:.2}s (mean of {rounds}): {ratio:.2}x (target >= {TARGET}x: {}); \
+             last run: {total:.2}s of test time, longest test {longest:.2}s, {shards} shards, \
+             runner overhead {overhead:.2}s per shard, lower bound {:.2}s",
+            suite.name,
+            suite.cases,
+            mean(&a),
+            mean(&b),
+            if ratio >= TARGET { "met" } else { "NOT met" },
+            (total / SLOTS as f64).max(longest) + overhead
+        ));
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let ratio = mean(&a) / mean(&b);
-    let (total, longest, overhead, shards) = anatomy(&last);
-    println!(
-        "core:unit 18,666 cases: serial {:.2}s, farm 2x1 {:.2}s (mean of {rounds}): {ratio:.2}x (target >= {TARGET}x: {}); \
-         last run: {total:.2}s of test time, longest test {longest:.2}s, {shards} shards, \
-         runner overhead {overhead:.2}s per shard, lower bound {:.2}s",
-        mean(&a),
-        mean(&b),
-        if ratio >= TARGET { "met" } else { "NOT met" },
-        (total / SLOTS as f64).max(longest) + overhead
-    );
+    for line in lines {
+        println!("{line}");
+    }
 }

@@ -64,6 +64,16 @@ pub fn pipeline() -> PathBuf {
     workspace_root().join("examples/mediawiki-checkout/farm.yaml")
 }
 
+/// phpunit's arguments for core's `@group Database`.
+pub const DATABASE_GROUP: &[&str] = &[
+    "--testsuite",
+    "core:integration",
+    "--group",
+    "Database",
+    "--exclude-group",
+    "Broken",
+];
+
 /// A `farm submit` of real MediaWiki suites: minutes on this 2-core machine.
 pub const SUBMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use testfarm_integration::mediawiki_kit::{
     compare, farm, install_with_extensions, junit_outcomes, kit, pipeline, serial, serial_with, Comparison, Kit,
-    EXTENSIONS, HEAVY,
+    DATABASE_GROUP, EXTENSIONS, HEAVY,
 };
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::Farm;
@@ -143,17 +143,7 @@ fn core_integration_with_and_without_the_database_on_three_backends_equals_seria
         &kit,
         &["--testsuite", "core:integration", "--exclude-group", "Broken,Database"],
     );
-    let (database, wall_b) = serial(
-        &kit,
-        &[
-            "--testsuite",
-            "core:integration",
-            "--group",
-            "Database",
-            "--exclude-group",
-            "Broken",
-        ],
-    );
+    let (database, wall_b) = serial(&kit, DATABASE_GROUP);
     let mut farm = farm("mw-kit-int");
     let out = kit.submit(&mut farm, &pipeline(), &["--mode", "gate", "--run", "phpunit"]);
     let rec = out.json();

@@ -403,6 +403,8 @@ impl StateMachine {
             Work::Shard(_) => {
                 let stage = run.jobs[job].spec.stage.clone();
                 let project = run.pipeline.project.clone();
+                // Tests timed before this run: (count, estimated secs, actual secs).
+                let mut timed = (0usize, 0.0f64, 0.0f64);
                 for result in &outcome.results {
                     match result.status {
                         TestStatus::Passed => run.counts.tests_passed += 1,
@@ -425,6 +427,11 @@ impl StateMachine {
                         result.status,
                         TestStatus::Passed | TestStatus::Failed | TestStatus::Error
                     );
+                    if let (true, Some(before)) = (finished, profile.estimate()) {
+                        timed.0 += 1;
+                        timed.1 += before.as_secs_f64();
+                        timed.2 += result.duration_secs;
+                    }
                     profile.record(
                         finished.then(|| Duration::from_secs_f64(result.duration_secs)),
                         result.status.is_failure(),
@@ -436,6 +443,10 @@ impl StateMachine {
                     let mut runner: RunnerProfile = self.store.get(&key)?.unwrap_or_default();
                     let tests: f64 = outcome.results.iter().map(|r| r.duration_secs).sum();
                     runner.record(outcome.phases.run_secs - tests, outcome.results.len());
+                    // How well the shard was estimated, once nearly all of it was timed.
+                    if timed.0 * 10 >= outcome.results.len() * 9 {
+                        runner.record_spread(timed.1, timed.2);
+                    }
                     tx.batch.put(&key, &runner);
                 }
                 if !matches!(outcome.exit, ExitKind::Exited { code: 0 })

@@ -1,7 +1,9 @@
 //! Sharding: a job's tests, with estimated durations, cut into shards for a dynamic
 //! queue. See ../shared/DESIGN.md, "Scheduling".
 //!
-//! Guided self-scheduling by time: units (tests, or whole classes where the runner
+//! Two ways. When the job's tests are all timed and the runner's start is measured,
+//! [`balanced`]: the count of equal shards a cost model says ends the job first.
+//! Otherwise guided self-scheduling by time: units (tests, or whole classes where the runner
 //! cannot filter finer) are taken longest-first, and each shard is filled up to a
 //! target of `remaining work / (2 × slots)`, never below `min_shard`. Early shards are
 //! big and carry the long tests; the tail shrinks, so agents that finish early always
@@ -14,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Split;
 
+mod balanced;
+pub use balanced::{shard_count, RunnerCost};
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanParams {
     /// Agent slots expected to work on the job (at least 1).
@@ -22,6 +27,10 @@ pub struct PlanParams {
     pub min_shard: Duration,
     /// Upper bound on the number of shards of one job.
     pub max_shards: usize,
+    /// The stage's runner, when its cost is measured and the job's tests are all
+    /// timed: the job is then cut into the count of equal shards that ends it first
+    /// ([`balanced`]) instead of shrinking guided self-scheduling.
+    pub runner: Option<RunnerCost>,
 }
 
 impl Default for PlanParams {
@@ -30,6 +39,7 @@ impl Default for PlanParams {
             slots: 1,
             min_shard: Duration::from_secs(2),
             max_shards: 500,
+            runner: None,
         }
     }
 }
@@ -62,9 +72,49 @@ pub fn min_shard_for(configured: Duration, overhead_secs: Option<f64>) -> Durati
     configured.max(Duration::from_secs_f64(floor.min(3600.0)))
 }
 
+/// Share of a job's estimated time that must come from tests timed before for the
+/// planner to trust its estimates and cut [`balanced`] shards.
+pub const TRUSTED_SHARE: f64 = 0.95;
+/// The estimates' relative miss assumed until one has been measured.
+pub const DEFAULT_SPREAD: f64 = 0.25;
+
+impl PlanParams {
+    /// The parameters for a job of a stage whose runner is profiled as `runner`, on
+    /// `slots`, with `timed_share` of its estimated time from tests timed before.
+    pub fn for_stage(
+        slots: usize,
+        min_shard: Duration,
+        runner: &crate::runner_cost::RunnerProfile,
+        timed_share: f64,
+    ) -> PlanParams {
+        let cost = match runner.fixed_secs {
+            Some(overhead_secs) if timed_share >= TRUSTED_SHARE => Some(RunnerCost {
+                overhead_secs,
+                spread: runner.spread.unwrap_or(DEFAULT_SPREAD),
+            }),
+            _ => None,
+        };
+        PlanParams {
+            slots: slots.max(1),
+            // Guided self-scheduling knows no cost model: a floor keeps its shards
+            // large against the runner's start.
+            min_shard: if cost.is_some() {
+                min_shard
+            } else {
+                min_shard_for(min_shard, runner.fixed_secs)
+            },
+            runner: cost,
+            ..PlanParams::default()
+        }
+    }
+}
+
 /// Cuts `tests` (with `estimates` in seconds, parallel) into shards, longest first.
 pub fn plan(tests: &[String], estimates: &[f64], split: Split, params: &PlanParams) -> Vec<PlannedShard> {
     assert_eq!(tests.len(), estimates.len(), "one estimate per test");
+    if let Some(cost) = params.runner {
+        return balanced::plan(tests, estimates, split, params, cost, &[]);
+    }
     let total: f64 = estimates.iter().sum();
     let slots = params.slots.max(1) as f64;
     let floor = params
@@ -119,6 +169,9 @@ pub fn plan_failed_first(
 ) -> Vec<PlannedShard> {
     if split == Split::Class || !failed_last.iter().any(|&f| f) {
         return plan(tests, estimates, split, params);
+    }
+    if let Some(cost) = params.runner {
+        return balanced::plan(tests, estimates, split, params, cost, failed_last);
     }
     let (mut first, mut rest) = (Vec::new(), Vec::new());
     for (i, &failed) in failed_last.iter().enumerate() {
@@ -254,18 +307,36 @@ pub fn lower_bound(estimates: &[f64], slots: usize) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("t{i:03}")).collect()
     }
 
-    fn params(slots: usize) -> PlanParams {
+    /// Tests `{big}{i}` (count, secs each), then classes `{small}{c}` with methods
+    /// `m{m}` (classes, methods each, secs each).
+    pub(super) fn one_big_class_and_small_ones(
+        (big, big_tests, big_secs): (&str, usize, f64),
+        (small, classes, methods, small_secs): (&str, usize, usize, f64),
+    ) -> (Vec<String>, Vec<f64>) {
+        let mut tests: Vec<String> = (0..big_tests).map(|i| format!("{big}{i}")).collect();
+        let mut est = vec![big_secs; big_tests];
+        for c in 0..classes {
+            for m in 0..methods {
+                tests.push(format!("{small}{c}::m{m}"));
+                est.push(small_secs);
+            }
+        }
+        (tests, est)
+    }
+
+    pub(super) fn params(slots: usize) -> PlanParams {
         PlanParams {
             slots,
             min_shard: Duration::from_millis(500),
             max_shards: 500,
+            runner: None,
         }
     }
 
@@ -360,18 +431,7 @@ mod tests {
     #[test]
     fn auto_keeps_classes_together_unless_one_would_bound_the_job() {
         // Class Big: 10 × 1 s; classes S0..S9: 2 × 0.5 s each. 20 s in all, 2 slots.
-        let mut tests = Vec::new();
-        let mut est = Vec::new();
-        for m in 0..10 {
-            tests.push(format!("Big::m{m}"));
-            est.push(1.0);
-        }
-        for c in 0..10 {
-            for m in 0..2 {
-                tests.push(format!("S{c}::m{m}"));
-                est.push(0.5);
-            }
-        }
+        let (tests, est) = one_big_class_and_small_ones(("Big::m", 10, 1.0), ("S", 10, 2, 0.5));
         let shards = plan(&tests, &est, Split::Auto, &params(2));
         let holding = |prefix: &str| {
             shards
