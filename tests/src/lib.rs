@@ -27,6 +27,7 @@ pub mod containers;
 mod farm;
 mod firewall;
 pub mod http;
+pub mod mediawiki_git;
 pub mod mediawiki_kit;
 pub mod members;
 mod process;
