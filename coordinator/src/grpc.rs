@@ -148,6 +148,7 @@ impl Farm for Services {
                     jobs: job_count,
                 }))
             }
+            Applied::Rejected(reason) => Err(Status::invalid_argument(format!("the run was rejected: {reason}"))),
             other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
         }
     }

@@ -84,6 +84,8 @@ pub enum CoordinatorError {
     },
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error("the raft loop stopped on an error (its log says which); this node no longer serves")]
+    RaftStopped,
 }
 
 /// Counts finished runs, on the leader only (every node applies the same finish).
@@ -141,6 +143,17 @@ pub async fn serve(
         snapshot_every: config.snapshot_every,
     };
     let node = node::Node::start(raft_config, store, shutdown.clone())?;
+    // Without its raft loop a node would answer from a frozen state: stop serving.
+    let died = node.raft_died();
+    {
+        let (died, shutdown) = (died.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = died.cancelled() => shutdown.cancel(),
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
     let active = node.read(|sm| sm.active_runs().count());
     let agents = Arc::new(Agents::default());
     let sched_config = SchedulerConfig {
@@ -194,5 +207,8 @@ pub async fn serve(
     tasks.close();
     tasks.wait().await;
     result?;
+    if died.is_cancelled() {
+        return Err(CoordinatorError::RaftStopped);
+    }
     Ok(())
 }

@@ -32,6 +32,12 @@ pub fn task_lost() {
     counter!("farm_tasks_lost_total").increment(1);
 }
 
+/// A committed command every replica rejected (it did not decode, contradicted
+/// itself, or its apply failed).
+pub fn command_rejected() {
+    counter!("farm_raft_commands_rejected_total").increment(1);
+}
+
 pub fn leader_changed() {
     counter!("farm_raft_leader_changes_total").increment(1);
 }

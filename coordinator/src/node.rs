@@ -116,6 +116,11 @@ impl Node {
             .map_err(|_| ProposeError::Raft("the raft loop has stopped".into()))
     }
 
+    /// Cancelled when this node's raft loop stopped on an error.
+    pub fn raft_died(&self) -> CancellationToken {
+        self.raft.died.clone()
+    }
+
     pub fn mailbox(&self) -> tokio::sync::mpsc::Sender<Mail> {
         self.raft.mailbox.clone()
     }
@@ -130,7 +135,7 @@ impl Node {
 
     /// Reads the state machine. Keep `f` short: applies wait for it.
     pub fn read<R>(&self, f: impl FnOnce(&StateMachine) -> R) -> R {
-        f(&self.machine.lock().expect("state machine lock"))
+        f(&self.machine.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StateEvent> {

@@ -259,6 +259,9 @@ pub enum Applied {
     Lost,
     /// The command no longer fits the state (e.g. the task was re-leased): ignored.
     Ignored(String),
+    /// The command contradicts itself (validation) or could not be applied: every
+    /// replica rejected it and went on.
+    Rejected(String),
 }
 
 /// What changed, for watchers and the scheduler.

@@ -149,6 +149,64 @@ fn run_submitted_to_a_follower_completes() {
     );
 }
 
+/// A command that contradicts itself, committed through a `Forward` (which takes any
+/// command): a run whose job names a stage its pipeline lacks. Every replica rejects
+/// it at apply, logs and counts it, and goes on: the forwarder gets `Rejected`, and
+/// runs submitted after it, to each node, pass. (Before, apply took the run, and the
+/// first lease of its task panicked in the state machine on every replica, which
+/// ended each node's raft loop while the process went on serving.)
+#[test]
+fn a_command_every_replica_rejects_leaves_the_cluster_serving() {
+    let mut c = Cluster::start("cl-reject", ClusterOptions::default());
+    let leader = c.wait_for_leader(Duration::from_secs(10));
+    let out = c.submit(leader, &quickstart_yaml(), &[]);
+    let rec = out.json();
+    assert_eq!(out.code, 0, "{}", summary(&rec));
+    let mut bad = rec["run"].clone();
+    bad["jobs"][0]["spec"]["stage"] = Value::from("no-such-stage");
+    let command = serde_json::json!({ "command": "accept_run", "run": bad });
+
+    let url = c.url(leader);
+    let reply = tokio::runtime::Runtime::new().expect("runtime").block_on(async move {
+        let mut client = testfarm_proto::raft_service_client::RaftServiceClient::connect(url)
+            .await
+            .expect("connect");
+        client
+            .forward(testfarm_proto::ForwardRequest {
+                command_json: command.to_string(),
+            })
+            .await
+            .expect("forward")
+            .into_inner()
+    });
+    assert!(!reply.error, "the command committed: {}", reply.applied_json);
+    let applied: Value = serde_json::from_str(&reply.applied_json).expect("applied json");
+    let reason = applied["Rejected"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not rejected: {applied}"));
+    assert!(reason.contains("no-such-stage"), "{reason}");
+
+    for node in 0..c.len() {
+        let out = c.submit(node, &quickstart_yaml(), &[]);
+        let rec = out.json();
+        assert_eq!(out.code, 0, "node {} after the rejection: {}", node + 1, summary(&rec));
+        assert_quickstart_passed_once(&rec);
+    }
+    for node in 0..c.len() {
+        let log = c.node_log(node);
+        assert!(
+            log.contains("rejected the command at index"),
+            "node {} logged the rejection",
+            node + 1
+        );
+        assert!(
+            !log.contains("stopping this node's raft loop"),
+            "node {} kept its raft loop",
+            node + 1
+        );
+    }
+}
+
 #[test]
 fn leader_kill9_mid_run() {
     let mut c = Cluster::start("cl-leader-kill", ClusterOptions::default());

@@ -8,6 +8,7 @@
 //! so there is one code path.
 
 mod logger;
+mod proposal;
 pub mod storage;
 pub mod transport;
 
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::state::{Applied, Command, StateEvent, StateMachine};
 use crate::store::Store;
+use proposal::{ProposalId, Proposals};
 use storage::RaftStorage;
 
 #[derive(Debug, Clone)]
@@ -127,6 +129,9 @@ pub struct RaftHandle {
     /// This node's own IP, which its outgoing connections to peers leave from.
     pub local_ip: Option<std::net::IpAddr>,
     pub role: watch::Receiver<Role>,
+    /// Cancelled when the raft loop stops on an error (not on shutdown): the process
+    /// must not go on serving without it.
+    pub died: CancellationToken,
 }
 
 const PEERS_KEY: &str = "cluster/peers";
@@ -177,7 +182,7 @@ pub fn start(
         .hard_state()
         .map_err(|e| ProposeError::Storage(e.to_string()))?
         .commit;
-    let applied = machine.lock().expect("machine lock").applied().min(commit);
+    let applied = machine.lock().unwrap_or_else(|e| e.into_inner()).applied().min(commit);
     let raft_config = Config {
         id: config.id,
         election_tick: config.election_ticks,
@@ -225,16 +230,18 @@ pub fn start(
         pending: HashMap::new(),
         pending_reads: HashMap::new(),
         waiting_reads: Vec::new(),
-        next_id: 1,
+        proposals: Proposals::new(config.id),
         role: role_tx,
         snapshot_every: config.snapshot_every,
         leader_since: None,
     };
-    tokio::spawn(driver.run(inbox, config.tick, shutdown));
+    let died = CancellationToken::new();
+    tokio::spawn(driver.run(inbox, config.tick, shutdown, died.clone()));
     Ok(RaftHandle {
         mailbox,
         local_ip,
         role,
+        died,
     })
 }
 
@@ -249,17 +256,29 @@ struct Driver {
     changed: Arc<Notify>,
     peers: BTreeMap<u64, String>,
     transport: transport::Peers,
-    pending: HashMap<u64, (u64, Reply)>,
+    pending: HashMap<ProposalId, (u64, Reply)>,
     pending_reads: HashMap<Vec<u8>, oneshot::Sender<Result<(), ProposeError>>>,
     waiting_reads: Vec<(u64, oneshot::Sender<Result<(), ProposeError>>)>,
-    next_id: u64,
+    proposals: Proposals,
     role: watch::Sender<Role>,
     snapshot_every: u64,
     leader_since: Option<Instant>,
 }
 
+fn rejected(index: u64, reason: String) -> Applied {
+    tracing::error!(index, "raft: rejected the command at index {index}: {reason}");
+    crate::metrics::command_rejected();
+    Applied::Rejected(reason)
+}
+
 impl Driver {
-    async fn run(mut self, mut inbox: mpsc::Receiver<Mail>, tick: Duration, shutdown: CancellationToken) {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Mail>,
+        tick: Duration,
+        shutdown: CancellationToken,
+        died: CancellationToken,
+    ) {
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -282,6 +301,7 @@ impl Driver {
             }
             if let Err(e) = self.on_ready() {
                 tracing::error!("raft: {e}; stopping this node's raft loop");
+                died.cancel();
                 break;
             }
         }
@@ -307,10 +327,15 @@ impl Driver {
                     let _ = reply.send(Err(self.not_leader()));
                     return;
                 }
-                let id = self.next_id;
-                self.next_id += 1;
-                let data = serde_json::to_vec(&command).expect("commands serialize");
-                match self.node.propose(id.to_be_bytes().to_vec(), data) {
+                let id = self.proposals.next_id();
+                let data = match serde_json::to_vec(&command) {
+                    Ok(data) => data,
+                    Err(e) => {
+                        let _ = reply.send(Err(ProposeError::Raft(format!("cannot encode the command: {e}"))));
+                        return;
+                    }
+                };
+                match self.node.propose(id.encode(), data) {
                     Ok(()) => {
                         self.pending.insert(id, (self.node.raft.term, reply));
                     }
@@ -338,9 +363,8 @@ impl Driver {
                     Membership::Remove => ConfChangeType::RemoveNode,
                 });
                 cc.context = addr.into_bytes().into();
-                let pid = self.next_id;
-                self.next_id += 1;
-                match self.node.propose_conf_change(pid.to_be_bytes().to_vec(), cc) {
+                let pid = self.proposals.next_id();
+                match self.node.propose_conf_change(pid.encode(), cc) {
                     Ok(()) => {
                         self.pending.insert(pid, (self.node.raft.term, reply));
                     }
@@ -350,8 +374,7 @@ impl Driver {
                 }
             }
             Mail::ReadIndex { reply } => {
-                let ctx = self.next_id.to_be_bytes().to_vec();
-                self.next_id += 1;
+                let ctx = self.proposals.next_id().encode();
                 self.node.read_index(ctx.clone());
                 self.pending_reads.insert(ctx, reply);
             }
@@ -411,27 +434,19 @@ impl Driver {
 
     fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<(), ProposeError> {
         for entry in entries {
-            let proposal =
-                (entry.context.len() == 8).then(|| u64::from_be_bytes(entry.context[..8].try_into().expect("8 bytes")));
+            let proposal = self.proposals.ours(&entry.context);
             let result = match entry.get_entry_type() {
                 EntryType::EntryNormal if entry.data.is_empty() => {
                     // A new leader's empty entry: only the applied index moves.
                     self.machine
                         .lock()
-                        .expect("machine lock")
+                        .unwrap_or_else(|e| e.into_inner())
                         .advance_to(entry.index)
                         .map_err(|e| ProposeError::Storage(e.to_string()))?;
                     continue;
                 }
                 EntryType::EntryNormal => {
-                    let command: Command = serde_json::from_slice(&entry.data)
-                        .map_err(|e| ProposeError::Storage(format!("entry {} is not a command: {e}", entry.index)))?;
-                    let (applied, event) = self
-                        .machine
-                        .lock()
-                        .expect("machine lock")
-                        .apply(entry.index, command)
-                        .map_err(|e| ProposeError::Storage(e.to_string()))?;
+                    let (applied, event) = self.apply_command(&entry)?;
                     if let Some(event) = event {
                         let _ = self.events.send(event);
                     }
@@ -443,7 +458,7 @@ impl Driver {
                     self.apply_conf_change(&cc)?;
                     self.machine
                         .lock()
-                        .expect("machine lock")
+                        .unwrap_or_else(|e| e.into_inner())
                         .advance_to(entry.index)
                         .map_err(|e| ProposeError::Storage(e.to_string()))?;
                     Applied::Ignored(format!("membership: {:?} {}", cc.get_change_type(), cc.node_id))
@@ -455,7 +470,7 @@ impl Driver {
             }
         }
         self.changed.notify_waiters();
-        let applied = self.machine.lock().expect("machine lock").applied();
+        let applied = self.machine.lock().unwrap_or_else(|e| e.into_inner()).applied();
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting_reads)
             .into_iter()
             .partition(|(i, _)| *i <= applied);
@@ -464,6 +479,38 @@ impl Driver {
             let _ = reply.send(Ok(()));
         }
         Ok(())
+    }
+
+    /// Applies one normal entry. A command that does not decode, that the state
+    /// machine rejects, or whose apply panics is rejected the same way on every
+    /// replica, logged and counted, and the replica goes on; only the store failing
+    /// stops it. After a panic the machine is reloaded from the store, which never saw
+    /// the half-done change.
+    fn apply_command(&mut self, entry: &Entry) -> Result<(Applied, Option<StateEvent>), ProposeError> {
+        let storage = |e: crate::store::StoreError| ProposeError::Storage(e.to_string());
+        let mut machine = self.machine.lock().unwrap_or_else(|e| e.into_inner());
+        let command: Command = match serde_json::from_slice(&entry.data) {
+            Ok(command) => command,
+            Err(e) => {
+                machine.advance_to(entry.index).map_err(storage)?;
+                return Ok((rejected(entry.index, format!("not a command: {e}")), None));
+            }
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| machine.apply(entry.index, command)));
+        match outcome {
+            Ok(Ok((Applied::Rejected(reason), event))) => Ok((rejected(entry.index, reason), event)),
+            Ok(result) => result.map_err(storage),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a panic".into());
+                machine.reload().map_err(storage)?;
+                machine.advance_to(entry.index).map_err(storage)?;
+                Ok((rejected(entry.index, format!("its apply failed: {what}")), None))
+            }
+        }
     }
 
     fn apply_conf_change(&mut self, cc: &ConfChange) -> Result<(), ProposeError> {
@@ -524,13 +571,13 @@ impl Driver {
         let reopened = Store::from_db(self.storage.db())
             .and_then(StateMachine::open)
             .map_err(|e| ProposeError::Storage(e.to_string()))?;
-        *self.machine.lock().expect("machine lock") = reopened;
+        *self.machine.lock().unwrap_or_else(|e| e.into_inner()) = reopened;
         self.changed.notify_waiters();
         Ok(())
     }
 
     fn maybe_compact(&mut self) -> Result<(), ProposeError> {
-        let applied = self.machine.lock().expect("machine lock").applied();
+        let applied = self.machine.lock().unwrap_or_else(|e| e.into_inner()).applied();
         let first = raft::Storage::first_index(&self.storage).map_err(|e| ProposeError::Storage(e.to_string()))?;
         if applied >= first && applied - first + 1 > self.snapshot_every {
             self.storage
@@ -554,7 +601,7 @@ impl Driver {
                 self.fail_pending(ProposeError::Dropped);
             }
         } else {
-            let stale: Vec<u64> = self
+            let stale: Vec<ProposalId> = self
                 .pending
                 .iter()
                 .filter(|(_, (t, _))| *t != term)

@@ -146,6 +146,10 @@ impl StateMachine {
         if index <= self.applied {
             return Ok((Applied::Ignored(format!("index {index} already applied")), None));
         }
+        if let Err(reason) = validate(&command) {
+            self.advance_to(index)?;
+            return Ok((Applied::Rejected(reason), None));
+        }
         let mut tx = Tx {
             batch: Batch::default(),
             dirty_runs: BTreeSet::new(),
@@ -197,6 +201,13 @@ impl StateMachine {
             self.forget(&id);
         }
         Ok((applied, tx.event))
+    }
+
+    /// Drops what is in memory and loads the state as committed to the store: after an
+    /// apply that failed half-way, memory holds changes the store never got.
+    pub fn reload(&mut self) -> Result<(), StoreError> {
+        *self = StateMachine::open(self.store.clone())?;
+        Ok(())
     }
 
     fn forget(&mut self, run_id: &str) {
@@ -313,7 +324,9 @@ impl StateMachine {
         task.leased_ms = Some(now_ms);
         task.attempt += 1;
         tx.dirty_tasks.insert(task_id.into());
-        let spec = task_spec(run, task);
+        let Some(spec) = task_spec(run, task) else {
+            return Applied::Ignored(format!("task {task_id} has no stage in its run"));
+        };
         Applied::Leased {
             attempt: task.attempt,
             spec: Box::new(spec),
@@ -617,14 +630,11 @@ fn queue_key(run: &Run, task: &Task) -> QueueKey {
 }
 
 /// What an agent needs to run a task.
-pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
-    let job = &run.jobs[task.job];
-    let stage: &Stage = run
-        .pipeline
-        .stages
-        .iter()
-        .find(|s| s.name == job.spec.stage)
-        .expect("jobs name pipeline stages");
+/// None when the task's job or its stage is not in the run (a command [`validate`]
+/// would have rejected).
+pub fn task_spec(run: &Run, task: &Task) -> Option<TaskSpec> {
+    let job = run.jobs.get(task.job)?;
+    let stage: &Stage = run.pipeline.stages.iter().find(|s| s.name == job.spec.stage)?;
     let mut env = stage.env.clone();
     env.extend(run.env.clone());
     let kind = match &task.work {
@@ -654,7 +664,7 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
             command: command.clone(),
         }
     });
-    TaskSpec {
+    Some(TaskSpec {
         run_id: run.id.clone(),
         task_id: task.id.clone(),
         project: run.pipeline.project.clone(),
@@ -671,6 +681,33 @@ pub fn task_spec(run: &Run, task: &Task) -> TaskSpec {
         services,
         install,
         tools: stage.tools.clone(),
+    })
+}
+
+/// Why a command cannot be applied whatever the state: it contradicts itself. Every
+/// replica rejects it alike and goes on (a command comes from a peer or a forward,
+/// and no input may stop a replica).
+pub fn validate(command: &Command) -> Result<(), String> {
+    match command {
+        Command::AcceptRun { run } => {
+            if run.jobs.is_empty() {
+                return Err("a run with no jobs".into());
+            }
+            for (n, job) in run.jobs.iter().enumerate() {
+                if !run.pipeline.stages.iter().any(|s| s.name == job.spec.stage) {
+                    return Err(format!(
+                        "job {n} names stage `{}`, which pipeline `{}` does not have",
+                        job.spec.stage, run.pipeline.name
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Command::PlanJob { shards, .. } => match shards.iter().position(|s| s.tests.len() != s.estimates.len()) {
+            Some(n) => Err(format!("shard {n} has not one estimate per test")),
+            None => Ok(()),
+        },
+        Command::LeaseTask { .. } | Command::CompleteTask { .. } | Command::LoseTask { .. } => Ok(()),
     }
 }
 

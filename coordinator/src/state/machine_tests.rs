@@ -275,3 +275,38 @@ fn a_job_of_the_same_tree_listed_the_same_way_reuses_its_last_list() {
     let fourth = accept(&mut h, "");
     assert!(h.sm.task(&format!("{fourth}.j0.d")).is_some());
 }
+
+#[test]
+fn a_command_that_contradicts_itself_is_rejected_and_the_machine_goes_on() {
+    let mut h = Harness::new();
+    let mut bad = run();
+    bad.jobs[0].spec.stage = "no-such-stage".into();
+    let Applied::Rejected(reason) = h.apply(Command::AcceptRun { run: Box::new(bad) }) else {
+        panic!("a job naming a stage the pipeline lacks is rejected")
+    };
+    assert!(reason.contains("no-such-stage"), "{reason}");
+    assert_eq!(h.sm.active_runs().count(), 0, "nothing of it was kept");
+    let before = h.sm.applied();
+    let mut empty = run();
+    empty.jobs.clear();
+    assert!(matches!(
+        h.apply(Command::AcceptRun { run: Box::new(empty) }),
+        Applied::Rejected(_)
+    ));
+    assert!(
+        h.sm.applied() > before,
+        "a rejected command still moves the applied index"
+    );
+    // And the next good command is applied as ever.
+    let run_id = planned(&mut h);
+    assert!(h.sm.active_runs().any(|r| r.id == run_id));
+}
+
+#[test]
+fn reload_drops_what_only_memory_held() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    h.sm.runs.get_mut(&run_id).unwrap().message = "half-done".into();
+    h.sm.reload().unwrap();
+    assert_eq!(h.sm.runs[&run_id].message, "", "the store's copy is back");
+}
