@@ -121,6 +121,7 @@ impl Farm for Services {
                     tests: 0,
                     shards: 0,
                     left_out: None,
+                    planned_with: None,
                 })
                 .collect(),
             max_lost: self.max_lost,

@@ -266,6 +266,7 @@ impl Scheduler {
                     shards,
                     now_ms: now_ms(),
                     left_out,
+                    planned_with: params.runner,
                 })
                 .await?;
         }

@@ -36,6 +36,10 @@ pub enum MatrixError {
     UnknownStage { stage: String, known: String },
     #[error("the selection leaves no job to run")]
     Empty,
+    #[error(
+        "the matrix expands to {cells} cells × {stages} stages, more than the {MAX_JOBS} jobs one run may have; narrow it with `cells:` per stage, --only or --cell"
+    )]
+    TooBig { cells: usize, stages: usize },
     #[error("--cell `{given}`: write it AXIS=VALUE, e.g. db=sqlite")]
     BadCell { given: String },
     #[error("--cell `{given}`: the matrix has no axis `{axis}` (it has: {known})")]
@@ -120,8 +124,23 @@ pub fn cells_of(axes: &[(String, Vec<String>)]) -> Vec<Cell> {
     out
 }
 
+/// The most jobs one run may expand to: past it, a typo in a matrix (or a hostile
+/// pipeline) would have the coordinator build and store millions of jobs.
+pub const MAX_JOBS: usize = 10_000;
+
 /// The jobs of a run: each stage (or only those named) in each cell it allows.
 pub fn expand(pipeline: &Pipeline, only_stages: &[String]) -> Result<Vec<JobSpec>, MatrixError> {
+    let cell_count = pipeline
+        .axes
+        .iter()
+        .fold(1usize, |n, (_, values)| n.saturating_mul(values.len()));
+    let stages = pipeline.stages.len();
+    if cell_count.saturating_mul(stages) > MAX_JOBS {
+        return Err(MatrixError::TooBig {
+            cells: cell_count,
+            stages,
+        });
+    }
     for stage in only_stages {
         if !pipeline.stages.iter().any(|s| stage_named(&s.name, stage)) {
             let known: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
@@ -237,6 +256,19 @@ stages:
         assert_eq!(expand(&p, &["lint".into()]).unwrap().len(), 1);
         let e = expand(&p, &["selenium".into()]).unwrap_err();
         assert!(e.to_string().contains("unknown stage `selenium`"));
+    }
+
+    #[test]
+    fn a_matrix_past_the_job_cap_is_refused_before_it_is_built() {
+        let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+        let axes = ["a", "b", "c"]
+            .iter()
+            .map(|a| format!("  {a}: [{}]\n", values.join(", ")))
+            .collect::<String>();
+        let text = format!("pipeline: m\nmatrix:\n{axes}stages:\n  unit:\n    discover: ls\n    run: ./run\n");
+        let p = parse_pipeline(&text, "f").unwrap();
+        let e = expand(&p, &[]).unwrap_err().to_string();
+        assert!(e.contains("1000000 cells") && e.contains("10000 jobs"), "{e}");
     }
 
     #[test]

@@ -155,6 +155,10 @@ pub struct Job {
     /// What the run's selection left out of this job (select runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_out: Option<LeftOut>,
+    /// The runner cost the planner cut the job by, when it cut balanced shards
+    /// ([`crate::plan::PlanParams::runner`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_with: Option<crate::plan::RunnerCost>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +225,9 @@ pub enum Command {
         now_ms: u64,
         #[serde(default)]
         left_out: Option<LeftOut>,
+        /// The runner cost the shards were cut by (balanced planning), if any.
+        #[serde(default)]
+        planned_with: Option<crate::plan::RunnerCost>,
     },
     LeaseTask {
         task_id: String,

@@ -164,7 +164,8 @@ impl StateMachine {
                 shards,
                 now_ms,
                 left_out,
-            } => self.plan_job(&mut tx, &run_id, job, shards, left_out, now_ms),
+                planned_with,
+            } => self.plan_job(&mut tx, &run_id, job, shards, (left_out, planned_with), now_ms),
             Command::LeaseTask { task_id, agent, now_ms } => self.lease(&mut tx, &task_id, &agent, now_ms),
             Command::CompleteTask {
                 task_id,
@@ -266,7 +267,7 @@ impl StateMachine {
         run_id: &str,
         job: usize,
         shards: Vec<PlannedShard>,
-        left_out: Option<LeftOut>,
+        (left_out, planned_with): (Option<LeftOut>, Option<testfarm_shared::plan::RunnerCost>),
         now_ms: u64,
     ) -> Applied {
         let Some(run) = self.runs.get_mut(run_id) else {
@@ -278,6 +279,7 @@ impl StateMachine {
         run.jobs[job].state = JobState::Planned;
         run.jobs[job].shards = shards.len() as u32;
         run.jobs[job].left_out = left_out;
+        run.jobs[job].planned_with = planned_with;
         let nothing_to_run = shards.is_empty();
         run.counts.tasks_total += shards.len() as u32;
         let run = run.clone();

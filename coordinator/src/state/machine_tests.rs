@@ -23,6 +23,7 @@ fn run() -> Run {
                 tests: 0,
                 shards: 0,
                 left_out: None,
+                planned_with: None,
             })
             .collect(),
         max_lost: 1,
@@ -124,6 +125,7 @@ fn planned(h: &mut Harness) -> String {
             shards: vec![shard],
             now_ms: 3000,
             left_out: None,
+            planned_with: None,
         }),
         Applied::Planned
     );

@@ -410,6 +410,7 @@ pub fn mediawiki_workload(
                 tests: set,
                 discover_secs: params.discover_secs,
                 overhead,
+                planned_with: None,
             });
         }
     }

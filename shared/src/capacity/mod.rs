@@ -80,6 +80,8 @@ pub struct JobModel {
     /// Seconds the discovery task takes on top of the task overhead.
     pub discover_secs: f64,
     pub overhead: Overhead,
+    /// The runner cost the coordinator planned the job by (balanced shards), if any.
+    pub planned_with: Option<crate::plan::RunnerCost>,
 }
 
 /// Seconds a task costs beyond its tests: lease delivery, workspace preparation,
@@ -216,6 +218,7 @@ pub(crate) mod testing {
                     cold_secs: overhead,
                     warm_secs: overhead,
                 },
+                planned_with: None,
             }],
             latency: Latency::default(),
         }

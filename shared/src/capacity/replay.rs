@@ -199,6 +199,7 @@ pub fn workload_from_record(record: &RunRecord) -> Result<(Workload, Measured), 
                 cold_secs: overhead,
                 warm_secs: overhead,
             },
+            planned_with: job.planned_with,
         });
         test_sets.push(set);
     }
@@ -631,6 +632,7 @@ mod tests {
                     tests: 12,
                     shards: shards.len() as u32,
                     left_out: None,
+                    planned_with: None,
                 }],
                 max_lost: 2,
                 accepted_ms: 0,

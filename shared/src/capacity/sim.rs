@@ -112,11 +112,13 @@ pub struct ShardModel {
 
 /// Plans by (test set, split, slots): the same job is planned once, however many runs
 /// and simulations use it.
+/// (test set, split by class, slots, the runner cost's bits): what a plan depends on.
+type PlanKey = (usize, bool, usize, Option<(u64, u64)>);
+
 #[derive(Debug)]
 pub struct PlanCache {
     min_shard: Duration,
-    /// (test set, split by class, slots) → shards.
-    plans: HashMap<(usize, bool, usize), Arc<Vec<ShardModel>>>,
+    plans: HashMap<PlanKey, Arc<Vec<ShardModel>>>,
 }
 
 impl PlanCache {
@@ -131,7 +133,13 @@ impl PlanCache {
     pub fn get(&mut self, workload: &Workload, job: &JobModel, slots: usize) -> Arc<Vec<ShardModel>> {
         let min_shard = self.min_shard;
         self.plans
-            .entry((job.tests, job.split == Split::Class, slots))
+            .entry((
+                job.tests,
+                job.split == Split::Class,
+                slots,
+                job.planned_with
+                    .map(|r| (r.overhead_secs.to_bits(), r.spread.to_bits())),
+            ))
             .or_insert_with(|| Arc::new(plan_job(workload, job, slots, min_shard)))
             .clone()
     }
@@ -143,6 +151,7 @@ fn plan_job(workload: &Workload, job: &JobModel, slots: usize, min_shard: Durati
     let params = PlanParams {
         slots: slots.max(1),
         min_shard,
+        runner: job.planned_with,
         ..PlanParams::default()
     };
     let shards = plan(&set.tests, &set.estimates, job.split, &params);

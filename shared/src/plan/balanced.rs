@@ -20,11 +20,14 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use serde::{Deserialize, Serialize};
+
 use super::{shard, split_big_classes, units, PlanParams, PlannedShard, Unit};
 use crate::config::Split;
 
-/// The stage's runner as measured, for [`super::plan`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The stage's runner as measured, for [`super::plan`]. Kept with the planned job, so
+/// that a replay plans it as the coordinator did.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RunnerCost {
     /// Seconds each shard costs whatever its size (process start, bootstrap).
     pub overhead_secs: f64,

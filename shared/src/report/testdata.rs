@@ -50,6 +50,7 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
                 spec,
                 state: JobState::Planned,
                 left_out: None,
+                planned_with: None,
             })
             .collect(),
         max_lost: 2,
