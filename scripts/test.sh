@@ -33,6 +33,8 @@ if [ ${#need[@]} -gt 0 ]; then
   # The servers are started by the agents, never as system services.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
+# The JUnit test reads `farm submit --junit` files with a third-party reader.
+python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install -q junitparser
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install Rust (rustup) first" >&2
   exit 2

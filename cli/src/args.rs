@@ -165,6 +165,10 @@ pub struct RunArgs {
     /// Leave these stages out (repeatable).
     #[arg(long)]
     pub skip: Vec<String>,
+    /// Write the finished run as one JUnit XML file here (a testsuite per job, a
+    /// testcase per test with its time and failure text), for Jenkins, Zuul, GitLab.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Run only the matrix cells with this value, AXIS=VALUE (repeatable; several
     /// values of one axis are alternatives), e.g. `--cell db=sqlite`.
     #[arg(long = "cell", value_name = "AXIS=VALUE")]

@@ -255,16 +255,35 @@ pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
         println!("{run_id}");
         return Ok(());
     }
-    finish(&mut client, &run_id, args.run.json).await
+    finish(&mut client, &run_id, &args.run).await
 }
 
 pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
     let mut client = connect(&args.coordinator).await?;
-    finish(&mut client, &args.run_id, args.json).await
+    let record = follow(&mut client, &args.run_id, args.json).await?;
+    if args.json {
+        println!("{record}");
+    } else {
+        print!("{}", crate::up::summary(&record));
+    }
+    verdict(&record)
 }
 
-async fn finish(client: &mut FarmClient<Channel>, run_id: &str, json: bool) -> Result<(), CliError> {
+/// Writes the finished run as JUnit XML to `path` (`--junit`).
+pub fn write_junit(record: &serde_json::Value, path: &std::path::Path) -> Result<(), CliError> {
+    let typed: testfarm_shared::capacity::replay::RunRecord = serde_json::from_value(record.clone())
+        .map_err(|e| CliError::Infrastructure(format!("the coordinator's run record does not read: {e}")))?;
+    let xml = testfarm_shared::junit_out::run_junit(&typed.run, &typed.tasks);
+    std::fs::write(path, xml)
+        .map_err(|e| CliError::Infrastructure(format!("cannot write the JUnit file {}: {e}", path.display())))
+}
+
+async fn finish(client: &mut FarmClient<Channel>, run_id: &str, run: &RunArgs) -> Result<(), CliError> {
+    let json = run.json;
     let record = follow(client, run_id, json).await?;
+    if let Some(path) = &run.junit {
+        write_junit(&record, path)?;
+    }
     if json {
         println!("{record}");
     } else {

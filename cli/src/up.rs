@@ -108,6 +108,9 @@ async fn drive(
         );
     }
     let record = follow(&mut client, &run_id, args.run.json).await?;
+    if let Some(path) = &args.run.junit {
+        crate::submit::write_junit(&record, path)?;
+    }
     let reports = data_dir.join("reports");
     let report = reports.join(format!("{run_id}.json"));
     std::fs::create_dir_all(&reports)

@@ -9,6 +9,7 @@ pub mod image;
 pub mod install;
 pub mod inventory;
 pub mod junit;
+pub mod junit_out;
 pub mod matrix;
 pub mod model;
 pub mod phpunit;
