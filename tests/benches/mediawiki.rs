@@ -6,8 +6,10 @@
 //! farm's timing profile is warmed by one run of each first (the gate's steady state:
 //! every run but the first is planned from measured timings). Also: the farm's
 //! makespan against its lower bound, max(total test time / slots, longest uncuttable
-//! test) + one shard's overhead; the runner's own overhead per shard; and where the
-//! farm's wall went (client, run, busiest slot).
+//! test) + one shard's overhead; the runner's own overhead per shard; where the
+//! farm's wall went (client, run, busiest slot); and the machine's own ceiling for any
+//! split in two: two serial runs of the suite at once against one alone (two halves
+//! can do no better than two wholes do side by side).
 //!
 //! `cargo build --release -p testfarm-cli && cargo bench -p testfarm-integration --bench mediawiki`
 //! FARM_BENCH_ROUNDS=N (default 2) sets the A B pairs.
@@ -15,7 +17,7 @@
 use std::time::Instant;
 
 use serde_json::Value;
-use testfarm_integration::mediawiki_kit::{farm, kit, pipeline, Kit, DATABASE_GROUP};
+use testfarm_integration::mediawiki_kit::{farm, install_with_extensions, kit, pipeline, Kit, DATABASE_GROUP};
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::Farm;
 
@@ -28,6 +30,8 @@ struct Suite {
     serial_args: &'static [&'static str],
     farm_args: &'static [&'static str],
     cases: usize,
+    /// Two serial runs at once need a wiki each (the suite writes to its database).
+    own_wiki: bool,
 }
 
 const SUITES: &[Suite] = &[
@@ -36,12 +40,14 @@ const SUITES: &[Suite] = &[
         serial_args: &["--testsuite", "core:unit", "--exclude-group", "Broken"],
         farm_args: &["--mode", "gate", "--run", "phpunit-unit"],
         cases: 18_666,
+        own_wiki: false,
     },
     Suite {
         name: "core @group Database, SQLite",
         serial_args: DATABASE_GROUP,
         farm_args: &["--mode", "gate", "--run", "phpunit.database", "--cell", "db=sqlite"],
         cases: 1_109,
+        own_wiki: true,
     },
 ];
 
@@ -55,6 +61,46 @@ fn serial(kit: &Kit, suite: &Suite) -> f64 {
         .output()
         .expect("run phpunit");
     let secs = started.elapsed().as_secs_f64();
+    check_serial(suite, &out);
+    secs
+}
+
+/// Two serial runs at once (each on a wiki of its own where the suite needs one): the
+/// slower one's wall.
+fn serial_pair(kit: &Kit, suite: &Suite) -> f64 {
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+    let envs: Vec<Vec<(String, String)>> = dirs
+        .iter()
+        .map(|d| {
+            if suite.own_wiki {
+                install_with_extensions(kit, &d.path().join("wiki"), &[])
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    let children: Vec<std::process::Child> = dirs
+        .iter()
+        .zip(&envs)
+        .map(|(d, env)| {
+            kit.phpunit()
+                .args(suite.serial_args)
+                .env("TMPDIR", d.path())
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("run phpunit")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("phpunit");
+        check_serial(suite, &out);
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn check_serial(suite: &Suite, out: &std::process::Output) {
     let text = String::from_utf8_lossy(&out.stdout);
     let n = suite.cases;
     assert!(
@@ -62,7 +108,6 @@ fn serial(kit: &Kit, suite: &Suite) -> f64 {
         "serial {}: {text}",
         suite.name
     );
-    secs
 }
 
 fn now_ms() -> f64 {
@@ -151,6 +196,12 @@ fn main() {
     for suite in SUITES {
         let (warm_up, _) = through_farm(&mut farm, &kit, suite);
         eprintln!("{}: warm-up farm run (no timings yet): {warm_up:.2}s", suite.name);
+        let (solo, pair) = (serial(&kit, suite), serial_pair(&kit, suite));
+        let ceiling = 2.0 * solo / pair;
+        eprintln!(
+            "{}: one serial phpunit {solo:.2}s, two at once {pair:.2}s: no split in two beats {ceiling:.2}x here",
+            suite.name
+        );
         let (mut a, mut b) = (Vec::new(), Vec::new());
         let mut last = Value::Null;
         for round in 1..=rounds {
@@ -172,7 +223,8 @@ fn main() {
         let ratio = mean(&a) / mean(&b);
         let (total, longest, overhead, shards) = anatomy(&last);
         lines.push(format!(
-            "{} {} cases: serial {:.2}s, farm 2x1 {:.2}s (mean of {rounds}): {ratio:.2}x (target >= {TARGET}x: {}); \
+            "{} {} cases: serial {:.2}s, farm 2x1 {:.2}s (mean of {rounds}): {ratio:.2}x (target >= {TARGET}x: {}; \
+             this machine's ceiling for a split in two {ceiling:.2}x, reached {:.0}%); \
              last run: {total:.2}s of test time, longest test {longest:.2}s, {shards} shards, \
              runner overhead {overhead:.2}s per shard, lower bound {:.2}s",
             suite.name,
@@ -180,6 +232,7 @@ fn main() {
             mean(&a),
             mean(&b),
             if ratio >= TARGET { "met" } else { "NOT met" },
+            100.0 * ratio / ceiling,
             (total / SLOTS as f64).max(longest) + overhead
         ));
     }
