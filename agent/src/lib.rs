@@ -15,6 +15,7 @@ pub mod install;
 pub mod namespace;
 pub mod phpunit;
 pub mod process;
+mod report_size;
 pub mod runner;
 pub mod service;
 pub mod session;

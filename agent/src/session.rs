@@ -281,7 +281,7 @@ async fn report(
             agent_id: shared.config.id.clone(),
             task_id: task_id.into(),
             attempt,
-            outcome_json: serde_json::to_string(&outcome).expect("outcome serializes"),
+            outcome_json: crate::report_size::fit(&mut outcome, crate::report_size::limit()),
         };
         // Any coordinator takes a report (followers forward it to the leader).
         let result = match connect(&shared.current()).await {

@@ -208,6 +208,20 @@ pub struct TaskOutcome {
 }
 
 impl TaskOutcome {
+    /// An outcome with these results and nothing measured yet.
+    pub fn new(exit: ExitKind, discovered: Vec<String>, results: Vec<TestResult>) -> TaskOutcome {
+        TaskOutcome {
+            exit,
+            discovered,
+            results,
+            phases: Phases::default(),
+            usage: Usage::default(),
+            log_path: String::new(),
+            log_tail: String::new(),
+            sent_at_ms: 0,
+        }
+    }
+
     /// Whether the agent failed to run the task at all (retry elsewhere).
     pub fn is_infrastructure_failure(&self) -> bool {
         matches!(self.exit, ExitKind::Infrastructure { .. })

@@ -1,7 +1,7 @@
 use super::*;
 use testfarm_shared::config::parse_pipeline;
 use testfarm_shared::matrix::expand;
-use testfarm_shared::task::{Phases, TestResult, Usage};
+use testfarm_shared::task::TestResult;
 
 const PIPELINE: &str = "pipeline: p\nstages:\n  unit:\n    discover: ls\n    each: \"true\"\n";
 
@@ -40,10 +40,10 @@ fn run() -> Run {
 }
 
 fn outcome(discovered: &[&str], results: &[(&str, TestStatus, f64)]) -> Box<TaskOutcome> {
-    Box::new(TaskOutcome {
-        exit: ExitKind::Exited { code: 0 },
-        discovered: discovered.iter().map(|s| s.to_string()).collect(),
-        results: results
+    Box::new(TaskOutcome::new(
+        ExitKind::Exited { code: 0 },
+        discovered.iter().map(|s| s.to_string()).collect(),
+        results
             .iter()
             .map(|(id, status, secs)| TestResult {
                 id: id.to_string(),
@@ -52,12 +52,7 @@ fn outcome(discovered: &[&str], results: &[(&str, TestStatus, f64)]) -> Box<Task
                 message: String::new(),
             })
             .collect(),
-        phases: Phases::default(),
-        usage: Usage::default(),
-        log_path: String::new(),
-        log_tail: String::new(),
-        sent_at_ms: 0,
-    })
+    ))
 }
 
 struct Harness {
