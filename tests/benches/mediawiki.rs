@@ -51,25 +51,16 @@ const SUITES: &[Suite] = &[
     },
 ];
 
+/// One serial phpunit of the suite on the kit's own wiki: its wall.
 fn serial(kit: &Kit, suite: &Suite) -> f64 {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let started = Instant::now();
-    let out = kit
-        .phpunit()
-        .args(suite.serial_args)
-        .env("TMPDIR", dir.path())
-        .output()
-        .expect("run phpunit");
-    let secs = started.elapsed().as_secs_f64();
-    check_serial(suite, &out);
-    secs
+    serial_at_once(kit, suite, &[Vec::new()])
 }
 
 /// Two serial runs at once (each on a wiki of its own where the suite needs one): the
 /// slower one's wall.
 fn serial_pair(kit: &Kit, suite: &Suite) -> f64 {
-    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("temp dir")).collect();
-    let envs: Vec<Vec<(String, String)>> = dirs
+    let wikis: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+    let envs: Vec<Vec<(String, String)>> = wikis
         .iter()
         .map(|d| {
             if suite.own_wiki {
@@ -79,10 +70,20 @@ fn serial_pair(kit: &Kit, suite: &Suite) -> f64 {
             }
         })
         .collect();
+    // The wikis' directories live until both runs are done.
+    let wall = serial_at_once(kit, suite, &envs);
+    drop(wikis);
+    wall
+}
+
+/// One serial phpunit of the suite per environment, all at once: the wall until the
+/// last has finished.
+fn serial_at_once(kit: &Kit, suite: &Suite, envs: &[Vec<(String, String)>]) -> f64 {
+    let tmp: Vec<tempfile::TempDir> = envs.iter().map(|_| tempfile::tempdir().expect("temp dir")).collect();
     let started = Instant::now();
-    let children: Vec<std::process::Child> = dirs
+    let children: Vec<std::process::Child> = tmp
         .iter()
-        .zip(&envs)
+        .zip(envs)
         .map(|(d, env)| {
             kit.phpunit()
                 .args(suite.serial_args)

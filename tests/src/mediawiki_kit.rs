@@ -408,6 +408,24 @@ pub struct Comparison {
     pub expanded: Vec<(String, usize)>,
 }
 
+impl Comparison {
+    /// Panics, naming `what` and the first differences, unless the farm reported
+    /// exactly the serial run's tests with the same statuses (data sets the serial
+    /// JUnit folds into their method aside: [`Comparison::expanded`]).
+    pub fn assert_same(&self, what: &str) {
+        assert!(
+            self.only_serial.is_empty() && self.only_farm.is_empty() && self.status_differs.is_empty(),
+            "{what}: {} serial cases the farm did not report {:?}; {} farm results serial PHPUnit did not report {:?}; \
+             statuses that differ (id, serial, farm) {:?}",
+            self.only_serial.len(),
+            &self.only_serial[..self.only_serial.len().min(10)],
+            self.only_farm.len(),
+            &self.only_farm[..self.only_farm.len().min(10)],
+            &self.status_differs[..self.status_differs.len().min(10)]
+        );
+    }
+}
+
 pub fn compare(serial: &BTreeMap<String, Outcome>, farm: &BTreeMap<String, String>) -> Comparison {
     let mut c = Comparison {
         only_serial: Vec::new(),

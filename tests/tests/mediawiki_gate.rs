@@ -9,22 +9,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use testfarm_integration::mediawiki_git::{gate_pipeline, pipeline_dir, repositories};
 use testfarm_integration::mediawiki_kit::{
-    compare, farm, install_with_extensions, kit, serial, serial_with, Comparison, DATABASE_GROUP, EXTENSIONS, HEAVY,
+    compare, farm, install_with_extensions, kit, serial, serial_with, DATABASE_GROUP, EXTENSIONS, HEAVY,
 };
 use testfarm_integration::record::{self, summary};
-
-fn assert_same(job: &str, c: &Comparison) {
-    assert!(
-        c.only_serial.is_empty() && c.only_farm.is_empty() && c.status_differs.is_empty(),
-        "{job}: {} serial cases not reported by the farm {:?}; {} farm results serial PHPUnit did not report {:?}; \
-         statuses that differ (id, serial, farm) {:?}",
-        c.only_serial.len(),
-        &c.only_serial[..c.only_serial.len().min(5)],
-        c.only_farm.len(),
-        &c.only_farm[..c.only_farm.len().min(5)],
-        &c.status_differs[..c.status_differs.len().min(5)]
-    );
-}
 
 fn usage(t: &Value, what: &str) -> Option<bool> {
     t["outcome"]["usage"][what].as_bool()
@@ -92,7 +79,7 @@ fn the_gate_from_git_repositories_equals_serial_phpunit_job_for_job() {
             got.len(),
             reference.len()
         );
-        assert_same(stage, &compare(reference, &got));
+        compare(reference, &got).assert_same(stage);
     }
 
     // Every task ran in a workspace of the repositories; each agent built the tree

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use testfarm_integration::mediawiki_kit::{
-    compare, farm, install_with_extensions, junit_outcomes, kit, pipeline, serial, serial_with, Comparison, Kit,
-    DATABASE_GROUP, EXTENSIONS, HEAVY,
+    compare, farm, install_with_extensions, junit_outcomes, kit, pipeline, serial, serial_with, Kit, DATABASE_GROUP,
+    EXTENSIONS, HEAVY,
 };
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::Farm;
@@ -26,26 +26,6 @@ fn submit(farm: &mut Farm, kit: &Kit, extra: &[&str]) -> Value {
         summary(&rec)
     );
     rec
-}
-
-fn assert_same(c: &Comparison) {
-    assert!(
-        c.only_serial.is_empty(),
-        "{} serial cases the farm did not report: {:?}",
-        c.only_serial.len(),
-        &c.only_serial[..c.only_serial.len().min(10)]
-    );
-    assert!(
-        c.only_farm.is_empty(),
-        "{} farm results serial PHPUnit did not report: {:?}",
-        c.only_farm.len(),
-        &c.only_farm[..c.only_farm.len().min(10)]
-    );
-    assert!(
-        c.status_differs.is_empty(),
-        "statuses differ (id, serial, farm): {:?}",
-        &c.status_differs[..c.status_differs.len().min(10)]
-    );
 }
 
 fn farm_outcomes(rec: &Value) -> BTreeMap<String, String> {
@@ -102,23 +82,7 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
             reference.len() - c.only_serial.len() - c.status_differs.len() - c.expanded.len(),
             c.expanded
         );
-        assert!(
-            c.only_serial.is_empty(),
-            "{} serial cases the farm did not report: {:?}",
-            c.only_serial.len(),
-            &c.only_serial[..c.only_serial.len().min(10)]
-        );
-        assert!(
-            c.only_farm.is_empty(),
-            "{} farm results serial PHPUnit did not report: {:?}",
-            c.only_farm.len(),
-            &c.only_farm[..c.only_farm.len().min(10)]
-        );
-        assert!(
-            c.status_differs.is_empty(),
-            "statuses differ (id, serial, farm): {:?}",
-            &c.status_differs[..c.status_differs.len().min(10)]
-        );
+        c.assert_same(&format!("core:unit, {round} run"));
         assert!(!got.values().any(|s| s == "missing"), "nothing missing");
         assert!(record::shard_tasks(&rec).len() >= 3, "the suite is split");
         if round.starts_with("second") {
@@ -187,7 +151,7 @@ fn core_integration_with_and_without_the_database_on_three_backends_equals_seria
                 got.len(),
                 reference.len()
             );
-            assert_same(&compare(&reference, &got));
+            compare(&reference, &got).assert_same(&format!("{stage} [{db}]"));
             continue;
         }
         let (reference, wall) = if stage == "phpunit.database" {
@@ -203,7 +167,7 @@ fn core_integration_with_and_without_the_database_on_three_backends_equals_seria
             wall.as_secs_f64()
         );
         assert!(got.len() > 500, "{stage} ran its suite: {}", got.len());
-        assert_same(&c);
+        c.assert_same(&format!("{stage} [sqlite]"));
     }
     // The install ran once per agent and backend, and later tasks found it warm.
     let warm: Vec<bool> = record::tasks(&rec)
@@ -266,7 +230,7 @@ fn the_extensions_suites_through_the_farm_equal_serial_phpunit() {
         per_extension.len() >= 10,
         "at least 10 extensions' suites ran: {per_extension:?}"
     );
-    assert_same(&c);
+    c.assert_same("extensions");
 }
 
 /// Quibble's composer-test lint over a part of the tree (select mode, ids containing
