@@ -35,6 +35,78 @@ pub enum Command {
     Capacity(CapacityArgs),
     /// Runtime images built from Debian packages (deploy/images/NAME.yaml).
     Image(ImageArgs),
+    /// Which tests a change needs, without running them: each with why and how
+    /// likely it matters, the expected recall and what is left out
+    /// (`farm select evaluate` judges the selector on a repository's history).
+    Select(SelectArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SelectArgs {
+    #[command(subcommand)]
+    pub command: Option<SelectCommand>,
+    #[command(flatten)]
+    pub query: SelectQueryArgs,
+}
+
+#[derive(Args)]
+pub struct SelectQueryArgs {
+    /// The checkout (default: here): every PHP file outside vendor/ and
+    /// node_modules/ is read, tests are the `tests/phpunit/**Test.php` files.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub project_dir: PathBuf,
+    /// A file the change touches, relative to the checkout (repeatable).
+    #[arg(long = "changed-file", value_name = "PATH")]
+    pub changed_files: Vec<String>,
+    /// The change as a unified diff: its files are the changed files.
+    #[arg(long, value_name = "FILE")]
+    pub patch: Option<PathBuf>,
+    /// Pick tests, most likely to matter per second first, until the expected
+    /// recall reaches this share.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Measured per-class times from this coordinator, for the project named with
+    /// --project (ranking per second and the time estimate).
+    #[arg(long, value_name = "URL")]
+    pub coordinator: Option<String>,
+    #[arg(long, value_name = "NAME", requires = "coordinator")]
+    pub project: Option<String>,
+    /// Learn what the signals are worth from the history of the repository the change
+    /// is in (a replay like `farm select evaluate`; seconds for an extension) instead
+    /// of taking the built-in prior.
+    #[arg(long)]
+    pub learn: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum SelectCommand {
+    /// Replay each repository's first-parent history: for every change that touched
+    /// source and existing tests, select from what was known before it and score the
+    /// pick against the tests the change modified; print recall at each budget for
+    /// the farm's selector and the baselines (name match, co-change history).
+    Evaluate(SelectEvaluateArgs),
+}
+
+#[derive(Args)]
+pub struct SelectEvaluateArgs {
+    /// Git repositories or bundles (`../shared/selection/*.bundle`).
+    #[arg(required = true)]
+    pub repos: Vec<PathBuf>,
+    /// The line to walk.
+    #[arg(long, default_value = "HEAD")]
+    pub rev: String,
+    /// Replay the newest N changes (the tree before them is read as a start).
+    #[arg(long, default_value_t = 3000)]
+    pub changes: usize,
+    /// Score merges too, as what each brought in against its first parent (how
+    /// Gerrit lands most changes); without it merges only move the tree on.
+    #[arg(long)]
+    pub merges: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -173,9 +245,10 @@ pub struct RunArgs {
     /// values of one axis are alternatives), e.g. `--cell db=sqlite`.
     #[arg(long = "cell", value_name = "AXIS=VALUE")]
     pub cells: Vec<String>,
-    /// select mode: a file the patch changes, relative to the project (repeatable);
-    /// runs the tests of its repository and of every repository that depends on it,
-    /// tests named after it, and recently failed tests.
+    /// select mode: a file the patch changes, relative to the project (repeatable).
+    /// Changes to PHP code run what `farm select` picks (see --confidence); any other
+    /// change runs the tests of its repository and of every repository that depends
+    /// on it, tests named after it, and recently failed tests.
     #[arg(long = "changed-file", value_name = "PATH")]
     pub changed_files: Vec<String>,
     /// The change under test as a unified diff: applied to a git workspace (repos
@@ -192,6 +265,10 @@ pub struct RunArgs {
     /// select mode: only test ids containing this text.
     #[arg(long)]
     pub filter: Option<String>,
+    /// select mode, for changes to PHP code: run exactly what `farm select` picks at
+    /// this confidence (expected recall), and state it in the verdict.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
     /// Print the final run record as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,

@@ -8,6 +8,7 @@ mod error;
 mod image;
 mod report;
 mod repos;
+mod select;
 mod serve;
 mod submit;
 mod telemetry;
@@ -42,6 +43,10 @@ fn main() {
             Command::Cluster(c) => cluster::cluster(c).await,
             Command::Image(a) => image::image(a).await,
             Command::Capacity(a) => capacity::capacity(a),
+            Command::Select(a) => match a.command {
+                Some(args::SelectCommand::Evaluate(e)) => select::evaluate_command(e),
+                None => select::query_command(a.query).await,
+            },
         }
     });
     let code = match result {

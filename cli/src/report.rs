@@ -58,10 +58,20 @@ async fn agent_slots(client: &mut FarmClient<Channel>) -> Result<BTreeMap<String
 
 /// The project's profile report; None if the coordinator has nothing for it.
 pub async fn profile(client: &mut FarmClient<Channel>, project: &str) -> Result<Option<ProfileReport>, CliError> {
+    profile_rows(client, project, 0).await
+}
+
+/// The profile report with up to `max_rows` classes (0: the default).
+pub async fn profile_rows(
+    client: &mut FarmClient<Channel>,
+    project: &str,
+    max_rows: u32,
+) -> Result<Option<ProfileReport>, CliError> {
     let request = GetProfileRequest {
         project: project.into(),
         recent_runs: 0,
         stable_runs: 0,
+        max_rows,
     };
     match client.get_profile(request).await {
         Ok(reply) => serde_json::from_str(&reply.into_inner().json)

@@ -128,6 +128,22 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
         }
         changed_files.truncate(run.changed_files.len());
     }
+    // Changes to PHP code: the static pick, exactly as `farm select` answers.
+    let static_pick = if run.mode.eq_ignore_ascii_case("select") && !changed_files.is_empty() {
+        let timings = crate::select::class_seconds_from(client, &parsed.project).await?;
+        let answer =
+            crate::select::query::answer(Path::new(&project_dir), &changed_files, run.confidence, &timings, false)?;
+        if !run.json {
+            eprint!("{}", crate::select::query::text(&answer));
+        }
+        answer.pick().map(|p| testfarm_proto::StaticPick {
+            classes: p.classes,
+            expected_recall: p.expected_recall,
+            left_out_files: p.left_out_files,
+        })
+    } else {
+        None
+    };
     let commits = crate::repos::resolve_commits(&parsed, &run.change)?;
     // A git workspace is its commits and patch; a project directory is what it holds.
     let tree = if parsed.repos.iter().any(|r| r.git.is_some()) {
@@ -170,6 +186,7 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
             },
             patch: patch_text,
             tree_fingerprint: tree,
+            static_pick,
         })
         .await?
         .into_inner();

@@ -9,7 +9,7 @@ use testfarm_proto::farm_server::Farm;
 use testfarm_proto::*;
 use testfarm_shared::config::{parse_pipeline, Pipeline};
 use testfarm_shared::matrix::{expand, only_cells, stage_named};
-use testfarm_shared::select::{RepoGraph, Selection};
+use testfarm_shared::select::{Pick, RepoGraph, Selection};
 use testfarm_shared::task::TaskOutcome;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -237,7 +237,10 @@ impl Farm for Services {
 
     async fn get_profile(&self, request: Request<GetProfileRequest>) -> Result<Response<GetProfileReply>, Status> {
         let req = request.into_inner();
-        let opts = crate::report_data::profile_options(req.recent_runs as usize, req.stable_runs as usize);
+        let mut opts = crate::report_data::profile_options(req.recent_runs as usize, req.stable_runs as usize);
+        if req.max_rows > 0 {
+            opts.max_rows = (req.max_rows as usize).min(100_000);
+        }
         let (node, slots) = (self.node.clone(), crate::report_data::agent_slots(&self.agents));
         let project = req.project.clone();
         let report =
@@ -380,7 +383,20 @@ fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result
         changed_files: req.changed_files.clone(),
         repos: req.repos.clone(),
         filter: Some(req.test_filter.clone()).filter(|f| !f.is_empty()),
+        pick: req.static_pick.as_ref().map(|p| Pick {
+            classes: p.classes.clone(),
+            expected_recall: p.expected_recall,
+            left_out_files: p.left_out_files,
+        }),
     };
+    if let Some(pick) = &selection.pick {
+        if !(0.0..=1.0).contains(&pick.expected_recall) {
+            return Err(Status::invalid_argument(format!(
+                "static_pick.expected_recall: {} is not a share between 0 and 1",
+                pick.expected_recall
+            )));
+        }
+    }
     if selection.is_empty() {
         return Ok(selection);
     }
@@ -389,7 +405,9 @@ fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result
             "--changed-file, --ext and --filter choose a subset: they need --mode select",
         ));
     }
-    if (!selection.changed_files.is_empty() || !selection.repos.is_empty()) && pipeline.repos.is_empty() {
+    // A static pick names its tests itself; the repository rule needs the repos.
+    let by_repository = selection.pick.is_none() && !selection.changed_files.is_empty();
+    if (by_repository || !selection.repos.is_empty()) && pipeline.repos.is_empty() {
         return Err(Status::invalid_argument(
             "--changed-file and --ext need the pipeline's `repos:` (which repository owns which path and tests)",
         ));

@@ -599,13 +599,28 @@ fn left_out_summary(run: &Run) -> Option<String> {
     let risky: u32 = jobs.iter().map(|l| l.with_failures).sum();
     let expected: f64 = jobs.iter().map(|l| l.expected_failures).sum();
     let repos: BTreeSet<&str> = jobs.iter().flat_map(|l| l.repos.iter().map(String::as_str)).collect();
+    let recall = jobs
+        .iter()
+        .filter_map(|l| l.expected_recall)
+        .reduce(f64::min)
+        .map(|r| {
+            format!(
+                "; the static pick expects to hold {:.1}% of the tests this change affects",
+                100.0 * r
+            )
+        })
+        .unwrap_or_default();
     Some(if tests == 0 {
-        "select left nothing out".to_string()
+        format!("select left nothing out{recall}")
     } else {
+        let of = if repos.is_empty() {
+            String::new()
+        } else {
+            format!("of {}; ", repos.into_iter().collect::<Vec<_>>().join(", "))
+        };
         format!(
-            "select left out {tests} tests (of {}; {risky} of them failed in their recorded history, \
-             ≈{expected:.2} failures expected among them)",
-            repos.into_iter().collect::<Vec<_>>().join(", ")
+            "select left out {tests} tests ({of}{risky} of them failed in their recorded history, \
+             ≈{expected:.2} failures expected among them){recall}"
         )
     })
 }

@@ -7,6 +7,13 @@
 //! repository. A changed file belongs to the repository whose path is its longest
 //! prefix.
 
+pub mod cochange;
+pub mod depmap;
+pub mod evaluate;
+pub mod model;
+pub mod php;
+pub mod rank;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -156,7 +163,7 @@ impl RepoGraph {
 }
 
 /// What a developer asked for (`farm submit --mode select …`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Selection {
     /// Files the patch changes, relative to the project directory.
     pub changed_files: Vec<String>,
@@ -164,11 +171,27 @@ pub struct Selection {
     pub repos: Vec<String>,
     /// Only test ids containing this text.
     pub filter: Option<String>,
+    /// The client's static pick (`farm select`): when set, exactly these test classes
+    /// run (the other rules do not add to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
+}
+
+/// What `farm select` picked for a change, sent with the run so that `--mode select`
+/// runs exactly it and the verdict can state its risk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Pick {
+    /// Test classes, fully qualified, lower case (as `php::Symbol`).
+    pub classes: Vec<String>,
+    /// The share of the tests that matter the pick is expected to hold.
+    pub expected_recall: f64,
+    /// Test files of the suite the pick leaves out.
+    pub left_out_files: u32,
 }
 
 impl Selection {
     pub fn is_empty(&self) -> bool {
-        self.changed_files.is_empty() && self.repos.is_empty() && self.filter.is_none()
+        self.changed_files.is_empty() && self.repos.is_empty() && self.filter.is_none() && self.pick.is_none()
     }
 }
 
@@ -194,6 +217,8 @@ pub enum Reason {
     Changed,
     /// It failed in its last run.
     RecentlyFailed,
+    /// The static selector picked its class (`farm select`).
+    Picked,
 }
 
 /// What a selection left out of one job, and the risk of that.
@@ -209,6 +234,9 @@ pub struct LeftOut {
     pub repos: Vec<String>,
     /// How many were kept for each reason.
     pub kept_by: BTreeMap<Reason, u32>,
+    /// The static pick's expected recall, when the selection was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_recall: Option<f64>,
 }
 
 /// The tests of `tests` that `selection` keeps (in their order), and what it leaves
@@ -223,6 +251,11 @@ pub fn select(
     if selection.is_empty() {
         return (tests.to_vec(), left);
     }
+    left.expected_recall = selection.pick.as_ref().map(|p| p.expected_recall);
+    let picked: Option<BTreeSet<String>> = selection
+        .pick
+        .as_ref()
+        .map(|p| p.classes.iter().map(|c| c.to_lowercase()).collect());
     let scoped = !selection.changed_files.is_empty() || !selection.repos.is_empty();
     let mut repos: BTreeSet<String> = selection.repos.iter().cloned().collect();
     let owners: BTreeSet<String> = selection
@@ -252,7 +285,9 @@ pub fn select(
         let short = class.rsplit('\\').next().unwrap_or(class);
         let owner = graph.owner_of_test(id);
         let h = history(id);
-        let reason = if !scoped || repos.contains(owner) {
+        let reason = if let Some(picked) = &picked {
+            picked.contains(&class.to_lowercase()).then_some(Reason::Picked)
+        } else if !scoped || repos.contains(owner) {
             Some(Reason::Repository)
         } else if changed.contains(short) {
             Some(Reason::Changed)
@@ -354,6 +389,31 @@ mod tests {
     }
 
     #[test]
+    fn a_static_pick_runs_exactly_its_classes_and_states_its_recall() {
+        let sel = Selection {
+            changed_files: vec!["core/includes/Title.php".into()],
+            pick: Some(Pick {
+                classes: vec![
+                    "mediawiki\\tests\\unit\\titletest".into(),
+                    "mediawiki\\extension\\echo\\tests\\eventtest".into(),
+                ],
+                expected_recall: 0.97,
+                left_out_files: 4,
+            }),
+            ..Selection::default()
+        };
+        let (kept, left) = select(&ids(), &graph(), &sel, none);
+        assert_eq!(
+            kept,
+            [ids()[0].clone(), ids()[2].clone()],
+            "a core change alone would keep all"
+        );
+        assert_eq!(left.tests, 4);
+        assert_eq!(left.kept_by.get(&Reason::Picked), Some(&2));
+        assert_eq!(left.expected_recall, Some(0.97));
+    }
+
+    #[test]
     fn a_core_change_selects_everything() {
         let sel = Selection {
             changed_files: vec!["core/includes/Title.php".into()],
@@ -373,6 +433,7 @@ mod tests {
             ],
             repos: vec![],
             filter: None,
+            pick: None,
         };
         let g = RepoGraph::new(
             graph()
