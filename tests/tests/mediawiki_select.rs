@@ -158,8 +158,25 @@ fn select_names_an_extension_changes_tests_with_reasons_and_select_mode_runs_exa
     );
     let message = rec["run"]["message"].as_str().unwrap();
     assert!(message.contains("static pick expects to hold"), "{message}");
+    assert!(!message.contains("(of ;"), "no empty repository list: {message}");
+    // Once the farm has timed those classes, the answer ranks per second and says
+    // what the pick costs against the timed suite.
+    let timed = select(
+        &kit.mediawiki(),
+        &["--coordinator", &farm.url(), "--project", "mediawiki"],
+    );
+    let (picked_secs, suite_secs) = (timed["picked_seconds"].as_f64(), timed["suite_seconds"].as_f64());
+    assert!(
+        picked_secs.is_some_and(|p| p > 0.0) && suite_secs.is_some_and(|s| s >= picked_secs.unwrap_or(0.0)),
+        "seconds from the profile: picked {picked_secs:?} of {suite_secs:?}"
+    );
+    assert!(
+        timed["picked"][0]["seconds"].as_f64().is_some(),
+        "{}",
+        timed["picked"][0]
+    );
     eprintln!(
-        "select mode: {} tests of {} classes ran ({} picked), as serial PHPUnit: {message}",
+        "select mode: {} tests of {} classes ran ({} picked), as serial PHPUnit: {message}; timed pick {picked_secs:?} s of {suite_secs:?} s",
         results.len(),
         ran.len(),
         classes.len()

@@ -127,14 +127,14 @@ impl Blobs {
                 content.pop();
                 Ok(Some(content))
             }
-            [.., "missing"] | [_, "tree", _] | [.., "ambiguous"] => {
-                if let [_, "tree", size] = fields.as_slice() {
-                    let size: usize = size.parse().unwrap_or(0);
-                    let mut skip = vec![0; size + 1];
-                    self.output.read_exact(&mut skip).map_err(broken)?;
-                }
+            // A path naming a directory or a submodule: not a file; skip its body.
+            [_, "tree" | "commit", size] => {
+                let size: usize = size.parse().unwrap_or(0);
+                let mut skip = vec![0; size + 1];
+                self.output.read_exact(&mut skip).map_err(broken)?;
                 Ok(None)
             }
+            [.., "missing"] | [.., "ambiguous"] => Ok(None),
             _ => Err(CliError::Infrastructure(format!(
                 "git cat-file: unexpected reply {header:?}"
             ))),

@@ -598,7 +598,12 @@ fn left_out_summary(run: &Run) -> Option<String> {
     let tests: u32 = jobs.iter().map(|l| l.tests).sum();
     let risky: u32 = jobs.iter().map(|l| l.with_failures).sum();
     let expected: f64 = jobs.iter().map(|l| l.expected_failures).sum();
-    let repos: BTreeSet<&str> = jobs.iter().flat_map(|l| l.repos.iter().map(String::as_str)).collect();
+    // A pipeline without `repos:` owns its tests under no name.
+    let repos: BTreeSet<&str> = jobs
+        .iter()
+        .flat_map(|l| l.repos.iter().map(String::as_str))
+        .filter(|r| !r.is_empty())
+        .collect();
     let recall = jobs
         .iter()
         .filter_map(|l| l.expected_recall)

@@ -104,7 +104,7 @@ impl Reader<'_> {
             "name" | "qualified_name" => {
                 if let Some(kind) = self.reference_position(node) {
                     let written = self.text(node).to_string();
-                    let resolved = self.resolve(&written, kind == Position::Function);
+                    let resolved = self.resolve(&written);
                     let covers = self.inside_covers_attribute(node);
                     self.refer(resolved, if covers { RefKind::Covers } else { RefKind::Code });
                     if kind == Position::Function && !written.contains('\\') {
@@ -217,7 +217,7 @@ impl Reader<'_> {
     }
 
     /// Resolves a name as written at this point of the file.
-    fn resolve(&self, written: &str, function: bool) -> Symbol {
+    fn resolve(&self, written: &str) -> Symbol {
         if let Some(rest) = written.strip_prefix('\\') {
             return rest.to_lowercase();
         }
@@ -234,9 +234,8 @@ impl Reader<'_> {
                 None => full.to_lowercase(),
             };
         }
-        if function && rest.is_none() {
-            return qualify(&self.namespace, written);
-        }
+        // Relative to the namespace; an unqualified function's global fallback is the
+        // caller's (`visit`).
         qualify(&self.namespace, written)
     }
 
@@ -258,7 +257,7 @@ impl Reader<'_> {
             }
             let class = target.split("::").next().unwrap_or(target).trim_end_matches("()");
             if !class.is_empty() {
-                let resolved = self.resolve(class, false);
+                let resolved = self.resolve(class);
                 self.refer(resolved, RefKind::Covers);
             }
         }
