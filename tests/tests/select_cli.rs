@@ -30,8 +30,8 @@ fn write(dir: &Path, path: &str, text: &str) {
 }
 
 /// An extension-like repository: two classes (Beta uses Alpha), a test for each, one
-/// test that names nothing,
-/// Alpha, and history where BetaTest changed with Beta in all four commits.
+/// test that names nothing, and history where BetaTest changed with Beta in all four
+/// commits.
 fn repository() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
