@@ -9,11 +9,12 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up: system packages"
 # The quickstart and the sandbox need a POSIX shell and coreutils; the fixtures use
-# procps-free /proc checks; the report test renders the pages in headless chromium;
-# runtime images are debootstrapped from Debian packages (no registry here).
+# procps-free /proc checks; tree-sitter's PHP grammar (test selection) is C, built
+# with cc; the report test renders the pages in headless chromium; runtime images
+# are debootstrapped from Debian packages (no registry here).
 # Installed only when missing.
 need=()
-for pair in sh:dash bash:bash awk:mawk cksum:coreutils git:git chromium:chromium debootstrap:debootstrap \
+for pair in sh:dash bash:bash awk:mawk cksum:coreutils cc:gcc git:git chromium:chromium debootstrap:debootstrap \
   setpriv:util-linux node:nodejs psql:postgresql-client; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")

@@ -39,9 +39,9 @@ fn run(mut command: Command, what: &str) -> Result<String, CliError> {
     String::from_utf8(out.stdout).map_err(|e| CliError::Infrastructure(format!("{what}: git wrote non-UTF-8: {e}")))
 }
 
-/// The first-parent line of `rev`, oldest first, merges included with their diff
-/// against the first parent.
-pub fn first_parent_line(repo: &Path, rev: &str) -> Result<Vec<Step>, CliError> {
+/// The first-parent line of `rev` (its `newest` steps, or all), oldest first, merges
+/// included with their diff against the first parent.
+pub fn first_parent_line(repo: &Path, rev: &str, newest: Option<usize>) -> Result<Vec<Step>, CliError> {
     let mut c = git(repo);
     c.args([
         "log",
@@ -50,9 +50,12 @@ pub fn first_parent_line(repo: &Path, rev: &str) -> Result<Vec<Step>, CliError> 
         "--reverse",
         "--name-only",
         "--format=%x01%H %P",
-        rev,
-        "--",
     ]);
+    if let Some(n) = newest {
+        // git takes the newest n, then reverses them.
+        c.arg(format!("-n{n}"));
+    }
+    c.args([rev, "--"]);
     let text = run(c, &format!("{}: git log {rev}", repo.display()))?;
     let mut steps = Vec::new();
     for block in text.split('\x01').filter(|b| !b.trim().is_empty()) {

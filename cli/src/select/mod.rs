@@ -167,7 +167,7 @@ pub fn evaluate_repo(dir: &Path, name: &str, walk: &Walk) -> Result<RepoEvaluati
 
 /// Replays `dir`'s history; returns the replay, the line's length and its merges.
 pub fn replay_repo(dir: &Path, name: &str, walk: &Walk) -> Result<(Replay, usize, usize), CliError> {
-    let line = first_parent_line(dir, &walk.rev)?;
+    let line = first_parent_line(dir, &walk.rev, None)?;
     let merges = line.iter().filter(|s| s.merge).count();
     // The window: the newest `changes` steps that are scored as changes.
     let counts = |s: &history::Step| walk.merges || !s.merge;

@@ -271,29 +271,15 @@ fn read_history(project: &Path, roots: &BTreeSet<PathBuf>, knowledge: &mut Knowl
                 _ => None,
             }
         };
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&root)
-            .args([
-                "log",
-                "--first-parent",
-                "--diff-merges=first-parent",
-                "--name-only",
-                "--format=%x01",
-            ])
-            .arg(format!("-n{HISTORY}"))
-            .output()
-            .map_err(|e| CliError::Infrastructure(format!("cannot run git: {e}")))?;
-        if !out.status.success() {
-            continue; // a repository without commits has no history to read
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut log: Vec<Vec<String>> = text
-            .split('\x01')
-            .map(|block| block.lines().filter(|l| !l.is_empty()).filter_map(to_project).collect())
+        // A repository without commits has no history to read.
+        let Ok(line) = super::history::first_parent_line(&root, "HEAD", Some(HISTORY)) else {
+            continue;
+        };
+        let log: Vec<Vec<String>> = line
+            .iter()
+            .map(|step| step.paths.iter().filter_map(|p| to_project(p)).collect())
             .filter(|files: &Vec<String>| !files.is_empty())
             .collect();
-        log.reverse();
         for files in &log {
             let sources: Vec<String> = files.iter().filter(|f| is_source_file(f)).cloned().collect();
             let tests: Vec<String> = files.iter().filter(|f| is_test_file(f)).cloned().collect();

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::php::file_symbols;
-use super::rank::{cut, is_source_file, is_test_file, Knowledge, Why};
+use super::php::{file_symbols, FileSymbols, Symbol};
+use super::rank::{cut, is_source_file, is_test_file, Cut, Knowledge, Why};
 
 /// A change scored only when it is small enough to be one change.
 pub const MAX_FILES: usize = 40;
@@ -160,12 +160,13 @@ impl Replay {
     /// A step of the line that is not replayed as a change (a merge, when merges are
     /// not scored): the tree moves on, the history does not record it.
     pub fn apply(&mut self, commit: &ReplayCommit) {
-        for file in &commit.files {
-            if file.path.ends_with(".php") {
-                self.knowledge
-                    .depmap
-                    .set(&file.path, file.after.as_deref().map(file_symbols));
-            }
+        let parsed = parse(commit);
+        self.apply_parsed(parsed);
+    }
+
+    fn apply_parsed(&mut self, parsed: Vec<(&str, Option<FileSymbols>)>) {
+        for (path, symbols) in parsed {
+            self.knowledge.depmap.set(path, symbols);
         }
     }
 
@@ -183,25 +184,31 @@ impl Replay {
             .filter(|f| is_test_file(&f.path))
             .map(|f| f.path.clone())
             .collect();
+        let parsed = parse(commit);
         let relevant: BTreeSet<&String> = tests.iter().filter(|t| self.suite.contains(*t)).collect();
         if commit.files.len() <= MAX_FILES && !sources.is_empty() && !relevant.is_empty() {
-            self.score(commit, &sources, &relevant);
+            // What the patch's sources declare after it; its test changes stay unseen.
+            let patched: Vec<(String, BTreeSet<Symbol>)> = parsed
+                .iter()
+                .filter(|(path, _)| is_source_file(path))
+                .filter_map(|(path, symbols)| symbols.as_ref().map(|s| (path.to_string(), s.declares.clone())))
+                .collect();
+            self.score(commit, &sources, &patched, &relevant);
         }
-        self.apply(commit);
+        self.apply_parsed(parsed);
         self.knowledge.history.record(&sources, &tests);
         self.suite.extend(tests);
     }
 
-    fn score(&mut self, commit: &ReplayCommit, sources: &[String], relevant: &BTreeSet<&String>) {
-        // What the patch's sources declare after it; its test changes stay unseen.
-        let patched: Vec<_> = commit
-            .files
-            .iter()
-            .filter(|f| is_source_file(&f.path))
-            .filter_map(|f| f.after.as_deref().map(|a| (f.path.clone(), file_symbols(a).declares)))
-            .collect();
+    fn score(
+        &mut self,
+        commit: &ReplayCommit,
+        sources: &[String],
+        patched: &[(String, BTreeSet<Symbol>)],
+        relevant: &BTreeSet<&String>,
+    ) {
         let suite: Vec<String> = self.suite.iter().cloned().collect();
-        let ranked = self.knowledge.rank(sources, &patched, &suite, |_| None);
+        let ranked = self.knowledge.rank(sources, patched, &suite, |_| None);
         let files: Vec<Scored> = ranked
             .iter()
             .map(|c| Scored {
@@ -211,13 +218,14 @@ impl Replay {
                 relevant: relevant.contains(&c.test),
             })
             .collect();
-        let cuts: Vec<usize> = CONFIDENCES.iter().map(|c| cut(&ranked, *c).count).collect();
+        let at: Vec<Cut> = CONFIDENCES.iter().map(|c| cut(&ranked, *c)).collect();
         if self.stated.len() != CONFIDENCES.len() {
             self.stated = vec![0.0; CONFIDENCES.len()];
         }
-        for (i, c) in CONFIDENCES.iter().enumerate() {
-            self.stated[i] += cut(&ranked, *c).expected_recall;
+        for (stated, c) in self.stated.iter_mut().zip(&at) {
+            *stated += c.expected_recall;
         }
+        let cuts: Vec<usize> = at.iter().map(|c| c.count).collect();
         self.knowledge
             .model
             .learn(ranked.iter().map(|c| (&c.evidence, relevant.contains(&c.test))));
@@ -334,6 +342,16 @@ impl Replay {
             hit: hits as f64 / n,
         }
     }
+}
+
+/// Each PHP file of a commit, read once: its symbols after the commit (None: gone).
+fn parse(commit: &ReplayCommit) -> Vec<(&str, Option<FileSymbols>)> {
+    commit
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with(".php"))
+        .map(|f| (f.path.as_str(), f.after.as_deref().map(file_symbols)))
+        .collect()
 }
 
 #[cfg(test)]
