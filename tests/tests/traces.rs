@@ -101,6 +101,24 @@ fn a_run_is_one_trace_from_coordinator_to_agent_phases() {
                 .expect("agent"),
         );
     }
+    // The coordinator binds its port some time after it was spawned: submitting at
+    // once raced it (CI saw "cannot reach the coordinator").
+    let ready_by = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = Command::new(farm_bin())
+            .args(["status", "--coordinator", &format!("http://{grpc}")])
+            .output()
+            .expect("status");
+        if status.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < ready_by,
+            "the coordinator did not answer within 20 s: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let out = Command::new(farm_bin())
         .args(["submit", "--json", "--coordinator", &format!("http://{grpc}")])
         .arg(workspace_root().join("examples/quickstart/farm.yaml"))
