@@ -292,7 +292,9 @@ impl Runner {
         let p = install_ctx
             .execute(&install.command, &env, ctx.spec.limits.timeout, "")
             .await;
-        absorb(outcome, &p);
+        // The install's wall is in the prepare phase; counted in the run phase too, it
+        // read as the runner's overhead and the planner charged it to every shard.
+        outcome.usage.absorb(&p.usage);
         match p.exit {
             ExitKind::Exited { code: 0 } => {
                 self.installs.mark_ready(&dir, service).map_err(infra)?;

@@ -240,7 +240,8 @@ impl Scheduler {
                 .ok()
                 .flatten()
                 .unwrap_or_default();
-            // Each test costs its own time and its share of the runner's.
+            // Each test costs its own time and its share of the runner's (per test, and
+            // per class on its class's first test).
             let profiles: Vec<Option<TestProfile>> = tests.iter().map(|t| profile_of(t)).collect();
             let measured: Vec<Option<f64>> = profiles
                 .iter()
@@ -250,7 +251,7 @@ impl Scheduler {
             let own = fill_estimates(measured, stage.default_estimate);
             let own_total: f64 = own.iter().sum();
             let timed_share = if own_total > 0.0 { timed / own_total } else { 0.0 };
-            let estimates: Vec<f64> = own.into_iter().map(|e| e + runner.per_test_secs).collect();
+            let estimates = runner.charge(&tests, &own);
             let slots = self.matching_slots(&labels).max(1);
             let params = PlanParams::for_stage(slots, self.config.min_shard, &runner, timed_share);
             let failed_last: Vec<bool> = profiles

@@ -457,7 +457,9 @@ impl StateMachine {
                     let key = runner_key(&project, &stage);
                     let mut runner: RunnerProfile = self.store.get(&key)?.unwrap_or_default();
                     let tests: f64 = outcome.results.iter().map(|r| r.duration_secs).sum();
-                    runner.record(outcome.phases.run_secs - tests, outcome.results.len());
+                    let classes =
+                        testfarm_shared::runner_cost::class_count(outcome.results.iter().map(|r| r.id.as_str()));
+                    runner.record(outcome.phases.run_secs - tests, outcome.results.len(), classes);
                     // How well the shard was estimated, once nearly all of it was timed.
                     if timed.0 * 10 >= outcome.results.len() * 9 {
                         runner.record_spread(timed.1, timed.2);
