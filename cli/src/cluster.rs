@@ -10,21 +10,7 @@ use crate::args::ClusterCommand;
 use crate::error::CliError;
 
 async fn client(url: &str) -> Result<RaftServiceClient<Channel>, CliError> {
-    let url = if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
-    };
-    let channel = Channel::from_shared(url.clone())
-        .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
-        .connect_timeout(Duration::from_secs(2))
-        .connect()
-        .await
-        .map_err(|e| CliError::Connect {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
-    Ok(RaftServiceClient::new(channel))
+    Ok(RaftServiceClient::new(crate::submit::channel(url, Duration::from_secs(2)).await?))
 }
 
 async fn role(url: &str) -> Result<serde_json::Value, CliError> {

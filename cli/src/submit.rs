@@ -4,43 +4,51 @@
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use testfarm_proto::farm_client::FarmClient;
-use testfarm_proto::{GetRunRequest, StatusRequest, SubmitRequest, WatchRunRequest};
+use testfarm_proto::{StatusRequest, SubmitRequest};
 use testfarm_shared::config::load_pipeline;
 use tonic::transport::Channel;
 
 use crate::args::{RunArgs, StatusArgs, SubmitArgs, WatchArgs};
 use crate::error::CliError;
+use crate::follow::{follow, Members};
 
 pub async fn connect(urls: &str) -> Result<FarmClient<Channel>, CliError> {
     // A list of coordinators (`A,B,C`): the first that answers. Any member will do:
     // followers forward writes to the leader and serve current reads through it.
     let mut last_error = None;
     for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-        let url = if url.contains("://") {
-            url.to_string()
-        } else {
-            format!("http://{url}")
-        };
-        let endpoint = Channel::from_shared(url.clone())
-            .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
-            .connect_timeout(Duration::from_secs(3));
-        match endpoint.connect().await {
-            Ok(channel) => {
-                return Ok(FarmClient::new(channel)
-                    .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES))
-            }
-            Err(e) => {
-                last_error = Some(CliError::Connect {
-                    url,
-                    message: e.to_string(),
-                })
-            }
+        match channel(url, Duration::from_secs(3)).await {
+            Ok(ch) => return Ok(with_limits(FarmClient::new(ch))),
+            Err(e) => last_error = Some(e),
         }
     }
     Err(last_error.unwrap_or_else(|| CliError::Usage("no coordinator address given".into())))
+}
+
+/// A connection to one coordinator (`host:port` or a URL).
+pub async fn channel(url: &str, timeout: Duration) -> Result<Channel, CliError> {
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    Channel::from_shared(url.clone())
+        .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
+        .connect_timeout(timeout)
+        .connect()
+        .await
+        .map_err(|e| CliError::Connect {
+            url,
+            message: e.to_string(),
+        })
+}
+
+/// A Farm client that takes the farm's largest messages (a gate run's record).
+pub fn with_limits(client: FarmClient<Channel>) -> FarmClient<Channel> {
+    client
+        .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
 }
 
 /// Directories that say nothing of the tree's tests: git's own store, the farm's.
@@ -86,7 +94,12 @@ fn directory_fingerprint(dir: &Path) -> String {
 const PIPELINE_DIR_ENV: &str = "FARM_PIPELINE_DIR";
 
 /// Validates the pipeline locally (so errors name the user's file) and submits it.
-pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &RunArgs) -> Result<String, CliError> {
+pub async fn submit(
+    members: &mut Members,
+    client: &mut FarmClient<Channel>,
+    pipeline: &Path,
+    run: &RunArgs,
+) -> Result<String, CliError> {
     let parsed = load_pipeline(pipeline)?;
     let text = std::fs::read_to_string(pipeline)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", pipeline.display())))?;
@@ -160,93 +173,35 @@ pub async fn submit(client: &mut FarmClient<Channel>, pipeline: &Path, run: &Run
     {
         env.entry(PIPELINE_DIR_ENV.to_string()).or_insert(dir);
     }
-    let reply = client
-        .submit(SubmitRequest {
-            pipeline_yaml: text,
-            pipeline_path: pipeline.display().to_string(),
-            project_dir,
-            mode: run.mode.clone(),
-            env: env.into_iter().collect(),
-            submitter,
-            only_stages: run.only.clone(),
-            only_cells: run.cells.clone(),
-            skip_stages: run.skip.clone(),
-            changed_files,
-            repos: run.ext.clone(),
-            test_filter: run.filter.clone().unwrap_or_default(),
-            repo_requires_json: if requires.is_empty() {
-                String::new()
-            } else {
-                serde_json::to_string(&requires).expect("a map of strings")
-            },
-            repo_commits_json: if commits.is_empty() {
-                String::new()
-            } else {
-                serde_json::to_string(&commits).expect("a map of strings")
-            },
-            patch: patch_text,
-            tree_fingerprint: tree,
-            static_pick,
-        })
-        .await?
-        .into_inner();
-    Ok(reply.run_id)
-}
-
-/// Follows a run to its verdict; returns the final run record (JSON).
-pub async fn follow(
-    client: &mut FarmClient<Channel>,
-    run_id: &str,
-    quiet: bool,
-) -> Result<serde_json::Value, CliError> {
-    let mut stream = client
-        .watch_run(WatchRunRequest { run_id: run_id.into() })
-        .await?
-        .into_inner();
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
+    let request = SubmitRequest {
+        pipeline_yaml: text,
+        pipeline_path: pipeline.display().to_string(),
+        project_dir,
+        mode: run.mode.clone(),
+        env: env.into_iter().collect(),
+        submitter,
+        only_stages: run.only.clone(),
+        only_cells: run.cells.clone(),
+        skip_stages: run.skip.clone(),
+        changed_files,
+        repos: run.ext.clone(),
+        test_filter: run.filter.clone().unwrap_or_default(),
+        repo_requires_json: if requires.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&requires).expect("a map of strings")
+        },
+        repo_commits_json: if commits.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&commits).expect("a map of strings")
+        },
+        patch: patch_text,
+        tree_fingerprint: tree,
+        static_pick,
+        submission_id: crate::follow::submission_id(),
     };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} tasks  {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(run_id.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    loop {
-        let event = match stream.message().await {
-            Ok(Some(e)) => e,
-            Ok(None) => {
-                return Err(CliError::Infrastructure(format!(
-                    "the coordinator closed the watch of {run_id} before its verdict (restarted?); follow it again with `farm watch {run_id}`"
-                )))
-            }
-            Err(status) => return Err(status.into()),
-        };
-        bar.set_length(event.tasks_total as u64);
-        bar.set_position(event.tasks_done as u64);
-        bar.set_message(format!(
-            "{}/{} tests, {} failed",
-            event.tests_passed + event.tests_failed,
-            event.tests_total,
-            event.tests_failed
-        ));
-        if !event.failed_test.is_empty() && !quiet {
-            bar.println(format!("FAIL {}", event.failed_test));
-        }
-        if !event.verdict.is_empty() {
-            bar.finish_and_clear();
-            break;
-        }
-    }
-    let json = client
-        .get_run(GetRunRequest { run_id: run_id.into() })
-        .await?
-        .into_inner()
-        .json;
-    serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(format!("bad run record: {e}")))
+    crate::follow::submit(members, client, request).await
 }
 
 /// Turns a finished run record into the command's result.
@@ -266,18 +221,18 @@ pub fn verdict(record: &serde_json::Value) -> Result<(), CliError> {
 pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
     // A bad pipeline is the user's to fix, whether or not a coordinator is up.
     load_pipeline(&args.pipeline)?;
-    let mut client = connect(&args.coordinator).await?;
-    let run_id = submit(&mut client, &args.pipeline, &args.run).await?;
+    let (mut members, mut client) = Members::connect(&args.coordinator).await?;
+    let run_id = submit(&mut members, &mut client, &args.pipeline, &args.run).await?;
     if args.no_wait {
         println!("{run_id}");
         return Ok(());
     }
-    finish(&mut client, &run_id, &args.run).await
+    finish(&mut members, &mut client, &run_id, &args.run).await
 }
 
 pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
-    let mut client = connect(&args.coordinator).await?;
-    let record = follow(&mut client, &args.run_id, args.json).await?;
+    let (mut members, mut client) = Members::connect(&args.coordinator).await?;
+    let record = follow(&mut members, &mut client, &args.run_id, args.json).await?;
     if args.json {
         println!("{record}");
     } else {
@@ -296,9 +251,14 @@ pub fn write_junit(record: &serde_json::Value, path: &std::path::Path) -> Result
         .map_err(|e| CliError::Infrastructure(format!("cannot write the JUnit file {}: {e}", path.display())))
 }
 
-async fn finish(client: &mut FarmClient<Channel>, run_id: &str, run: &RunArgs) -> Result<(), CliError> {
+async fn finish(
+    members: &mut Members,
+    client: &mut FarmClient<Channel>,
+    run_id: &str,
+    run: &RunArgs,
+) -> Result<(), CliError> {
     let json = run.json;
-    let record = follow(client, run_id, json).await?;
+    let record = follow(members, client, run_id, json).await?;
     if let Some(path) = &run.junit {
         write_junit(&record, path)?;
     }

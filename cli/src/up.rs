@@ -12,8 +12,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::args::UpArgs;
 use crate::error::CliError;
+use crate::follow::{follow, Members};
 use crate::serve::coordinator_config;
-use crate::submit::{connect, follow, submit, verdict};
+use crate::submit::{submit, verdict};
 
 /// The quickstart, found from the working directory or from this source tree.
 fn default_pipeline() -> Result<PathBuf, CliError> {
@@ -97,8 +98,8 @@ async fn drive(
     data_dir: &std::path::Path,
     slots: &BTreeMap<String, u32>,
 ) -> Result<(), CliError> {
-    let mut client = connect(url).await?;
-    let run_id = submit(&mut client, pipeline, &args.run).await?;
+    let (mut members, mut client) = Members::connect(url).await?;
+    let run_id = submit(&mut members, &mut client, pipeline, &args.run).await?;
     if !args.run.json {
         eprintln!(
             "farm up: {} agents × {} slots; run {run_id} of {}",
@@ -107,7 +108,7 @@ async fn drive(
             pipeline.display()
         );
     }
-    let record = follow(&mut client, &run_id, args.run.json).await?;
+    let record = follow(&mut members, &mut client, &run_id, args.run.json).await?;
     if let Some(path) = &args.run.junit {
         crate::submit::write_junit(&record, path)?;
     }

@@ -134,6 +134,7 @@ impl Farm for Services {
             selection,
             patch: Some(req.patch.clone()).filter(|p| !p.is_empty()),
             tree: req.tree_fingerprint.clone(),
+            submission: submission_id(&req.submission_id)?,
         };
         match self
             .node
@@ -166,7 +167,11 @@ impl Farm for Services {
         let (tx, rx) = mpsc::channel(256);
         let node = self.node.clone();
         tokio::spawn(async move {
-            if tx.send(Ok(run_event(&first, ""))).await.is_err() || first.finished_ms.is_some() {
+            let opening = RunEvent {
+                failed_tests: first.failed_tests.clone(),
+                ..run_event(&first, "")
+            };
+            if tx.send(Ok(opening)).await.is_err() || first.finished_ms.is_some() {
                 return;
             }
             loop {
@@ -266,6 +271,20 @@ fn run_summary(run: &Run) -> serde_json::Value {
     })
 }
 
+/// A client's submission id, checked: short, and of characters any store key holds.
+fn submission_id(id: &str) -> Result<String, Status> {
+    let fine = id.len() <= testfarm_shared::model::SUBMISSION_ID_MAX
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if fine {
+        Ok(id.to_string())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "submission_id: at most {} characters of A-Z, a-z, 0-9, `-` and `_`",
+            testfarm_shared::model::SUBMISSION_ID_MAX
+        )))
+    }
+}
+
 fn run_event(run: &Run, failed_test: &str) -> RunEvent {
     RunEvent {
         run_id: run.id.clone(),
@@ -278,6 +297,7 @@ fn run_event(run: &Run, failed_test: &str) -> RunEvent {
         verdict: run.verdict.map(|v| v.as_str().to_string()).unwrap_or_default(),
         message: run.message.clone(),
         elapsed_ms: run.finished_ms.unwrap_or_else(now_ms).saturating_sub(run.accepted_ms),
+        failed_tests: Vec::new(),
     }
 }
 

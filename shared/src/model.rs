@@ -86,7 +86,15 @@ pub struct Run {
     /// [`crate::inventory::tree_fingerprint`]); empty when the client did not say.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tree: String,
+    /// The client's name for this submission (see [`SUBMISSION_ID_MAX`]): a submit
+    /// retried through another member after the first lost its answer is the same
+    /// run, never a second one. Empty when the client gave none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub submission: String,
 }
+
+/// The longest submission id a client may give; ids are `[A-Za-z0-9_-]`.
+pub const SUBMISSION_ID_MAX: usize = 64;
 
 impl Run {
     /// What an agent keeps warm for a job's tasks, so that the scheduler sends the next

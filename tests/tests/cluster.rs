@@ -780,3 +780,98 @@ fn clients_given_several_coordinators_use_the_first_reachable() {
     let out = c.farm(&["status", "--coordinator", &list, "--json"]);
     assert_eq!(out.code, 0, "status with a list of coordinators: {}", out.stderr);
 }
+
+/// `farm submit` and `farm watch`, each given only the leader's address, follow a run
+/// whose leader is killed with SIGKILL mid-run: both resume on another member (the
+/// cluster named them), print each failure once, and exit with the run's verdict —
+/// not the infrastructure error ("h2 protocol error") a CI gate would have reported
+/// for a run that went on.
+#[test]
+fn clients_following_through_a_killed_leader_exit_with_the_verdict() {
+    let mut c = Cluster::start("cl-client-failover", ClusterOptions::default());
+    let leader = c.wait_for_leader(Duration::from_secs(10));
+    let follower = others(&c, leader)[0];
+    let leader_url = c.url(leader);
+    let path = quickstart_yaml().display().to_string();
+    let submitter = {
+        let (cli, url, path) = (c.cli(), leader_url.clone(), path.clone());
+        std::thread::spawn(move || {
+            cli.try_run(
+                &["submit", &path, "--coordinator", &url, "--env", "QUICKSTART_FAIL=1"],
+                Duration::from_secs(120),
+            )
+        })
+    };
+    let mut run_id = String::new();
+    c.wait_until("the run well under way", Duration::from_secs(30), |c| {
+        let Some(status) = c.try_status(follower) else {
+            return false;
+        };
+        let Some(run) = status["active_runs"].as_array().and_then(|r| r.first()).cloned() else {
+            return false;
+        };
+        run_id = run["id"].as_str().unwrap_or("").to_string();
+        let done = run["counts"]["tasks_done"].as_u64().unwrap_or(0);
+        let total = run["counts"]["tasks_total"].as_u64().unwrap_or(0);
+        done >= 6 && done + 10 <= total
+    });
+    let watcher = {
+        let (cli, url, run_id) = (c.cli(), leader_url.clone(), run_id.clone());
+        std::thread::spawn(move || {
+            cli.try_run(
+                &["watch", &run_id, "--coordinator", &url, "--json"],
+                Duration::from_secs(120),
+            )
+        })
+    };
+    // The watcher's stream is open on the leader before it dies.
+    std::thread::sleep(Duration::from_millis(500));
+    c.kill(leader);
+    let killed = Instant::now();
+
+    let watched = watcher.join().expect("watcher thread").expect("farm watch finished");
+    let rec = watched.json();
+    assert_eq!(record::verdict(&rec), "failed", "{}", summary(&rec));
+    assert_eq!(
+        watched.code, 1,
+        "farm watch exits with the verdict; stderr: {}",
+        watched.stderr
+    );
+    assert!(
+        watched.stderr.contains("following the run through another member"),
+        "the watch resumed elsewhere: {}",
+        watched.stderr
+    );
+    let submitted = submitter.join().expect("submit thread").expect("farm submit finished");
+    assert_eq!(
+        submitted.code, 1,
+        "farm submit exits with the verdict; stderr: {}",
+        submitted.stderr
+    );
+    assert!(
+        submitted
+            .stderr
+            .contains(&format!("following {run_id} through http://")),
+        "{}",
+        submitted.stderr
+    );
+    assert!(
+        submitted.stdout.contains(&format!("run {run_id} FAILED")),
+        "{}",
+        submitted.stdout
+    );
+    // Each failure once, wherever the watch was when it was reported.
+    let fails: Vec<&str> = submitted.stderr.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    let distinct: std::collections::BTreeSet<&str> = fails.iter().copied().collect();
+    assert_eq!(fails.len(), distinct.len(), "a failure printed twice: {fails:?}");
+    assert_eq!(
+        fails.len() as u64,
+        record::count(&rec, "tests_failed"),
+        "every failure printed: {fails:?}; {}",
+        summary(&rec)
+    );
+    eprintln!(
+        "leader killed mid-run: watch and submit resumed on another member, verdict {:.2}s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+}

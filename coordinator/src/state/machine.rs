@@ -37,6 +37,11 @@ pub fn profile_key(project: &str, stage: &str, test: &str) -> String {
     format!("profile/{project}/{stage}/{test}")
 }
 
+/// Where the run a client's submission id became is kept.
+fn submission_key(id: &str) -> String {
+    format!("submission/{id}")
+}
+
 /// Where a stage's [`RunnerProfile`] is kept.
 pub fn runner_key(project: &str, stage: &str) -> String {
     format!("runner/{project}/{stage}")
@@ -218,7 +223,20 @@ impl StateMachine {
     }
 
     fn accept_run(&mut self, tx: &mut Tx, index: u64, mut run: Run) -> Applied {
+        // A submission seen before (its client retried through another member after
+        // losing the answer): the run it became, and nothing new.
+        let submission = (!run.submission.is_empty()).then(|| submission_key(&run.submission));
+        if let Some(key) = &submission {
+            match self.store.get::<String>(key) {
+                Ok(Some(run_id)) => return Applied::RunAccepted { run_id },
+                Ok(None) => {}
+                Err(e) => return Applied::Rejected(format!("cannot read submission {}: {e}", run.submission)),
+            }
+        }
         run.id = format!("r{index}");
+        if let Some(key) = &submission {
+            tx.batch.put(key, &run.id);
+        }
         let mut discoveries = 0;
         for job in 0..run.jobs.len() {
             // The same tree listed the same way as at the job's last discovery: its

@@ -36,6 +36,7 @@ fn run() -> Run {
         selection: Default::default(),
         patch: None,
         tree: String::new(),
+        submission: String::new(),
     }
 }
 
@@ -306,4 +307,45 @@ fn reload_drops_what_only_memory_held() {
     h.sm.runs.get_mut(&run_id).unwrap().message = "half-done".into();
     h.sm.reload().unwrap();
     assert_eq!(h.sm.runs[&run_id].message, "", "the store's copy is back");
+}
+
+#[test]
+fn a_submission_retried_is_the_run_it_became_even_after_a_restart() {
+    let mut h = Harness::new();
+    let named = |id: &str| Run {
+        submission: id.into(),
+        ..run()
+    };
+    let Applied::RunAccepted { run_id: first } = h.apply(Command::AcceptRun {
+        run: Box::new(named("s-1")),
+    }) else {
+        panic!()
+    };
+    let Applied::RunAccepted { run_id: again } = h.apply(Command::AcceptRun {
+        run: Box::new(named("s-1")),
+    }) else {
+        panic!()
+    };
+    assert_eq!(again, first, "the retry answers with the first run");
+    assert_eq!(h.sm.active_runs().count(), 1, "and makes no second");
+    // Another submission, and runs without an id, are runs of their own.
+    let Applied::RunAccepted { run_id: other } = h.apply(Command::AcceptRun {
+        run: Box::new(named("s-2")),
+    }) else {
+        panic!()
+    };
+    assert_ne!(other, first);
+    for _ in 0..2 {
+        h.apply(Command::AcceptRun { run: Box::new(run()) });
+    }
+    assert_eq!(h.sm.active_runs().count(), 4);
+    // What a replica reloads from its store still knows the submission.
+    let store = h.sm.store().clone();
+    h.sm = StateMachine::open(store).unwrap();
+    let Applied::RunAccepted { run_id: late } = h.apply(Command::AcceptRun {
+        run: Box::new(named("s-1")),
+    }) else {
+        panic!()
+    };
+    assert_eq!(late, first);
 }

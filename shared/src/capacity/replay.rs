@@ -644,6 +644,7 @@ mod tests {
                 selection: Default::default(),
                 patch: None,
                 tree: String::new(),
+                submission: String::new(),
             },
             tasks,
         }

@@ -71,6 +71,7 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
         selection: Default::default(),
         patch: None,
         tree: String::new(),
+        submission: String::new(),
     }
 }
 
