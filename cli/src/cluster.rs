@@ -10,7 +10,9 @@ use crate::args::ClusterCommand;
 use crate::error::CliError;
 
 async fn client(url: &str) -> Result<RaftServiceClient<Channel>, CliError> {
-    Ok(RaftServiceClient::new(crate::submit::channel(url, Duration::from_secs(2)).await?))
+    Ok(RaftServiceClient::new(
+        crate::submit::channel(url, Duration::from_secs(2)).await?,
+    ))
 }
 
 async fn role(url: &str) -> Result<serde_json::Value, CliError> {

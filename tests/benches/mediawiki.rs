@@ -168,6 +168,61 @@ fn through_farm(farm: &mut Farm, kit: &Kit, suite: &Suite) -> (f64, Value) {
     (secs, rec)
 }
 
+/// One line per shard of a run, in lease order: where it ran, what the planner
+/// estimated, what its run phase and its tests took, its tests and classes — how
+/// well the plan balanced the slots.
+fn shard_lines(rec: &Value) -> Vec<String> {
+    let accepted = record::run(rec)["accepted_ms"].as_f64().unwrap_or(0.0);
+    let mut shards = record::shard_tasks(rec);
+    shards.sort_by(|a, b| {
+        a["leased_ms"]
+            .as_f64()
+            .partial_cmp(&b["leased_ms"].as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    shards
+        .iter()
+        .map(|t| {
+            let results = t["outcome"]["results"].as_array().cloned().unwrap_or_default();
+            let tests: f64 = results.iter().filter_map(|r| r["duration_secs"].as_f64()).sum();
+            let classes = results
+                .iter()
+                .filter_map(|r| r["id"].as_str())
+                .map(|id| id.split_once("::").map_or(id, |(class, _)| class))
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            let at = |k: &str| (t[k].as_f64().unwrap_or(accepted) - accepted) / 1000.0;
+            let phase = |k: &str| t["outcome"]["phases"][k].as_f64().unwrap_or(0.0);
+            let (prepare, start, run, upload) = (
+                phase("prepare_secs"),
+                phase("start_secs"),
+                phase("run_secs"),
+                phase("upload_secs"),
+            );
+            // Lease to applied result, less what the agent measured: the lease's way
+            // to the agent and the result's through raft and apply.
+            let rest = at("finished_ms") - at("leased_ms") - prepare - start - run - upload;
+            format!(
+                "    {:<12} {:<4} leased {:>5.2}s done {:>5.2}s  estimate {:>5.2}s  prepare {:.2}s start {:.2}s \
+                 run {:>5.2}s (tests {:>5.2}s) upload {:.2}s else {:.2}s  {:>5} tests in {:>4} classes",
+                t["id"].as_str().unwrap_or("?"),
+                t["done_by"].as_str().unwrap_or("?").rsplit('-').next().unwrap_or("?"),
+                at("leased_ms"),
+                at("finished_ms"),
+                t["work"]["shard"]["estimate_secs"].as_f64().unwrap_or(0.0),
+                prepare,
+                start,
+                run,
+                tests,
+                upload,
+                rest,
+                results.len(),
+                classes
+            )
+        })
+        .collect()
+}
+
 /// (total test secs, longest test secs, per-shard runner overhead: mean, shards).
 fn anatomy(rec: &Value) -> (f64, f64, f64, usize) {
     let results = record::results(rec);
@@ -216,6 +271,9 @@ fn main() {
                 suite.name,
                 s / f
             );
+            for line in shard_lines(&rec) {
+                eprintln!("{line}");
+            }
             a.push(s);
             b.push(f);
             last = rec;

@@ -696,11 +696,14 @@ pub fn task_spec(run: &Run, task: &Task) -> Option<TaskSpec> {
     let workspace = run.workspace();
     let services = stage.services_in(&job.spec.cell);
     let install = stage.install.as_ref().map(|command| {
-        let tree = install::tree_of(
-            workspace.as_ref().map(|w| w.key()).as_deref(),
-            &run.project_dir,
-            &run.id,
-        );
+        let workspace_key = workspace.as_ref().map(|w| w.key());
+        let tree = install::tree_of(&install::TreeOf {
+            workspace_key: workspace_key.as_deref(),
+            project_dir: &run.project_dir,
+            fingerprint: &run.tree,
+            run_id: &run.id,
+            env: &run.env,
+        });
         Install {
             key: install::install_key(&tree, command, &job.spec.cell, &services, &stage.runtime),
             command: command.clone(),
