@@ -83,6 +83,7 @@ async fn measure(
                 runtime,
                 image,
                 binds: &[],
+                stop: None,
             })
             .await;
         let wall = began.elapsed().as_secs_f64();

@@ -40,6 +40,7 @@ use nix::unistd::Pid;
 use testfarm_shared::task::{ExitKind, Usage};
 use tokio::io::AsyncReadExt;
 use tokio::process::Child;
+use tokio_util::sync::CancellationToken;
 
 use crate::cgroup::{error_chain, ShardCgroup};
 use crate::namespace::Isolation;
@@ -69,6 +70,9 @@ pub struct SandboxCommand<'a> {
     /// Namespaces and a runtime image's root filesystem; None: on the host, as the
     /// agent's user, in its own process group only.
     pub isolation: Option<&'a Isolation>,
+    /// Cancelled when the coordinator no longer wants the task (its run was
+    /// cancelled or ended): the command is killed with everything it started.
+    pub stop: Option<&'a CancellationToken>,
 }
 
 /// How a command ended, how long its phases took and what it used.
@@ -82,7 +86,10 @@ pub struct ProcessOutcome {
     pub usage: Usage,
 }
 
-/// Runs the command to completion or its timeout. Never fails: a command that cannot
+/// Why a command that the coordinator stopped ended.
+pub const STOPPED: &str = "stopped: the coordinator no longer wants this task (its run was cancelled or ended)";
+
+/// Runs the command to completion, its timeout or its stop. Never fails: a command that cannot
 /// be started ends as [`ExitKind::Infrastructure`].
 ///
 /// When the main process ends (by itself or killed at the timeout) its whole process
@@ -111,7 +118,31 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
 
     let deadline = tokio::time::Instant::from_std(released) + cmd.timeout;
     let mut peak_pids = 0;
-    let waited = tokio::time::timeout_at(deadline, wait_sampling(&mut child, cmd.cgroup, &mut peak_pids)).await;
+    let stopped = async {
+        match cmd.stop {
+            Some(stop) => stop.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    let waited = tokio::select! {
+        waited = tokio::time::timeout_at(deadline, wait_sampling(&mut child, cmd.cgroup, &mut peak_pids)) => Some(waited),
+        () = stopped => None,
+    };
+    let Some(waited) = waited else {
+        kill_everything(pgid, cmd.cgroup);
+        let _ = child.wait().await;
+        return ProcessOutcome {
+            exit: ExitKind::Infrastructure {
+                message: STOPPED.into(),
+            },
+            start_secs: released.duration_since(spawned_at).as_secs_f64(),
+            run_secs: released.elapsed().as_secs_f64(),
+            usage: cmd
+                .cgroup
+                .map(ShardCgroup::usage)
+                .map_or_else(Usage::default, |u| u.into()),
+        };
+    };
     let exit = match waited {
         Ok(Ok(status)) => {
             kill_everything(pgid, cmd.cgroup);
@@ -414,6 +445,7 @@ mod tests {
                 timeout,
                 cgroup,
                 isolation: None,
+                stop: None,
             })
             .await
         }
@@ -693,6 +725,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             cgroup: None,
             isolation: None,
+            stop: None,
         })
         .await;
         match out.exit {
@@ -723,6 +756,7 @@ mod tests {
             timeout: Duration::from_secs(10),
             cgroup: None,
             isolation: Some(&isolation),
+            stop: None,
         })
         .await;
         assert_eq!(out.exit, ExitKind::Exited { code: 0 }, "{}", f.log_text());

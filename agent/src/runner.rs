@@ -13,6 +13,7 @@ use testfarm_shared::junit::parse_junit;
 use testfarm_shared::task::{
     reconcile, ExitKind, Phases, TaskKind, TaskOutcome, TaskSpec, TestResult, TestStatus, Usage,
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::executor::docker::DockerExecutor;
 use crate::executor::sandbox::SandboxExecutor;
@@ -73,7 +74,8 @@ impl Runner {
         }
     }
 
-    pub async fn run(&self, spec: &TaskSpec, attempt: u32) -> TaskOutcome {
+    /// Runs the task; `stop` cancelled kills what runs and starts nothing more.
+    pub async fn run(&self, spec: &TaskSpec, attempt: u32, stop: &CancellationToken) -> TaskOutcome {
         let prepare_started = Instant::now();
         let dir = self.work_dir.join("tasks").join(format!("{}-a{attempt}", spec.task_id));
         let log = dir.join("log.txt");
@@ -155,6 +157,7 @@ impl Runner {
         }
         let name = format!("{}-a{attempt}", spec.task_id);
         let mut ctx = Ctx {
+            stop,
             executor,
             image: image.as_ref(),
             name: name.clone(),
@@ -373,6 +376,8 @@ fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), String> {
 }
 
 struct Ctx<'a> {
+    /// The task's stop (see [`Runner::run`]).
+    stop: &'a CancellationToken,
     executor: &'a dyn Executor,
     image: Option<&'a LocalImage>,
     /// `<task>-a<attempt>`: names cgroups and containers (with a per-test suffix).
@@ -392,6 +397,7 @@ impl<'a> Ctx<'a> {
     /// A copy for another command of the same task.
     fn borrowed(&self) -> Ctx<'a> {
         Ctx {
+            stop: self.stop,
             executor: self.executor,
             image: self.image,
             name: self.name.clone(),
@@ -413,6 +419,9 @@ impl<'a> Ctx<'a> {
         suffix: &str,
     ) -> ProcessOutcome {
         let name = format!("{}{suffix}", self.name);
+        if self.stop.is_cancelled() {
+            return infrastructure(crate::process::STOPPED, 0.0);
+        }
         if self.spec.runtime.image.is_some() && self.image.is_none() {
             return infrastructure("the runtime image went missing", 0.0);
         }
@@ -439,6 +448,7 @@ impl<'a> Ctx<'a> {
                 runtime: &self.spec.runtime,
                 image: self.image,
                 binds: &self.binds,
+                stop: Some(self.stop),
             })
             .await;
         if self.spec.tools.is_empty() {

@@ -5,7 +5,7 @@
 //! change), the agent registers again and reopens it; tasks already running go on,
 //! and their reports are retried until a coordinator takes them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,8 +36,9 @@ struct Shared {
     current: Mutex<String>,
     /// Where spans go (OTEL_EXPORTER_OTLP_ENDPOINT), if anywhere.
     exporter: Option<testfarm_otlp::Exporter>,
-    /// Tasks being run or whose report is not yet acknowledged.
-    running: Mutex<HashSet<String>>,
+    /// Tasks being run or whose report is not yet acknowledged, each with its stop:
+    /// cancelled when the coordinator says it no longer wants the task.
+    running: Mutex<HashMap<String, CancellationToken>>,
     slots: Semaphore,
 }
 
@@ -50,7 +51,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) {
         .unwrap_or_else(|| "http://127.0.0.1:7700".into());
     let shared = Arc::new(Shared {
         slots: Semaphore::new(config.slots.max(1) as usize),
-        running: Mutex::new(HashSet::new()),
+        running: Mutex::new(HashMap::new()),
         current: Mutex::new(first),
         exporter: testfarm_otlp::Exporter::from_env("testfarm-agent"),
         config,
@@ -197,7 +198,7 @@ async fn heartbeats(
             _ = over.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let running: Vec<String> = shared.running.lock().expect("running lock").iter().cloned().collect();
+        let running: Vec<String> = shared.running.lock().expect("running lock").keys().cloned().collect();
         match client
             .heartbeat(HeartbeatRequest {
                 agent_id: shared.config.id.clone(),
@@ -210,7 +211,15 @@ async fn heartbeats(
                 over.cancel();
                 return;
             }
-            Ok(_) => {}
+            Ok(reply) => {
+                let running = shared.running.lock().expect("running lock");
+                for task in &reply.get_ref().stop_tasks {
+                    if let Some(stop) = running.get(task) {
+                        tracing::info!(task = %task, "the coordinator no longer wants this task: stopping it");
+                        stop.cancel();
+                    }
+                }
+            }
             Err(e) if leader_hint(&e).is_some() => {
                 // This coordinator stopped leading: start a session with the leader.
                 over.cancel();
@@ -223,9 +232,10 @@ async fn heartbeats(
 
 async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: CancellationToken) {
     let task_id = assignment.task_id.clone();
+    let stop = CancellationToken::new();
     let busy = {
         let mut running = shared.running.lock().expect("running lock");
-        running.insert(task_id.clone());
+        running.insert(task_id.clone(), stop.clone());
         running.len()
     };
     crate::telemetry::slots(shared.config.slots, busy);
@@ -235,7 +245,7 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
             let _slot = shared.slots.acquire().await.expect("semaphore never closes");
             tracing::info!(task = %task_id, job = %spec.job_name, "running");
             let started_ns = now_ms() * 1_000_000;
-            let outcome = shared.config.runner.run(&spec, assignment.attempt).await;
+            let outcome = shared.config.runner.run(&spec, assignment.attempt, &stop).await;
             if let Some(exporter) = &shared.exporter {
                 exporter.send(crate::telemetry::agent_spans(
                     &shared.config.id,
@@ -256,7 +266,12 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
         }
     };
     crate::telemetry::task_finished(&outcome, task_id.ends_with(".d"));
-    report(&shared, &task_id, assignment.attempt, outcome, &trace_parent, &shutdown).await;
+    if stop.is_cancelled() {
+        // Nobody wants the result: the coordinator would ignore the report.
+        tracing::info!(task = %task_id, "stopped; not reported");
+    } else {
+        report(&shared, &task_id, assignment.attempt, outcome, &trace_parent, &shutdown).await;
+    }
     let busy = {
         let mut running = shared.running.lock().expect("running lock");
         running.remove(&task_id);

@@ -24,6 +24,9 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Follow a run that was already submitted.
     Watch(WatchArgs),
+    /// End a run now with the verdict `cancelled`: queued work never runs, running
+    /// shards are killed on their agents, no result counts after.
+    Cancel(CancelArgs),
     /// Show runs, agents and the queue.
     Status(StatusArgs),
     /// Where a run's time went (`farm report RUN`), or a project's (`--profile`).
@@ -376,6 +379,16 @@ pub struct WatchArgs {
     pub coordinator: String,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct CancelArgs {
+    pub run_id: String,
+    /// Why, kept in the run's message (e.g. "superseded by patch set 4").
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
 }
 
 #[derive(Args)]

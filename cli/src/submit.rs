@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use testfarm_proto::farm_client::FarmClient;
-use testfarm_proto::{StatusRequest, SubmitRequest};
+use testfarm_proto::{CancelRequest, StatusRequest, SubmitRequest};
 use testfarm_shared::config::load_pipeline;
 use tonic::transport::Channel;
 
-use crate::args::{RunArgs, StatusArgs, SubmitArgs, WatchArgs};
+use crate::args::{CancelArgs, RunArgs, StatusArgs, SubmitArgs, WatchArgs};
 use crate::error::CliError;
 use crate::follow::{follow, Members};
 
@@ -212,6 +212,7 @@ pub fn verdict(record: &serde_json::Value) -> Result<(), CliError> {
     match run["verdict"].as_str() {
         Some("passed") => Ok(()),
         Some("failed") => Err(CliError::TestsFailed { run_id, message }),
+        Some("cancelled") => Err(CliError::Infrastructure(format!("run {run_id} was {message}"))),
         _ => Err(CliError::Infrastructure(format!(
             "run {run_id} ended in error: {message}"
         ))),
@@ -228,6 +229,26 @@ pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
         return Ok(());
     }
     finish(&mut members, &mut client, &run_id, &args.run).await
+}
+
+/// `farm cancel RUN`: prints the run's verdict after the call; a run that had
+/// already ended keeps its verdict (said on stderr, exit 0 all the same: it is over).
+pub async fn cancel_command(args: CancelArgs) -> Result<(), CliError> {
+    let mut client = connect(&args.coordinator).await?;
+    let reply = client
+        .cancel(CancelRequest {
+            run_id: args.run_id.clone(),
+            reason: args.reason.clone(),
+        })
+        .await?
+        .into_inner();
+    if reply.cancelled {
+        println!("{} cancelled", args.run_id);
+    } else {
+        eprintln!("farm: {} had already ended: {}", args.run_id, reply.verdict);
+        println!("{} {}", args.run_id, reply.verdict);
+    }
+    Ok(())
 }
 
 pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {

@@ -200,6 +200,28 @@ impl Farm for Services {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
+    async fn cancel(&self, request: Request<CancelRequest>) -> Result<Response<CancelReply>, Status> {
+        let req = request.into_inner();
+        if req.reason.len() > 1000 {
+            return Err(Status::invalid_argument("reason: at most 1000 bytes"));
+        }
+        let command = Command::CancelRun {
+            run_id: req.run_id.clone(),
+            reason: req.reason,
+            now_ms: now_ms(),
+        };
+        match self.node.propose(command).await.map_err(proposal)? {
+            Applied::Cancelled { cancelled, verdict } => {
+                if cancelled {
+                    tracing::info!(run = %req.run_id, "run cancelled");
+                }
+                Ok(Response::new(CancelReply { cancelled, verdict }))
+            }
+            Applied::Ignored(why) => Err(Status::not_found(why)),
+            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        }
+    }
+
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
         let (runs, queued, applied) = self.node.read(|sm| {
             let runs: Vec<_> = sm.active_runs().map(run_summary).collect();
@@ -341,8 +363,11 @@ impl AgentService for Services {
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatReply>, Status> {
         self.require_leader()?;
         let req = request.into_inner();
+        let stop_tasks: Vec<String> = self
+            .node
+            .read(|sm| sm.unwanted(&req.running_tasks).into_iter().cloned().collect());
         let known = self.agents.heartbeat(&req.agent_id, req.running_tasks);
-        Ok(Response::new(HeartbeatReply { known }))
+        Ok(Response::new(HeartbeatReply { known, stop_tasks }))
     }
 
     async fn report_task(&self, request: Request<TaskReport>) -> Result<Response<ReportAck>, Status> {

@@ -81,6 +81,7 @@ pub fn run_finished(run: &Run) {
     let verdict = match run.verdict {
         Some(Verdict::Passed) => "passed",
         Some(Verdict::Failed) => "failed",
+        Some(Verdict::Cancelled) => "cancelled",
         _ => "error",
     };
     counter!("farm_runs_finished_total", "mode" => mode, "verdict" => verdict).increment(1);

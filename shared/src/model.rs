@@ -46,6 +46,8 @@ pub enum Verdict {
     Failed,
     /// The farm could not give a verdict: bad discovery, lost work past the limit.
     Error,
+    /// Someone ended the run before its verdict (`farm cancel`).
+    Cancelled,
 }
 
 impl Verdict {
@@ -54,6 +56,7 @@ impl Verdict {
             Verdict::Passed => "passed",
             Verdict::Failed => "failed",
             Verdict::Error => "error",
+            Verdict::Cancelled => "cancelled",
         }
     }
 }
@@ -255,6 +258,13 @@ pub enum Command {
         reason: String,
         now_ms: u64,
     },
+    /// Ends an active run with [`Verdict::Cancelled`]; its unfinished tasks are
+    /// cancelled (a later result for one is ignored).
+    CancelRun {
+        run_id: String,
+        reason: String,
+        now_ms: u64,
+    },
 }
 
 /// What applying a command did, returned to whoever proposed it.
@@ -272,6 +282,11 @@ pub enum Applied {
         applied: bool,
     },
     Lost,
+    /// CancelRun: whether the run was still active (else its verdict stands).
+    Cancelled {
+        cancelled: bool,
+        verdict: String,
+    },
     /// The command no longer fits the state (e.g. the task was re-leased): ignored.
     Ignored(String),
     /// The command contradicts itself (validation) or could not be applied: every

@@ -249,14 +249,23 @@ impl DockerExecutor {
         let logs = tokio::spawn(stream_logs(self.docker.clone(), id.to_string(), exec.log.to_path_buf()));
 
         let mut peak_pids = 0;
-        let waited = tokio::time::timeout(exec.timeout, self.wait_sampling(id, group, &mut peak_pids)).await;
-        let timed_out = waited.is_err();
+        let stopped = async {
+            match exec.stop {
+                Some(stop) => stop.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (waited, stopped) = tokio::select! {
+            waited = tokio::time::timeout(exec.timeout, self.wait_sampling(id, group, &mut peak_pids)) => (Some(waited), false),
+            () = stopped => (None, true),
+        };
+        let timed_out = matches!(waited, Some(Err(_)));
         let mut wait_error = None;
-        if timed_out {
+        if timed_out || stopped {
             let kill = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
             let _ = self.docker.kill_container(id, Some(kill)).await;
             let _ = tokio::time::timeout(KILL_GRACE, self.wait_sampling(id, group, &mut peak_pids)).await;
-        } else if let Ok(Err(e)) = waited {
+        } else if let Some(Ok(Err(e))) = waited {
             wait_error = Some(e);
         }
         let run_secs = released.elapsed().as_secs_f64();
@@ -272,7 +281,11 @@ impl DockerExecutor {
         if oom_killed {
             usage.oom_kills = usage.oom_kills.max(1);
         }
-        let exit = if timed_out {
+        let exit = if stopped {
+            ExitKind::Infrastructure {
+                message: crate::process::STOPPED.into(),
+            }
+        } else if timed_out {
             ExitKind::TimedOut
         } else if let Some(message) = wait_error {
             ExitKind::Infrastructure {
@@ -482,6 +495,7 @@ mod tests {
             runtime: &runtime,
             image: Some(&image),
             binds: &[],
+            stop: None,
         };
         let body = container_body(&exec, &image, "agent-1", None).unwrap();
         let host = body.host_config.clone().unwrap();

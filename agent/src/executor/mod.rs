@@ -45,6 +45,9 @@ pub struct Exec<'a> {
     /// More host directories to mount at the same path inside an image or container:
     /// the services' sockets, the install step's directory.
     pub binds: &'a [Bind],
+    /// Cancelled when the coordinator no longer wants the task: the command is
+    /// killed (see [`crate::process::STOPPED`]).
+    pub stop: Option<&'a tokio_util::sync::CancellationToken>,
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -62,6 +62,7 @@ impl SandboxExecutor {
             timeout: exec.timeout,
             cgroup: cgroup.as_ref(),
             isolation: isolation.as_ref(),
+            stop: exec.stop,
         })
         .await;
         if let Some(cgroup) = cgroup {

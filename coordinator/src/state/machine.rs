@@ -185,6 +185,7 @@ impl StateMachine {
                 reason,
                 now_ms,
             } => self.lose(&mut tx, &task_id, &agent, &reason, now_ms),
+            Command::CancelRun { run_id, reason, now_ms } => self.cancel_run(&mut tx, &run_id, &reason, now_ms)?,
         };
         self.applied = index;
         tx.batch.put("meta/applied", &index);
@@ -547,6 +548,48 @@ impl StateMachine {
         Applied::Lost
     }
 
+    fn cancel_run(&mut self, tx: &mut Tx, run_id: &str, reason: &str, now_ms: u64) -> Result<Applied, StoreError> {
+        let Some(run) = self.runs.get_mut(run_id) else {
+            // Finished runs leave memory: its verdict stands, as the store has it.
+            return Ok(match self.run(run_id)? {
+                Some(run) => Applied::Cancelled {
+                    cancelled: false,
+                    verdict: run.verdict.map_or("", |v| v.as_str()).to_string(),
+                },
+                None => Applied::Ignored(format!("no run `{run_id}`")),
+            });
+        };
+        let message = if reason.is_empty() {
+            "cancelled".to_string()
+        } else {
+            format!("cancelled: {reason}")
+        };
+        finish(run, Verdict::Cancelled, message, now_ms);
+        self.maybe_finish(tx, run_id, now_ms);
+        tx.event = Some(StateEvent {
+            run_id: run_id.into(),
+            failed_tests: Vec::new(),
+            finished: true,
+        });
+        Ok(Applied::Cancelled {
+            cancelled: true,
+            verdict: Verdict::Cancelled.as_str().into(),
+        })
+    }
+
+    /// Of `running` (an agent's tasks), those nobody wants any more: cancelled, done
+    /// (by another agent), or of a run that has ended and left memory.
+    pub fn unwanted<'a>(&self, running: &'a [String]) -> Vec<&'a String> {
+        running
+            .iter()
+            .filter(|id| {
+                self.tasks
+                    .get(id.as_str())
+                    .is_none_or(|t| matches!(t.state, TaskState::Done | TaskState::Cancelled))
+            })
+            .collect()
+    }
+
     fn run_finished(&self, run_id: &str) -> bool {
         self.runs.get(run_id).is_none_or(|r| r.finished_ms.is_some())
     }
@@ -752,7 +795,10 @@ pub fn validate(command: &Command) -> Result<(), String> {
             Some(n) => Err(format!("shard {n} has not one estimate per test")),
             None => Ok(()),
         },
-        Command::LeaseTask { .. } | Command::CompleteTask { .. } | Command::LoseTask { .. } => Ok(()),
+        Command::LeaseTask { .. }
+        | Command::CompleteTask { .. }
+        | Command::LoseTask { .. }
+        | Command::CancelRun { .. } => Ok(()),
     }
 }
 

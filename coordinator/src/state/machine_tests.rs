@@ -349,3 +349,65 @@ fn a_submission_retried_is_the_run_it_became_even_after_a_restart() {
     };
     assert_eq!(late, first);
 }
+
+#[test]
+fn a_cancelled_run_ends_at_once_and_takes_no_result_after() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    let s = format!("{run_id}.j0.s0");
+    let attempt = lease(&mut h, &s, "a1");
+    let running = vec![s.clone()];
+    assert!(h.sm.unwanted(&running).is_empty(), "a leased task is wanted");
+    let cancel = Command::CancelRun {
+        run_id: run_id.clone(),
+        reason: "superseded by patch set 2".into(),
+        now_ms: 3500,
+    };
+    assert_eq!(
+        h.apply(cancel.clone()),
+        Applied::Cancelled {
+            cancelled: true,
+            verdict: "cancelled".into()
+        }
+    );
+    let run = h.sm.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.verdict, Some(Verdict::Cancelled));
+    assert_eq!(run.message, "cancelled: superseded by patch set 2");
+    assert_eq!(run.finished_ms, Some(3500));
+    assert_eq!(h.sm.unwanted(&running), vec![&s], "its agent is told to stop it");
+    // The shard's result arrives anyway: acknowledged, never applied.
+    let late = h.apply(Command::CompleteTask {
+        task_id: s.clone(),
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(&[], &[("a", TestStatus::Failed, 0.5), ("b", TestStatus::Passed, 0.5)]),
+        now_ms: 4000,
+    });
+    assert_eq!(late, Applied::Completed { applied: false });
+    let run = h.sm.run(&run_id).unwrap().unwrap();
+    assert_eq!((run.counts.tests_passed, run.counts.tests_failed), (0, 0));
+    assert_eq!(run.verdict, Some(Verdict::Cancelled), "the verdict stands");
+    let shard =
+        h.sm.run_tasks(&run_id)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.id == s)
+            .unwrap();
+    assert_eq!(shard.state, TaskState::Cancelled);
+    // Cancelling an ended run changes nothing and says so; an unknown one is ignored.
+    assert_eq!(
+        h.apply(cancel),
+        Applied::Cancelled {
+            cancelled: false,
+            verdict: "cancelled".into()
+        }
+    );
+    assert!(matches!(
+        h.apply(Command::CancelRun {
+            run_id: "r999".into(),
+            reason: String::new(),
+            now_ms: 5000
+        }),
+        Applied::Ignored(_)
+    ));
+}

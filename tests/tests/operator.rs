@@ -1,0 +1,98 @@
+//! The operator's verbs on real coordinator and agent processes. `farm cancel`: a run
+//! whose shards are running ends at once with the verdict `cancelled` and the reason
+//! given, its shards' processes (background children too) are killed on their agents
+//! within a heartbeat, no result counts after, its followers exit with it, and the
+//! slots are free for the next run.
+
+use std::time::{Duration, Instant};
+
+use testfarm_integration::record::{self, summary};
+use testfarm_integration::{fixture, Farm, Options};
+
+fn pids(path: &std::path::Path) -> Vec<u32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie has been killed; only its parent's reaping is left.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_cancelled_run_stops_its_shards_on_the_agents_and_ends_cancelled() {
+    let mut farm = Farm::start("cancel", Options::default());
+    let pid_file = farm.dir().join("pids.txt");
+    let env = format!("CANCEL_PIDS={}", pid_file.display());
+    let run_id = farm.submit_no_wait(&fixture("cancel"), &["--env", &env]);
+    // Four slots: four tests running, each a shell and its background sleep.
+    farm.wait_until("four tests running", Duration::from_secs(30), |_| {
+        pids(&pid_file).len() >= 8
+    });
+    let running = pids(&pid_file);
+    assert!(running.iter().all(|&p| alive(p)), "{running:?}");
+
+    let cancelled_at = Instant::now();
+    let out = farm.farm(&[
+        "cancel",
+        &run_id,
+        "--reason",
+        "superseded by patch set 2",
+        "--coordinator",
+        &farm.url(),
+    ]);
+    assert_eq!(out.code, 0, "farm cancel: {}", out.stderr);
+    assert_eq!(out.stdout.trim(), format!("{run_id} cancelled"));
+    farm.wait_until(
+        "every process of the run's shards gone",
+        Duration::from_secs(10),
+        |_| running.iter().all(|&p| !alive(p)),
+    );
+    let stopped_after = cancelled_at.elapsed();
+
+    let watched = farm.watch(&run_id);
+    let rec = watched.json();
+    assert_eq!(watched.code, 2, "a cancelled run is no pass: {}", watched.stderr);
+    assert_eq!(record::verdict(&rec), "cancelled", "{}", summary(&rec));
+    assert_eq!(rec["run"]["message"], "cancelled: superseded by patch set 2");
+    assert!(
+        record::results(&rec).is_empty(),
+        "no result counts after the cancel: {}",
+        summary(&rec)
+    );
+    let shards = record::shard_tasks(&rec);
+    assert_eq!(shards.len(), 8, "{}", summary(&rec));
+    for t in &shards {
+        assert_eq!(t["state"]["state"], "cancelled", "{}", summary(&rec));
+    }
+    // No new test started after the cancel.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(pids(&pid_file), running, "a cancelled run's queued tests never start");
+
+    let again = farm.farm(&["cancel", &run_id, "--coordinator", &farm.url()]);
+    assert_eq!(again.code, 0);
+    assert!(again.stderr.contains("had already ended"), "{}", again.stderr);
+    let unknown = farm.farm(&["cancel", "r999999", "--coordinator", &farm.url()]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("r999999"), "{}", unknown.stderr);
+
+    // The slots are free: the next run does not wait for the killed minute-long tests.
+    let next = farm.submit(&fixture("tiny"), &[]);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert!(
+        next.elapsed < Duration::from_secs(30),
+        "next run took {:?}",
+        next.elapsed
+    );
+    eprintln!(
+        "farm cancel: {} processes of 4 running shards gone {:.2}s after the cancel; next run {:.1}s",
+        running.len(),
+        stopped_after.as_secs_f64(),
+        next.elapsed.as_secs_f64()
+    );
+}
