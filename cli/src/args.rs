@@ -27,6 +27,9 @@ pub enum Command {
     /// End a run now with the verdict `cancelled`: queued work never runs, running
     /// shards are killed on their agents, no result counts after.
     Cancel(CancelArgs),
+    /// Drain an agent: it finishes what it runs and is leased nothing new (kept
+    /// across leader changes and its restarts); `--undrain` gives it work again.
+    Drain(DrainArgs),
     /// Show runs, agents and the queue.
     Status(StatusArgs),
     /// Where a run's time went (`farm report RUN`), or a project's (`--profile`).
@@ -379,6 +382,15 @@ pub struct WatchArgs {
     pub coordinator: String,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct DrainArgs {
+    pub agent_id: String,
+    #[arg(long)]
+    pub undrain: bool,
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
 }
 
 #[derive(Args)]

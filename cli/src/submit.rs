@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use testfarm_proto::farm_client::FarmClient;
-use testfarm_proto::{CancelRequest, StatusRequest, SubmitRequest};
+use testfarm_proto::{CancelRequest, DrainRequest, StatusRequest, SubmitRequest};
 use testfarm_shared::config::load_pipeline;
 use tonic::transport::Channel;
 
-use crate::args::{CancelArgs, RunArgs, StatusArgs, SubmitArgs, WatchArgs};
+use crate::args::{CancelArgs, DrainArgs, RunArgs, StatusArgs, SubmitArgs, WatchArgs};
 use crate::error::CliError;
 use crate::follow::{follow, Members};
 
@@ -251,6 +251,28 @@ pub async fn cancel_command(args: CancelArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `farm drain AGENT [--undrain]`.
+pub async fn drain_command(args: DrainArgs) -> Result<(), CliError> {
+    let mut client = connect(&args.coordinator).await?;
+    let reply = client
+        .drain(DrainRequest {
+            agent_id: args.agent_id.clone(),
+            undrain: args.undrain,
+        })
+        .await?
+        .into_inner();
+    let agent = &args.agent_id;
+    match (args.undrain, reply.was_drained) {
+        (false, _) => println!(
+            "{agent} drained: leased nothing new; {} task(s) still running there",
+            reply.running
+        ),
+        (true, true) => println!("{agent} undrained: takes work again"),
+        (true, false) => println!("{agent} was not drained"),
+    }
+    Ok(())
+}
+
 pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
     let (mut members, mut client) = Members::connect(&args.coordinator).await?;
     let record = follow(&mut members, &mut client, &args.run_id, args.json).await?;
@@ -306,7 +328,7 @@ pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
     println!("agents:");
     for a in status["agents"].as_array().into_iter().flatten() {
         println!(
-            "  {:<24} slots {:<3} running {:<3} {}  labels {}",
+            "  {:<24} slots {:<3} running {:<3} {}{}  labels {}",
             a["id"].as_str().unwrap_or("?"),
             a["slots"],
             a["running"],
@@ -314,6 +336,11 @@ pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
                 "connected"
             } else {
                 "disconnected"
+            },
+            if a["drained"].as_bool() == Some(true) {
+                ", drained"
+            } else {
+                ""
             },
             a["labels"]
         );

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 use crate::node::{now_ms, Node};
 use crate::raft::ProposeError;
 use crate::scheduler::{Agents, SchedulerConfig};
-use crate::state::{Applied, Command, Counts, Job, JobState, Mode, Run};
+use crate::state::{Applied, Command, Counts, Job, JobState, Mode, Run, TaskState};
 use crate::store::StoreError;
 
 #[derive(Clone)]
@@ -222,17 +222,58 @@ impl Farm for Services {
         }
     }
 
+    async fn drain(&self, request: Request<DrainRequest>) -> Result<Response<DrainReply>, Status> {
+        let req = request.into_inner();
+        let known =
+            self.agents.is_registered(&req.agent_id) || self.node.read(|sm| sm.drained().contains(&req.agent_id));
+        if !req.undrain && !known {
+            let agents: Vec<String> = self
+                .agents
+                .snapshot()
+                .iter()
+                .filter_map(|a| a["id"].as_str().map(String::from))
+                .collect();
+            return Err(Status::not_found(format!(
+                "no agent `{}` is registered (agents: {})",
+                req.agent_id,
+                agents.join(", ")
+            )));
+        }
+        let command = Command::SetDrained {
+            agent: req.agent_id.clone(),
+            drained: !req.undrain,
+        };
+        let was_drained = match self.node.propose(command).await.map_err(proposal)? {
+            Applied::Drained { was } => was,
+            Applied::Rejected(why) => return Err(Status::invalid_argument(why)),
+            other => return Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        };
+        let running = self.node.read(|sm| {
+            sm.active_tasks()
+                .filter(|t| matches!(&t.state, TaskState::Leased { agent, .. } if *agent == req.agent_id))
+                .count() as u32
+        });
+        tracing::info!(agent = %req.agent_id, drained = !req.undrain, running, "drain");
+        Ok(Response::new(DrainReply { was_drained, running }))
+    }
+
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
         let (runs, queued, applied) = self.node.read(|sm| {
             let runs: Vec<_> = sm.active_runs().map(run_summary).collect();
             (runs, sm.queue().len(), sm.applied())
         });
+        let drained = self.node.read(|sm| sm.drained().clone());
+        let mut agents = self.agents.snapshot();
+        for a in &mut agents {
+            let id = a["id"].as_str().unwrap_or("").to_string();
+            a["drained"] = serde_json::Value::Bool(drained.contains(&id));
+        }
         let json = serde_json::json!({
             "raft": self.node.role(),
             "applied_index": applied,
             "queued_tasks": queued,
             "active_runs": runs,
-            "agents": self.agents.snapshot(),
+            "agents": agents,
         });
         Ok(Response::new(StatusReply { json: json.to_string() }))
     }

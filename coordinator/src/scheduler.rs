@@ -109,6 +109,10 @@ impl Agents {
         live.fold((0, 0), |(slots, n), a| (slots + u64::from(a.slots), n + 1))
     }
 
+    pub fn is_registered(&self, id: &str) -> bool {
+        self.inner.lock().expect("agents lock").contains_key(id)
+    }
+
     pub fn clear(&self) {
         self.inner.lock().expect("agents lock").clear();
     }
@@ -275,11 +279,12 @@ impl Scheduler {
     }
 
     fn matching_slots(&self, labels: &BTreeMap<String, String>) -> usize {
+        let drained = self.node.read(|sm| sm.drained().clone());
         let agents = self.agents.inner.lock().expect("agents lock");
         agents
-            .values()
-            .filter(|a| labels_match(labels, &a.labels))
-            .map(|a| a.slots as usize)
+            .iter()
+            .filter(|(id, a)| labels_match(labels, &a.labels) && !drained.contains(*id))
+            .map(|(_, a)| a.slots as usize)
             .sum()
     }
 
@@ -381,7 +386,7 @@ impl Scheduler {
             }
             let mut live: Vec<(&String, &AgentEntry)> = agents
                 .iter()
-                .filter(|(_, a)| a.stream.as_ref().is_some_and(|s| !s.is_closed()))
+                .filter(|(id, a)| a.stream.as_ref().is_some_and(|s| !s.is_closed()) && !sm.drained().contains(*id))
                 .collect();
             live.sort_by_key(|(id, a)| {
                 (

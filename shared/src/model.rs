@@ -265,6 +265,12 @@ pub enum Command {
         reason: String,
         now_ms: u64,
     },
+    /// Marks an agent drained (it keeps what it runs and is leased nothing new) or
+    /// not. Replicated, so a drain outlives a leader change and the agent's restarts.
+    SetDrained {
+        agent: String,
+        drained: bool,
+    },
 }
 
 /// What applying a command did, returned to whoever proposed it.
@@ -282,6 +288,10 @@ pub enum Applied {
         applied: bool,
     },
     Lost,
+    /// SetDrained: whether the agent was drained before.
+    Drained {
+        was: bool,
+    },
     /// CancelRun: whether the run was still active (else its verdict stands).
     Cancelled {
         cancelled: bool,

@@ -96,3 +96,77 @@ fn a_cancelled_run_stops_its_shards_on_the_agents_and_ends_cancelled() {
         next.elapsed.as_secs_f64()
     );
 }
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn agent_status(farm: &mut Farm, id: &str) -> serde_json::Value {
+    let status = farm.status();
+    status["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["id"] == id).cloned())
+        .unwrap_or_else(|| panic!("agent {id} not in the status: {status}"))
+}
+
+#[test]
+fn a_drained_agent_finishes_what_it_holds_and_takes_nothing_new() {
+    let mut farm = Farm::start("drain", Options::default());
+    let (a0, a1) = (farm.agent_id(0).to_string(), farm.agent_id(1).to_string());
+    let url = farm.url();
+
+    // Drained before a run: the run goes wholly to the other agent.
+    let out = farm.farm(&["drain", &a0, "--coordinator", &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&format!("{a0} drained")), "{}", out.stdout);
+    assert_eq!(agent_status(&mut farm, &a0)["drained"], true);
+    let rec = farm.submit(&fixture("tiny"), &[]).json();
+    assert_eq!(record::verdict(&rec), "passed", "{}", summary(&rec));
+    for t in record::tasks(&rec) {
+        assert_eq!(t["done_by"], a1.as_str(), "a drained agent was leased {}", t["id"]);
+    }
+    let out = farm.farm(&["drain", &a0, "--undrain", "--coordinator", &url]);
+    assert!(out.stdout.contains("undrained"), "{}", out.stdout);
+    assert_eq!(agent_status(&mut farm, &a0)["drained"], false);
+
+    // Drained mid-run: what it holds finishes there, everything after goes elsewhere.
+    let run_id = farm.submit_no_wait(&fixture("drain"), &[]);
+    farm.wait_until("the agent runs a shard", Duration::from_secs(20), |f| {
+        agent_status(f, &a0)["running"].as_u64().unwrap_or(0) > 0
+    });
+    let out = farm.farm(&["drain", &a0, "--coordinator", &url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let drained_ms = now_ms();
+    let rec = farm.watch(&run_id).json();
+    assert_eq!(record::verdict(&rec), "passed", "{}", summary(&rec));
+    let tasks = record::tasks(&rec);
+    let on_drained: Vec<&serde_json::Value> = tasks.iter().filter(|t| t["done_by"] == a0.as_str()).collect();
+    assert!(!on_drained.is_empty(), "the drained agent finished what it held");
+    for t in &on_drained {
+        let leased = t["leased_ms"].as_u64().unwrap_or(u64::MAX);
+        assert!(
+            leased <= drained_ms,
+            "{} leased to the drained agent after the drain",
+            t["id"]
+        );
+    }
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["done_by"] == a1.as_str() && t["leased_ms"].as_u64() > Some(drained_ms)),
+        "the rest went to the other agent: {}",
+        summary(&rec)
+    );
+
+    let out = farm.farm(&["drain", "no-such-agent", "--coordinator", &url]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no agent `no-such-agent`"), "{}", out.stderr);
+    eprintln!(
+        "farm drain: {} of {} shards finished on the drained agent, all leased before the drain",
+        on_drained.len(),
+        tasks.len()
+    );
+}

@@ -31,11 +31,16 @@ pub struct StateMachine {
     runs: BTreeMap<String, Run>,
     tasks: HashMap<String, Task>,
     queue: BTreeSet<QueueKey>,
+    /// Agents leased nothing new (`farm drain`).
+    drained: BTreeSet<String>,
 }
 
 pub fn profile_key(project: &str, stage: &str, test: &str) -> String {
     format!("profile/{project}/{stage}/{test}")
 }
+
+/// Where a drained agent is kept: `drained/AGENT`.
+const DRAINED: &str = "drained/";
 
 /// Where the run a client's submission id became is kept.
 fn submission_key(id: &str) -> String {
@@ -66,7 +71,11 @@ impl StateMachine {
             runs: BTreeMap::new(),
             tasks: HashMap::new(),
             queue: BTreeSet::new(),
+            drained: BTreeSet::new(),
         };
+        for (key, _) in sm.store.scan::<bool>(DRAINED)? {
+            sm.drained.insert(key.trim_start_matches(DRAINED).to_string());
+        }
         for (_, run) in sm.store.scan::<Run>("run/")? {
             if run.finished_ms.is_some() {
                 continue;
@@ -108,6 +117,11 @@ impl StateMachine {
 
     pub fn queue(&self) -> &BTreeSet<QueueKey> {
         &self.queue
+    }
+
+    /// Agents leased nothing new (`farm drain`).
+    pub fn drained(&self) -> &BTreeSet<String> {
+        &self.drained
     }
 
     /// A run, active or finished.
@@ -186,6 +200,17 @@ impl StateMachine {
                 now_ms,
             } => self.lose(&mut tx, &task_id, &agent, &reason, now_ms),
             Command::CancelRun { run_id, reason, now_ms } => self.cancel_run(&mut tx, &run_id, &reason, now_ms)?,
+            Command::SetDrained { agent, drained } => {
+                let key = format!("{DRAINED}{agent}");
+                let was = if drained {
+                    tx.batch.put(&key, &true);
+                    !self.drained.insert(agent)
+                } else {
+                    tx.batch.remove(&key);
+                    self.drained.remove(&agent)
+                };
+                Applied::Drained { was }
+            }
         };
         self.applied = index;
         tx.batch.put("meta/applied", &index);
@@ -799,6 +824,10 @@ pub fn validate(command: &Command) -> Result<(), String> {
         | Command::CompleteTask { .. }
         | Command::LoseTask { .. }
         | Command::CancelRun { .. } => Ok(()),
+        Command::SetDrained { agent, .. } if agent.is_empty() || agent.len() > 200 => {
+            Err("an agent id of 1 to 200 bytes".into())
+        }
+        Command::SetDrained { .. } => Ok(()),
     }
 }
 

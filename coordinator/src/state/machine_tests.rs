@@ -411,3 +411,27 @@ fn a_cancelled_run_ends_at_once_and_takes_no_result_after() {
         Applied::Ignored(_)
     ));
 }
+
+#[test]
+fn a_drain_is_replicated_state_that_outlives_a_restart() {
+    let mut h = Harness::new();
+    let drain = |drained| Command::SetDrained {
+        agent: "a1".into(),
+        drained,
+    };
+    assert_eq!(h.apply(drain(true)), Applied::Drained { was: false });
+    assert_eq!(h.apply(drain(true)), Applied::Drained { was: true });
+    assert!(h.sm.drained().contains("a1"));
+    let store = h.sm.store().clone();
+    h.sm = StateMachine::open(store).unwrap();
+    assert!(h.sm.drained().contains("a1"), "reloaded from the store");
+    assert_eq!(h.apply(drain(false)), Applied::Drained { was: true });
+    let store = h.sm.store().clone();
+    h.sm = StateMachine::open(store).unwrap();
+    assert!(h.sm.drained().is_empty());
+    let bad = Command::SetDrained {
+        agent: String::new(),
+        drained: true,
+    };
+    assert!(validate(&bad).is_err());
+}
