@@ -30,6 +30,9 @@ pub enum Command {
     /// Drain an agent: it finishes what it runs and is leased nothing new (kept
     /// across leader changes and its restarts); `--undrain` gives it work again.
     Drain(DrainArgs),
+    /// Run a finished run again on the same tree (commits, patch, project, env);
+    /// `--failed`: only the tests that failed in it, in the jobs they failed in.
+    Rerun(RerunArgs),
     /// Show runs, agents and the queue.
     Status(StatusArgs),
     /// Where a run's time went (`farm report RUN`), or a project's (`--profile`).
@@ -382,6 +385,25 @@ pub struct WatchArgs {
     pub coordinator: String,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RerunArgs {
+    pub run_id: String,
+    /// Only the tests that failed (and those of shards whose runner failed).
+    #[arg(long)]
+    pub failed: bool,
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
+    /// Print the new run's record as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the new run's id and return at once.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Write the new run as one JUnit XML file here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]

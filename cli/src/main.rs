@@ -41,6 +41,7 @@ fn main() {
             Command::Watch(a) => submit::watch_command(a).await,
             Command::Cancel(a) => submit::cancel_command(a).await,
             Command::Drain(a) => submit::drain_command(a).await,
+            Command::Rerun(a) => submit::rerun_command(a).await,
             Command::Status(a) => submit::status_command(a).await,
             Command::Report(a) => report::report_command(a).await,
             Command::Cluster(c) => cluster::cluster(c).await,

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use testfarm_proto::farm_client::FarmClient;
-use testfarm_proto::{CancelRequest, DrainRequest, StatusRequest, SubmitRequest};
+use testfarm_proto::{CancelRequest, DrainRequest, RerunRequest, StatusRequest, SubmitRequest};
 use testfarm_shared::config::load_pipeline;
 use tonic::transport::Channel;
 
-use crate::args::{CancelArgs, DrainArgs, RunArgs, StatusArgs, SubmitArgs, WatchArgs};
+use crate::args::{CancelArgs, DrainArgs, RerunArgs, RunArgs, StatusArgs, SubmitArgs, WatchArgs};
 use crate::error::CliError;
 use crate::follow::{follow, Members};
 
@@ -249,6 +249,40 @@ pub async fn cancel_command(args: CancelArgs) -> Result<(), CliError> {
         println!("{} {}", args.run_id, reply.verdict);
     }
     Ok(())
+}
+
+/// `farm rerun RUN [--failed]`: follows the new run like `farm submit`.
+pub async fn rerun_command(args: RerunArgs) -> Result<(), CliError> {
+    let (mut members, mut client) = Members::connect(&args.coordinator).await?;
+    let request = RerunRequest {
+        run_id: args.run_id.clone(),
+        failed_only: args.failed,
+        submission_id: crate::follow::submission_id(),
+    };
+    let reply = client.rerun(request).await?.into_inner();
+    if args.no_wait {
+        println!("{}", reply.run_id);
+        return Ok(());
+    }
+    if !args.json {
+        eprintln!(
+            "farm: {} reruns {}{} ({} jobs)",
+            reply.run_id,
+            args.run_id,
+            if args.failed { "'s failed tests" } else { "" },
+            reply.jobs
+        );
+    }
+    let record = follow(&mut members, &mut client, &reply.run_id, args.json).await?;
+    if let Some(path) = &args.junit {
+        write_junit(&record, path)?;
+    }
+    if args.json {
+        println!("{record}");
+    } else {
+        print!("{}", crate::up::summary(&record));
+    }
+    verdict(&record)
 }
 
 /// `farm drain AGENT [--undrain]`.

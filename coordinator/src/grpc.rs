@@ -20,6 +20,7 @@ use crate::raft::ProposeError;
 use crate::scheduler::{Agents, SchedulerConfig};
 use crate::state::{Applied, Command, Counts, Job, JobState, Mode, Run, TaskState};
 use crate::store::StoreError;
+use testfarm_shared::rerun;
 
 #[derive(Clone)]
 pub struct Services {
@@ -69,6 +70,25 @@ impl Services {
     /// The run, read after this node has applied everything committed when asked: a
     /// run the leader acknowledged a moment ago (submitted through another member) is
     /// then found on a follower too, not reported missing.
+    /// Proposes a run (`what`: run or rerun, for messages) and answers with its id.
+    async fn accept(&self, run: Run, what: &str) -> Result<Response<SubmitReply>, Status> {
+        let (mode, jobs) = (run.mode, run.jobs.len() as u32);
+        match self
+            .node
+            .propose(Command::AcceptRun { run: Box::new(run) })
+            .await
+            .map_err(proposal)?
+        {
+            Applied::RunAccepted { run_id } => {
+                crate::metrics::run_accepted(mode);
+                tracing::info!(run = %run_id, jobs, "{what} accepted");
+                Ok(Response::new(SubmitReply { run_id, jobs }))
+            }
+            Applied::Rejected(reason) => Err(Status::invalid_argument(format!("the {what} was rejected: {reason}"))),
+            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        }
+    }
+
     async fn run_caught_up(&self, run_id: &str) -> Result<Option<testfarm_shared::model::Run>, Status> {
         if let Some(run) = self.node.read(|sm| sm.run(run_id)).map_err(internal)? {
             return Ok(Some(run));
@@ -105,7 +125,6 @@ impl Farm for Services {
                 "project_dir is empty: name the directory the stages run in",
             ));
         }
-        let job_count = jobs.len() as u32;
         let run = Run {
             id: String::new(),
             mode,
@@ -122,6 +141,7 @@ impl Farm for Services {
                     shards: 0,
                     left_out: None,
                     planned_with: None,
+                    only_tests: None,
                 })
                 .collect(),
             max_lost: self.max_lost,
@@ -136,23 +156,7 @@ impl Farm for Services {
             tree: req.tree_fingerprint.clone(),
             submission: submission_id(&req.submission_id)?,
         };
-        match self
-            .node
-            .propose(Command::AcceptRun { run: Box::new(run) })
-            .await
-            .map_err(proposal)?
-        {
-            Applied::RunAccepted { run_id } => {
-                crate::metrics::run_accepted(mode);
-                tracing::info!(run = %run_id, jobs = job_count, "run accepted");
-                Ok(Response::new(SubmitReply {
-                    run_id,
-                    jobs: job_count,
-                }))
-            }
-            Applied::Rejected(reason) => Err(Status::invalid_argument(format!("the run was rejected: {reason}"))),
-            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
-        }
+        self.accept(run, "run").await
     }
 
     type WatchRunStream = ReceiverStream<Result<RunEvent, Status>>;
@@ -220,6 +224,37 @@ impl Farm for Services {
             Applied::Ignored(why) => Err(Status::not_found(why)),
             other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
         }
+    }
+
+    async fn rerun(&self, request: Request<RerunRequest>) -> Result<Response<SubmitReply>, Status> {
+        let req = request.into_inner();
+        let old = self
+            .run_caught_up(&req.run_id)
+            .await?
+            .ok_or_else(|| Status::not_found(format!("no run `{}`", req.run_id)))?;
+        if old.finished_ms.is_none() {
+            return Err(Status::failed_precondition(format!(
+                "run {} has not finished: rerun it once it has (or cancel it first)",
+                old.id
+            )));
+        }
+        let tasks = self.node.read(|sm| sm.run_tasks(&old.id)).map_err(internal)?;
+        let only = if req.failed_only {
+            let only = rerun::failed_tests(&tasks);
+            if only.is_empty() {
+                return Err(Status::failed_precondition(format!(
+                    "run {} has no failed test to rerun (verdict {})",
+                    old.id,
+                    old.verdict.map_or("none", |v| v.as_str())
+                )));
+            }
+            Some(only)
+        } else {
+            None
+        };
+        let run = rerun::run_of(&old, only.as_ref(), now_ms(), submission_id(&req.submission_id)?);
+        tracing::info!(of = %old.id, failed_only = req.failed_only, "rerun");
+        self.accept(run, "rerun").await
     }
 
     async fn drain(&self, request: Request<DrainRequest>) -> Result<Response<DrainReply>, Status> {

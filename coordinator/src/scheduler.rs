@@ -218,12 +218,13 @@ impl Scheduler {
                                         run.selection.clone(),
                                     )
                                 }),
+                                j.only_tests.clone(),
                             )
                         })
                 })
                 .collect()
         });
-        for (run_id, job, project, labels, stage, selection) in pending {
+        for (run_id, job, project, labels, stage, selection, only_tests) in pending {
             let Some(stage) = stage else { continue };
             let (tests, store) = self.node.read(|sm| (sm.inventory(&run_id, job), sm.store().clone()));
             let profile_of = |t: &str| {
@@ -232,13 +233,17 @@ impl Scheduler {
                     .ok()
                     .flatten()
             };
-            let (tests, left_out) = match &selection {
+            let (mut tests, left_out) = match &selection {
                 None => (tests?, None),
                 Some((graph, selection)) => {
                     let (kept, left) = select(&tests?, graph, selection, |t| profile_of(t).map(|p| p.history()));
                     (kept, Some(left))
                 }
             };
+            if let Some(only) = &only_tests {
+                let only: HashSet<&str> = only.iter().map(String::as_str).collect();
+                tests.retain(|t| only.contains(t.as_str()));
+            }
             let runner = store
                 .get::<RunnerProfile>(&runner_key(&project, &stage.name))
                 .ok()

@@ -16,6 +16,7 @@ pub mod phpunit;
 pub mod plan;
 pub mod profile;
 pub mod report;
+pub mod rerun;
 pub mod runner_cost;
 pub mod runtime;
 pub mod select;

@@ -170,6 +170,10 @@ pub struct Job {
     /// ([`crate::plan::PlanParams::runner`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub planned_with: Option<crate::plan::RunnerCost>,
+    /// Only these of the job's discovered tests run (`farm rerun --failed`: the ones
+    /// that failed in the run it reruns). None: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_tests: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -170,3 +170,64 @@ fn a_drained_agent_finishes_what_it_holds_and_takes_nothing_new() {
         tasks.len()
     );
 }
+
+#[test]
+fn rerun_failed_runs_only_the_failed_tests_on_the_same_tree() {
+    use testfarm_integration::quickstart::quickstart_yaml;
+    let mut farm = Farm::start("rerun", Options::default());
+    let url = farm.url();
+    let first = farm.submit(&quickstart_yaml(), &["--env", "QUICKSTART_FAIL=1"]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let old = first.json();
+    let old_id = record::run(&old)["id"].as_str().unwrap().to_string();
+    let failed: std::collections::BTreeSet<(u64, String)> = record::results(&old)
+        .iter()
+        .filter(|r| r.status == "failed" || r.status == "error")
+        .map(|r| (r.job, r.id.clone()))
+        .collect();
+    assert!(!failed.is_empty(), "{}", summary(&old));
+
+    // Only the failures, each in its job; the environment (QUICKSTART_FAIL) goes with
+    // the tree, so they fail again.
+    let out = farm.farm(&["rerun", &old_id, "--failed", "--json", "--coordinator", &url]);
+    assert_eq!(out.code, 1, "the failures fail again: {}", out.stderr);
+    let rec = out.json();
+    let rerun: std::collections::BTreeSet<(u64, String)> =
+        record::results(&rec).iter().map(|r| (r.job, r.id.clone())).collect();
+    let names = |set: &std::collections::BTreeSet<(u64, String)>, rec: &serde_json::Value| -> Vec<String> {
+        set.iter()
+            .map(|(job, id)| format!("{} {id}", record::job_name(rec, *job)))
+            .collect()
+    };
+    assert_eq!(names(&rerun, &rec), names(&failed, &old), "{}", summary(&rec));
+    assert!(
+        record::results(&rec).iter().all(|r| r.status == "failed"),
+        "{}",
+        summary(&rec)
+    );
+
+    // The whole run again: every test.
+    let whole = farm.farm(&["rerun", &old_id, "--json", "--coordinator", &url]);
+    assert_eq!(whole.code, 1);
+    assert_eq!(record::results(&whole.json()).len(), record::results(&old).len());
+
+    // A passing run has nothing to rerun; an unknown run is named.
+    let passed = farm.submit(&fixture("tiny"), &[]).json();
+    let passed_id = record::run(&passed)["id"].as_str().unwrap().to_string();
+    let out = farm.farm(&["rerun", &passed_id, "--failed", "--coordinator", &url]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no failed test to rerun"), "{}", out.stderr);
+    let out = farm.farm(&["rerun", "r999999", "--coordinator", &url]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no run `r999999`"), "{}", out.stderr);
+    eprintln!(
+        "farm rerun --failed: {} of {} tests rerun, in {} jobs",
+        rerun.len(),
+        record::results(&old).len(),
+        rerun
+            .iter()
+            .map(|(j, _)| j)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
+}

@@ -24,6 +24,7 @@ fn run() -> Run {
                 shards: 0,
                 left_out: None,
                 planned_with: None,
+                only_tests: None,
             })
             .collect(),
         max_lost: 1,

@@ -633,6 +633,7 @@ mod tests {
                     shards: shards.len() as u32,
                     left_out: None,
                     planned_with: None,
+                    only_tests: None,
                 }],
                 max_lost: 2,
                 accepted_ms: 0,

@@ -51,6 +51,7 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
                 state: JobState::Planned,
                 left_out: None,
                 planned_with: None,
+                only_tests: None,
             })
             .collect(),
         max_lost: 2,
