@@ -379,6 +379,30 @@ pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
             a["labels"]
         );
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let ago = |ms: &serde_json::Value| now.saturating_sub(ms.as_u64().unwrap_or(now)) as f64 / 1000.0;
+    let leases = status["leases"].as_array().cloned().unwrap_or_default();
+    println!("leases: {}", leases.len());
+    for l in &leases {
+        println!(
+            "  {:<24} on {:<24} for {:>6.1}s  attempt {}",
+            l["task"].as_str().unwrap_or("?"),
+            l["agent"].as_str().unwrap_or("?"),
+            ago(&l["since_ms"]),
+            l["attempt"]
+        );
+    }
+    let head = status["queue_head"].as_array().cloned().unwrap_or_default();
+    println!("queue (first {} of {}):", head.len(), status["queued_tasks"]);
+    for q in &head {
+        println!(
+            "  {:<24} waiting {:>6.1}s",
+            q["task"].as_str().unwrap_or("?"),
+            ago(&q["queued_ms"])
+        );
+    }
     println!("active runs:");
     for r in status["active_runs"].as_array().into_iter().flatten() {
         let c = &r["counts"];

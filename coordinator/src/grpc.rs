@@ -293,9 +293,28 @@ impl Farm for Services {
     }
 
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
-        let (runs, queued, applied) = self.node.read(|sm| {
+        let (runs, queued, applied, leases, queue) = self.node.read(|sm| {
             let runs: Vec<_> = sm.active_runs().map(run_summary).collect();
-            (runs, sm.queue().len(), sm.applied())
+            let mut leases: Vec<serde_json::Value> = sm
+                .active_tasks()
+                .filter_map(|t| match &t.state {
+                    TaskState::Leased { agent, since_ms } => Some(serde_json::json!({
+                        "task": t.id, "run": t.run_id, "agent": agent, "since_ms": since_ms, "attempt": t.attempt,
+                    })),
+                    _ => None,
+                })
+                .collect();
+            leases.sort_by_key(|l| l["since_ms"].as_u64());
+            // The head of the queue, in the order tasks are leased (gate runs first).
+            let queue: Vec<serde_json::Value> = sm
+                .queue()
+                .iter()
+                .filter_map(|key| sm.task(&key.3))
+                .filter(|t| t.state == TaskState::Queued)
+                .take(STATUS_QUEUE_HEAD)
+                .map(|t| serde_json::json!({ "task": t.id, "run": t.run_id, "queued_ms": t.queued_ms }))
+                .collect();
+            (runs, sm.queue().len(), sm.applied(), leases, queue)
         });
         let drained = self.node.read(|sm| sm.drained().clone());
         let mut agents = self.agents.snapshot();
@@ -307,6 +326,8 @@ impl Farm for Services {
             "raft": self.node.role(),
             "applied_index": applied,
             "queued_tasks": queued,
+            "queue_head": queue,
+            "leases": leases,
             "active_runs": runs,
             "agents": agents,
         });
@@ -368,6 +389,9 @@ fn run_summary(run: &Run) -> serde_json::Value {
         "verdict": run.verdict,
     })
 }
+
+/// How many of the queue's first tasks `farm status` lists.
+const STATUS_QUEUE_HEAD: usize = 20;
 
 /// A client's submission id, checked: short, and of characters any store key holds.
 fn submission_id(id: &str) -> Result<String, Status> {

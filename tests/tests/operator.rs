@@ -36,6 +36,21 @@ fn a_cancelled_run_stops_its_shards_on_the_agents_and_ends_cancelled() {
     });
     let running = pids(&pid_file);
     assert!(running.iter().all(|&p| alive(p)), "{running:?}");
+    // The operator's view: four leases of the run on the two agents, the rest queued.
+    let status = farm.status();
+    let leases = status["leases"].as_array().cloned().unwrap_or_default();
+    assert_eq!(leases.len(), 4, "{status}");
+    assert!(leases.iter().all(|l| l["run"] == run_id.as_str()), "{status}");
+    let on: std::collections::BTreeSet<&str> = leases.iter().filter_map(|l| l["agent"].as_str()).collect();
+    assert_eq!(on.len(), 2, "{status}");
+    let queued = status["queue_head"].as_array().cloned().unwrap_or_default();
+    assert_eq!(queued.len(), 4, "8 tests, 4 running: {status}");
+    let text = farm.farm(&["status", "--coordinator", &farm.url()]);
+    assert!(
+        text.stdout.contains("leases: 4") && text.stdout.contains("queue (first 4 of 4)"),
+        "{}",
+        text.stdout
+    );
 
     let cancelled_at = Instant::now();
     let out = farm.farm(&[
