@@ -124,42 +124,35 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
             None => std::future::pending().await,
         }
     };
+    // None: stopped (the coordinator no longer wants the task).
     let waited = tokio::select! {
         waited = tokio::time::timeout_at(deadline, wait_sampling(&mut child, cmd.cgroup, &mut peak_pids)) => Some(waited),
         () = stopped => None,
     };
-    let Some(waited) = waited else {
-        kill_everything(pgid, cmd.cgroup);
-        let _ = child.wait().await;
-        return ProcessOutcome {
-            exit: ExitKind::Infrastructure {
-                message: STOPPED.into(),
-            },
-            start_secs: released.duration_since(spawned_at).as_secs_f64(),
-            run_secs: released.elapsed().as_secs_f64(),
-            usage: cmd
-                .cgroup
-                .map(ShardCgroup::usage)
-                .map_or_else(Usage::default, |u| u.into()),
-        };
-    };
     let exit = match waited {
-        Ok(Ok(status)) => {
+        Some(Ok(Ok(status))) => {
             kill_everything(pgid, cmd.cgroup);
             exit_kind(status)
         }
-        Ok(Err(e)) => {
+        Some(Ok(Err(e))) => {
             kill_everything(pgid, cmd.cgroup);
             let _ = child.kill().await;
             ExitKind::Infrastructure {
                 message: format!("cannot wait for `{SHELL}` (pid {pgid}): {e}"),
             }
         }
-        Err(_elapsed) => {
+        Some(Err(_elapsed)) => {
             kill_everything(pgid, cmd.cgroup);
             // SIGKILLed with its group: reap it (returns at once).
             let _ = child.wait().await;
             ExitKind::TimedOut
+        }
+        None => {
+            kill_everything(pgid, cmd.cgroup);
+            let _ = child.wait().await;
+            ExitKind::Infrastructure {
+                message: STOPPED.into(),
+            }
         }
     };
     let run_secs = released.elapsed().as_secs_f64();
@@ -535,6 +528,46 @@ mod tests {
             }
             assert!(!alive(pid), "background sleep {pid} survived the timeout");
         }
+    }
+
+    #[tokio::test]
+    async fn a_stop_kills_the_command_and_its_background_children_at_once() {
+        let f = Fixture::new();
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stopper.cancel();
+        });
+        let log = f.log();
+        let out = run(SandboxCommand {
+            command: "sleep 300 & echo $! > pidfile; sleep 300",
+            cwd: f.dir.path(),
+            env: &f.env,
+            log: &log,
+            timeout: Duration::from_secs(60),
+            cgroup: None,
+            isolation: None,
+            stop: Some(&stop),
+        })
+        .await;
+        assert_eq!(
+            out.exit,
+            ExitKind::Infrastructure {
+                message: STOPPED.into()
+            }
+        );
+        assert!(out.run_secs < 5.0, "stopped after {}s", out.run_secs);
+        let pid: i32 = std::fs::read_to_string(f.dir.path().join("pidfile"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let gone_by = Instant::now() + Duration::from_secs(2);
+        while alive(pid) && Instant::now() < gone_by {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!alive(pid), "background sleep {pid} survived the stop");
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ use testfarm_proto::{ClusterStatusRequest, GetRunRequest, RunEvent, SubmitReques
 use tonic::transport::Channel;
 
 use crate::error::CliError;
-use crate::submit::{channel, with_limits};
+use crate::submit::{channel, coordinator_url, first_answering, with_limits};
 
 /// How long a client keeps trying the members after losing the one it followed,
 /// counted from the loss: longer than an election and a restart.
@@ -31,47 +31,28 @@ pub struct Members {
 }
 
 impl Members {
-    /// The addresses given (`A,B,C`), then every other member the first that answers
-    /// names (so that one address is enough to survive its loss).
-    pub async fn discover(given: &str) -> Members {
+    /// A client of the first of the addresses given (`A,B,C`) that answers, and the
+    /// members: those given, then every other the cluster names through that same
+    /// connection (so that one address is enough to survive its loss).
+    pub async fn connect(given: &str) -> Result<(Members, FarmClient<Channel>), CliError> {
+        let (i, ch) = first_answering(given).await?;
         let mut urls: Vec<String> = given
             .split(',')
             .map(str::trim)
             .filter(|u| !u.is_empty())
-            .map(normalize)
+            .map(coordinator_url)
             .collect();
-        for url in urls.clone() {
-            let Ok(ch) = channel(&url, Duration::from_secs(2)).await else {
-                continue;
-            };
-            let Ok(reply) = RaftServiceClient::new(ch).cluster_status(ClusterStatusRequest {}).await else {
-                continue;
-            };
-            for addr in peer_addrs(&reply.into_inner().json) {
-                let addr = normalize(&addr);
+        if let Ok(reply) = RaftServiceClient::new(ch.clone())
+            .cluster_status(ClusterStatusRequest {})
+            .await
+        {
+            for addr in peer_addrs(&reply.into_inner().json).iter().map(|a| coordinator_url(a)) {
                 if !urls.contains(&addr) {
                     urls.push(addr);
                 }
             }
-            break;
         }
-        Members { urls, current: 0 }
-    }
-
-    /// `discover`, then a client of the first member that answers.
-    pub async fn connect(given: &str) -> Result<(Members, FarmClient<Channel>), CliError> {
-        let mut members = Members::discover(given).await;
-        let mut last = None;
-        for (i, url) in members.urls.iter().enumerate() {
-            match channel(url, Duration::from_secs(3)).await {
-                Ok(ch) => {
-                    members.current = i;
-                    return Ok((members, with_limits(FarmClient::new(ch))));
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| CliError::Usage("no coordinator address given".into())))
+        Ok((Members { urls, current: i }, with_limits(FarmClient::new(ch))))
     }
 
     pub fn current(&self) -> &str {
@@ -97,14 +78,6 @@ impl Members {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
         }
-    }
-}
-
-fn normalize(url: &str) -> String {
-    if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
     }
 }
 

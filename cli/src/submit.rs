@@ -14,25 +14,35 @@ use crate::error::CliError;
 use crate::follow::{follow, Members};
 
 pub async fn connect(urls: &str) -> Result<FarmClient<Channel>, CliError> {
-    // A list of coordinators (`A,B,C`): the first that answers. Any member will do:
-    // followers forward writes to the leader and serve current reads through it.
+    Ok(with_limits(FarmClient::new(first_answering(urls).await?.1)))
+}
+
+/// Of a list of coordinators (`A,B,C`), the first that answers: its place in the list
+/// and a connection. Any member will do: followers forward writes to the leader and
+/// serve current reads through it.
+pub async fn first_answering(urls: &str) -> Result<(usize, Channel), CliError> {
     let mut last_error = None;
-    for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+    for (i, url) in urls.split(',').map(str::trim).filter(|u| !u.is_empty()).enumerate() {
         match channel(url, Duration::from_secs(3)).await {
-            Ok(ch) => return Ok(with_limits(FarmClient::new(ch))),
+            Ok(ch) => return Ok((i, ch)),
             Err(e) => last_error = Some(e),
         }
     }
     Err(last_error.unwrap_or_else(|| CliError::Usage("no coordinator address given".into())))
 }
 
+/// A coordinator's address as a URL: `host:port` is `http://host:port`.
+pub fn coordinator_url(addr: &str) -> String {
+    if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    }
+}
+
 /// A connection to one coordinator (`host:port` or a URL).
 pub async fn channel(url: &str, timeout: Duration) -> Result<Channel, CliError> {
-    let url = if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
-    };
+    let url = coordinator_url(url);
     Channel::from_shared(url.clone())
         .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
         .connect_timeout(timeout)
@@ -228,7 +238,14 @@ pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
         println!("{run_id}");
         return Ok(());
     }
-    finish(&mut members, &mut client, &run_id, &args.run).await
+    finish(
+        &mut members,
+        &mut client,
+        &run_id,
+        args.run.json,
+        args.run.junit.as_deref(),
+    )
+    .await
 }
 
 /// `farm cancel RUN`: prints the run's verdict after the call; a run that had
@@ -273,16 +290,14 @@ pub async fn rerun_command(args: RerunArgs) -> Result<(), CliError> {
             reply.jobs
         );
     }
-    let record = follow(&mut members, &mut client, &reply.run_id, args.json).await?;
-    if let Some(path) = &args.junit {
-        write_junit(&record, path)?;
-    }
-    if args.json {
-        println!("{record}");
-    } else {
-        print!("{}", crate::up::summary(&record));
-    }
-    verdict(&record)
+    finish(
+        &mut members,
+        &mut client,
+        &reply.run_id,
+        args.json,
+        args.junit.as_deref(),
+    )
+    .await
 }
 
 /// `farm drain AGENT [--undrain]`.
@@ -309,13 +324,7 @@ pub async fn drain_command(args: DrainArgs) -> Result<(), CliError> {
 
 pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
     let (mut members, mut client) = Members::connect(&args.coordinator).await?;
-    let record = follow(&mut members, &mut client, &args.run_id, args.json).await?;
-    if args.json {
-        println!("{record}");
-    } else {
-        print!("{}", crate::up::summary(&record));
-    }
-    verdict(&record)
+    finish(&mut members, &mut client, &args.run_id, args.json, None).await
 }
 
 /// Writes the finished run as JUnit XML to `path` (`--junit`).
@@ -328,15 +337,17 @@ pub fn write_junit(record: &serde_json::Value, path: &std::path::Path) -> Result
         .map_err(|e| CliError::Infrastructure(format!("cannot write the JUnit file {}: {e}", path.display())))
 }
 
+/// Follows a run to its verdict and prints it as asked: the record (`--json`) or the
+/// summary, and a JUnit file (`--junit`).
 async fn finish(
     members: &mut Members,
     client: &mut FarmClient<Channel>,
     run_id: &str,
-    run: &RunArgs,
+    json: bool,
+    junit: Option<&Path>,
 ) -> Result<(), CliError> {
-    let json = run.json;
     let record = follow(members, client, run_id, json).await?;
-    if let Some(path) = &run.junit {
+    if let Some(path) = junit {
         write_junit(&record, path)?;
     }
     if json {

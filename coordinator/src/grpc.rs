@@ -293,7 +293,7 @@ impl Farm for Services {
     }
 
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
-        let (runs, queued, applied, leases, queue) = self.node.read(|sm| {
+        let (runs, queued, applied, leases, queue, drained) = self.node.read(|sm| {
             let runs: Vec<_> = sm.active_runs().map(run_summary).collect();
             let mut leases: Vec<serde_json::Value> = sm
                 .active_tasks()
@@ -314,9 +314,15 @@ impl Farm for Services {
                 .take(STATUS_QUEUE_HEAD)
                 .map(|t| serde_json::json!({ "task": t.id, "run": t.run_id, "queued_ms": t.queued_ms }))
                 .collect();
-            (runs, sm.queue().len(), sm.applied(), leases, queue)
+            (
+                runs,
+                sm.queue().len(),
+                sm.applied(),
+                leases,
+                queue,
+                sm.drained().clone(),
+            )
         });
-        let drained = self.node.read(|sm| sm.drained().clone());
         let mut agents = self.agents.snapshot();
         for a in &mut agents {
             let id = a["id"].as_str().unwrap_or("").to_string();

@@ -185,12 +185,7 @@ fn shard_lines(rec: &Value) -> Vec<String> {
         .map(|t| {
             let results = t["outcome"]["results"].as_array().cloned().unwrap_or_default();
             let tests: f64 = results.iter().filter_map(|r| r["duration_secs"].as_f64()).sum();
-            let classes = results
-                .iter()
-                .filter_map(|r| r["id"].as_str())
-                .map(|id| id.split_once("::").map_or(id, |(class, _)| class))
-                .collect::<std::collections::HashSet<_>>()
-                .len();
+            let classes = testfarm_shared::runner_cost::class_count(results.iter().filter_map(|r| r["id"].as_str()));
             let at = |k: &str| (t[k].as_f64().unwrap_or(accepted) - accepted) / 1000.0;
             let phase = |k: &str| t["outcome"]["phases"][k].as_f64().unwrap_or(0.0);
             let (prepare, start, run, upload) = (

@@ -17,6 +17,13 @@ fn pids(path: &std::path::Path) -> Vec<u32> {
         .collect()
 }
 
+/// `farm ARGS` exits 2 and says `why` on stderr.
+fn refused(farm: &mut Farm, args: &[&str], why: &str) {
+    let out = farm.farm(args);
+    assert_eq!(out.code, 2, "farm {}: {}", args.join(" "), out.stderr);
+    assert!(out.stderr.contains(why), "farm {}: {}", args.join(" "), out.stderr);
+}
+
 fn alive(pid: u32) -> bool {
     // A zombie has been killed; only its parent's reaping is left.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -27,6 +34,7 @@ fn alive(pid: u32) -> bool {
 #[test]
 fn a_cancelled_run_stops_its_shards_on_the_agents_and_ends_cancelled() {
     let mut farm = Farm::start("cancel", Options::default());
+    let url = farm.url();
     let pid_file = farm.dir().join("pids.txt");
     let env = format!("CANCEL_PIDS={}", pid_file.display());
     let run_id = farm.submit_no_wait(&fixture("cancel"), &["--env", &env]);
@@ -45,7 +53,7 @@ fn a_cancelled_run_stops_its_shards_on_the_agents_and_ends_cancelled() {
     assert_eq!(on.len(), 2, "{status}");
     let queued = status["queue_head"].as_array().cloned().unwrap_or_default();
     assert_eq!(queued.len(), 4, "8 tests, 4 running: {status}");
-    let text = farm.farm(&["status", "--coordinator", &farm.url()]);
+    let text = farm.farm(&["status", "--coordinator", &url]);
     assert!(
         text.stdout.contains("leases: 4") && text.stdout.contains("queue (first 4 of 4)"),
         "{}",
@@ -59,7 +67,7 @@ fn a_cancelled_run_stops_its_shards_on_the_agents_and_ends_cancelled() {
         "--reason",
         "superseded by patch set 2",
         "--coordinator",
-        &farm.url(),
+        &url,
     ]);
     assert_eq!(out.code, 0, "farm cancel: {}", out.stderr);
     assert_eq!(out.stdout.trim(), format!("{run_id} cancelled"));
@@ -89,12 +97,10 @@ fn a_cancelled_run_stops_its_shards_on_the_agents_and_ends_cancelled() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(pids(&pid_file), running, "a cancelled run's queued tests never start");
 
-    let again = farm.farm(&["cancel", &run_id, "--coordinator", &farm.url()]);
+    let again = farm.farm(&["cancel", &run_id, "--coordinator", &url]);
     assert_eq!(again.code, 0);
     assert!(again.stderr.contains("had already ended"), "{}", again.stderr);
-    let unknown = farm.farm(&["cancel", "r999999", "--coordinator", &farm.url()]);
-    assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("r999999"), "{}", unknown.stderr);
+    refused(&mut farm, &["cancel", "r999999", "--coordinator", &url], "r999999");
 
     // The slots are free: the next run does not wait for the killed minute-long tests.
     let next = farm.submit(&fixture("tiny"), &[]);
@@ -176,9 +182,11 @@ fn a_drained_agent_finishes_what_it_holds_and_takes_nothing_new() {
         summary(&rec)
     );
 
-    let out = farm.farm(&["drain", "no-such-agent", "--coordinator", &url]);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("no agent `no-such-agent`"), "{}", out.stderr);
+    refused(
+        &mut farm,
+        &["drain", "no-such-agent", "--coordinator", &url],
+        "no agent `no-such-agent`",
+    );
     eprintln!(
         "farm drain: {} of {} shards finished on the drained agent, all leased before the drain",
         on_drained.len(),
@@ -229,12 +237,16 @@ fn rerun_failed_runs_only_the_failed_tests_on_the_same_tree() {
     // A passing run has nothing to rerun; an unknown run is named.
     let passed = farm.submit(&fixture("tiny"), &[]).json();
     let passed_id = record::run(&passed)["id"].as_str().unwrap().to_string();
-    let out = farm.farm(&["rerun", &passed_id, "--failed", "--coordinator", &url]);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("no failed test to rerun"), "{}", out.stderr);
-    let out = farm.farm(&["rerun", "r999999", "--coordinator", &url]);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("no run `r999999`"), "{}", out.stderr);
+    refused(
+        &mut farm,
+        &["rerun", &passed_id, "--failed", "--coordinator", &url],
+        "no failed test to rerun",
+    );
+    refused(
+        &mut farm,
+        &["rerun", "r999999", "--coordinator", &url],
+        "no run `r999999`",
+    );
     eprintln!(
         "farm rerun --failed: {} of {} tests rerun, in {} jobs",
         rerun.len(),
