@@ -33,6 +33,10 @@ pub enum Command {
     /// Run a finished run again on the same tree (commits, patch, project, env);
     /// `--failed`: only the tests that failed in it, in the jobs they failed in.
     Rerun(RerunArgs),
+    /// Flaky quarantine: a quarantined test still runs and reports, but its failures
+    /// do not fail runs accepted from then on.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// Show runs, agents and the queue.
     Status(StatusArgs),
     /// Where a run's time went (`farm report RUN`), or a project's (`--profile`).
@@ -423,6 +427,41 @@ pub struct CancelArgs {
     pub reason: String,
     #[arg(long, default_value = "http://127.0.0.1:7700")]
     pub coordinator: String,
+}
+
+#[derive(Subcommand)]
+pub enum QuarantineCommand {
+    /// Quarantine a test id, a method (`Class::method`: each of its data sets) or a
+    /// class (each of its tests); again to change the reason.
+    Add {
+        test: String,
+        /// The pipeline's `project:`.
+        #[arg(long)]
+        project: String,
+        /// Why, for the reports (e.g. "flaky on PostgreSQL, T12345").
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        coordinator: String,
+    },
+    /// Take a test (as it was added) out of quarantine.
+    Remove {
+        test: String,
+        #[arg(long)]
+        project: String,
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        coordinator: String,
+    },
+    /// The quarantined tests, with why, by whom and since when.
+    List {
+        /// Only this project's.
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        coordinator: String,
+    },
 }
 
 #[derive(Args)]

@@ -158,7 +158,10 @@ pub fn summary(record: &serde_json::Value) -> String {
     if let Some(trace) = record["trace_id"].as_str() {
         let _ = writeln!(out, "  trace {trace}");
     }
-    if run["verdict"].as_str() != Some("passed") {
+    let excused = c["tests_excused"].as_u64().unwrap_or(0);
+    let quarantine: Vec<testfarm_shared::quarantine::Entry> =
+        serde_json::from_value(run["quarantine"].clone()).unwrap_or_default();
+    if run["verdict"].as_str() != Some("passed") || excused > 0 {
         let _ = writeln!(out, "  {}", run["message"].as_str().unwrap_or(""));
     }
     let _ = writeln!(
@@ -183,6 +186,12 @@ pub fn summary(record: &serde_json::Value) -> String {
                 slowest.push((secs, format!("{name} {}", r["id"].as_str().unwrap_or("?"))));
                 let status = r["status"].as_str().unwrap_or("");
                 if !matches!(status, "passed" | "skipped") {
+                    let id = r["id"].as_str().unwrap_or("?");
+                    if let Some(entry) = testfarm_shared::quarantine::covering(&quarantine, id) {
+                        let entry = &entry.test;
+                        failures.push(format!("{name} {id} [{status}, quarantined as {entry}: did not count]"));
+                        continue;
+                    }
                     failed += 1;
                     let msg = r["message"]
                         .as_str()

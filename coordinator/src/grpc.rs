@@ -20,7 +20,7 @@ use crate::raft::ProposeError;
 use crate::scheduler::{Agents, SchedulerConfig};
 use crate::state::{Applied, Command, Counts, Job, JobState, Mode, Run, TaskState};
 use crate::store::StoreError;
-use testfarm_shared::rerun;
+use testfarm_shared::{quarantine, rerun};
 
 #[derive(Clone)]
 pub struct Services {
@@ -155,6 +155,8 @@ impl Farm for Services {
             patch: Some(req.patch.clone()).filter(|p| !p.is_empty()),
             tree: req.tree_fingerprint.clone(),
             submission: submission_id(&req.submission_id)?,
+            quarantine: Vec::new(),
+            excused: Vec::new(),
         };
         self.accept(run, "run").await
     }
@@ -255,6 +257,59 @@ impl Farm for Services {
         let run = rerun::run_of(&old, only.as_ref(), now_ms(), submission_id(&req.submission_id)?);
         tracing::info!(of = %old.id, failed_only = req.failed_only, "rerun");
         self.accept(run, "rerun").await
+    }
+
+    async fn quarantine(&self, request: Request<QuarantineRequest>) -> Result<Response<QuarantineReply>, Status> {
+        let req = request.into_inner();
+        quarantine::check(&req.project, &req.test, &req.reason).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let test = req.test.trim().to_string();
+        let command = if req.remove {
+            Command::Unquarantine {
+                project: req.project.clone(),
+                test: test.clone(),
+            }
+        } else {
+            let entry = quarantine::Entry {
+                test: test.clone(),
+                reason: req.reason,
+                by: req.by,
+                since_ms: now_ms(),
+            };
+            Command::Quarantine {
+                project: req.project.clone(),
+                entry,
+            }
+        };
+        match self.node.propose(command).await.map_err(proposal)? {
+            Applied::Quarantined { was } => {
+                tracing::info!(project = %req.project, %test, remove = req.remove, "quarantine");
+                Ok(Response::new(QuarantineReply { was_quarantined: was }))
+            }
+            Applied::Rejected(why) => Err(Status::invalid_argument(why)),
+            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+        }
+    }
+
+    async fn list_quarantine(
+        &self,
+        request: Request<ListQuarantineRequest>,
+    ) -> Result<Response<ListQuarantineReply>, Status> {
+        let project = request.into_inner().project;
+        // What the leader committed a moment ago, on a follower too.
+        let _ = self.node.linearizable().await;
+        let entries = self.node.read(|sm| sm.quarantines()).map_err(internal)?;
+        let tests = entries
+            .into_iter()
+            .filter(|(p, _)| project.is_empty() || *p == project)
+            .map(|(project, e)| QuarantinedTest {
+                project,
+                test: e.test,
+                reason: e.reason,
+                by: e.by,
+                since_ms: e.since_ms,
+            })
+            .collect();
+        Ok(Response::new(ListQuarantineReply { tests }))
     }
 
     async fn drain(&self, request: Request<DrainRequest>) -> Result<Response<DrainReply>, Status> {
@@ -426,6 +481,7 @@ fn run_event(run: &Run, failed_test: &str) -> RunEvent {
         message: run.message.clone(),
         elapsed_ms: run.finished_ms.unwrap_or_else(now_ms).saturating_sub(run.accepted_ms),
         failed_tests: Vec::new(),
+        tests_excused: run.counts.tests_excused,
     }
 }
 

@@ -922,7 +922,8 @@ fn list_or_none(items: &[&str]) -> String {
     }
 }
 
-fn is_name(s: &str) -> bool {
+/// A pipeline, project or stage name: letters, digits, `-`, `_`, `.`.
+pub fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')

@@ -15,6 +15,7 @@ pub mod model;
 pub mod phpunit;
 pub mod plan;
 pub mod profile;
+pub mod quarantine;
 pub mod report;
 pub mod rerun;
 pub mod runner_cost;

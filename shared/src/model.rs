@@ -94,6 +94,14 @@ pub struct Run {
     /// run, never a second one. Empty when the client gave none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub submission: String,
+    /// The project's quarantine when the run was accepted: failures of the tests it
+    /// covers are kept in `excused`, not counted in `counts.tests_failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantine: Vec<crate::quarantine::Entry>,
+    /// The first failures the quarantine excused (at most 100; all are counted in
+    /// `counts.tests_excused`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excused: Vec<crate::quarantine::Excused>,
 }
 
 /// The longest submission id a client may give; ids are `[A-Za-z0-9_-]`.
@@ -154,6 +162,9 @@ pub struct Counts {
     pub tests_failed: u32,
     pub tests_skipped: u32,
     pub tasks_lost: u32,
+    /// Failures of quarantined tests: kept, not counted as failed.
+    #[serde(default)]
+    pub tests_excused: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,6 +286,17 @@ pub enum Command {
         agent: String,
         drained: bool,
     },
+    /// Puts a test of a project in quarantine (or replaces its entry): runs accepted
+    /// from then on do not fail on it.
+    Quarantine {
+        project: String,
+        entry: crate::quarantine::Entry,
+    },
+    /// Takes a test out of quarantine.
+    Unquarantine {
+        project: String,
+        test: String,
+    },
 }
 
 /// What applying a command did, returned to whoever proposed it.
@@ -294,6 +316,10 @@ pub enum Applied {
     Lost,
     /// SetDrained: whether the agent was drained before.
     Drained {
+        was: bool,
+    },
+    /// Quarantine / Unquarantine: whether the test was quarantined before.
+    Quarantined {
         was: bool,
     },
     /// CancelRun: whether the run was still active (else its verdict stands).

@@ -78,6 +78,8 @@ pub fn run_of(old: &Run, only: Option<&FailedTests>, now_ms: u64, submission: St
             old.selection.clone()
         },
         submission,
+        quarantine: Vec::new(),
+        excused: Vec::new(),
         ..old.clone()
     }
 }

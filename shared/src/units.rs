@@ -138,6 +138,11 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// A wall-clock time (unix ms) as people read it in reports: `2026-12-03T14:05:09Z`.
+pub fn utc(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,8 @@
 //! whose shards are running ends at once with the verdict `cancelled` and the reason
 //! given, its shards' processes (background children too) are killed on their agents
 //! within a heartbeat, no result counts after, its followers exit with it, and the
-//! slots are free for the next run.
+//! slots are free for the next run. `farm drain`, `farm rerun --failed` and
+//! `farm quarantine` likewise, each through the CLI as an operator would.
 
 use std::time::{Duration, Instant};
 
@@ -256,5 +257,100 @@ fn rerun_failed_runs_only_the_failed_tests_on_the_same_tree() {
             .map(|(j, _)| j)
             .collect::<std::collections::BTreeSet<_>>()
             .len()
+    );
+}
+
+#[test]
+fn a_quarantined_test_still_runs_and_reports_but_does_not_fail_the_gate() {
+    let mut farm = Farm::start("quarantine", Options::default());
+    let url = farm.url();
+    let pipeline = fixture("junit");
+    let first = farm.submit(&pipeline, &[]);
+    assert_eq!(first.code, 1, "fails.sh and Calc::testDivide fail: {}", first.stderr);
+
+    // A test by its id, and a whole class.
+    for (test, reason) in [("fails.sh", "flaky, T1"), ("Calc", "division is being rewritten")] {
+        let out = farm.farm(&[
+            "quarantine",
+            "add",
+            test,
+            "--project",
+            "it-junit",
+            "--reason",
+            reason,
+            "--coordinator",
+            &url,
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.contains("quarantined"), "{}", out.stdout);
+    }
+    let listed = farm
+        .farm(&["quarantine", "list", "--json", "--coordinator", &url])
+        .json();
+    let listed = listed.as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["test"], "Calc");
+    assert_eq!(listed[1]["reason"], "flaky, T1");
+    assert!(
+        listed[0]["since"].as_str().is_some_and(|s| s.ends_with('Z')),
+        "{listed:?}"
+    );
+
+    let second = farm.submit(&pipeline, &[]);
+    assert_eq!(
+        second.code, 0,
+        "quarantined failures do not fail the run: {}",
+        second.stderr
+    );
+    let rec = second.json();
+    assert_eq!(record::verdict(&rec), "passed", "{}", summary(&rec));
+    assert_eq!(record::count(&rec, "tests_excused"), 2, "{}", summary(&rec));
+    assert_eq!(record::count(&rec, "tests_failed"), 0, "{}", summary(&rec));
+    let message = rec["run"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("2 quarantined tests failed and did not count (Calc, fails.sh)"),
+        "{message}"
+    );
+    // They ran and reported as they are.
+    let failing: std::collections::BTreeSet<String> = record::results(&rec)
+        .into_iter()
+        .filter(|r| r.status == "failed")
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        failing.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["Calc::testDivide", "fails.sh"],
+        "{}",
+        summary(&rec)
+    );
+    let run_id = record::run(&rec)["id"].as_str().unwrap().to_string();
+    let report = farm.farm(&["report", &run_id, "--coordinator", &url]);
+    assert!(
+        report
+            .stdout
+            .contains("quarantined (2; they ran, their failures did not count)")
+            && report.stdout.contains("quarantined as Calc: did not count"),
+        "{}",
+        report.stdout
+    );
+
+    // Out of quarantine: the failure fails the gate again.
+    let out = farm.farm(&[
+        "quarantine",
+        "remove",
+        "fails.sh",
+        "--project",
+        "it-junit",
+        "--coordinator",
+        &url,
+    ]);
+    assert!(out.stdout.contains("out of quarantine"), "{}", out.stdout);
+    let third = farm.submit(&pipeline, &[]);
+    assert_eq!(third.code, 1, "{}", third.stderr);
+    assert_eq!(record::count(&third.json(), "tests_excused"), 1);
+    refused(
+        &mut farm,
+        &["quarantine", "add", "x", "--project", "no/such", "--coordinator", &url],
+        "is not a project name",
     );
 }

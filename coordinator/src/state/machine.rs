@@ -16,6 +16,7 @@ use testfarm_shared::install::{self, Install};
 use testfarm_shared::inventory::{self, CachedInventory};
 use testfarm_shared::plan::PlannedShard;
 use testfarm_shared::profile::{RunnerProfile, TestProfile};
+use testfarm_shared::quarantine;
 use testfarm_shared::select::LeftOut;
 use testfarm_shared::task::{ExitKind, TaskKind, TaskOutcome, TaskSpec, TestStatus};
 
@@ -43,6 +44,13 @@ pub fn profile_key(project: &str, stage: &str, test: &str) -> String {
 const DRAINED: &str = "drained/";
 
 /// Where the run a client's submission id became is kept.
+/// `quarantine/PROJECT/TEST`: project names hold no `/` (config::is_name), tests may.
+const QUARANTINE: &str = "quarantine/";
+
+fn quarantine_key(project: &str, test: &str) -> String {
+    format!("{QUARANTINE}{project}/{test}")
+}
+
 fn submission_key(id: &str) -> String {
     format!("submission/{id}")
 }
@@ -120,6 +128,28 @@ impl StateMachine {
     }
 
     /// Agents leased nothing new (`farm drain`).
+    /// The quarantine of `project`, in test order.
+    pub fn quarantine(&self, project: &str) -> Result<Vec<quarantine::Entry>, StoreError> {
+        let entries = self.store.scan::<quarantine::Entry>(&quarantine_key(project, ""))?;
+        Ok(entries.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// Every project's quarantine: (project, entry), by project and test.
+    pub fn quarantines(&self) -> Result<Vec<(String, quarantine::Entry)>, StoreError> {
+        let entries = self.store.scan::<quarantine::Entry>(QUARANTINE)?;
+        Ok(entries
+            .into_iter()
+            .map(|(key, e)| {
+                let project = key[QUARANTINE.len()..]
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                (project, e)
+            })
+            .collect())
+    }
+
     pub fn drained(&self) -> &BTreeSet<String> {
         &self.drained
     }
@@ -200,6 +230,18 @@ impl StateMachine {
                 now_ms,
             } => self.lose(&mut tx, &task_id, &agent, &reason, now_ms),
             Command::CancelRun { run_id, reason, now_ms } => self.cancel_run(&mut tx, &run_id, &reason, now_ms)?,
+            Command::Quarantine { project, entry } => {
+                let key = quarantine_key(&project, &entry.test);
+                let was = self.store.get::<quarantine::Entry>(&key)?.is_some();
+                tx.batch.put(&key, &entry);
+                Applied::Quarantined { was }
+            }
+            Command::Unquarantine { project, test } => {
+                let key = quarantine_key(&project, &test);
+                let was = self.store.get::<quarantine::Entry>(&key)?.is_some();
+                tx.batch.remove(&key);
+                Applied::Quarantined { was }
+            }
             Command::SetDrained { agent, drained } => {
                 let key = format!("{DRAINED}{agent}");
                 let was = if drained {
@@ -260,6 +302,10 @@ impl StateMachine {
             }
         }
         run.id = format!("r{index}");
+        run.quarantine = match self.quarantine(&run.pipeline.project) {
+            Ok(entries) => entries,
+            Err(e) => return Applied::Rejected(format!("cannot read the quarantine of {}: {e}", run.pipeline.project)),
+        };
         if let Some(key) = &submission {
             tx.batch.put(key, &run.id);
         }
@@ -469,12 +515,22 @@ impl StateMachine {
                         TestStatus::Passed => run.counts.tests_passed += 1,
                         TestStatus::Skipped => run.counts.tests_skipped += 1,
                         _ => {
-                            run.counts.tests_failed += 1;
                             let name = format!("{} {}", run.jobs[job].spec.display_name(), result.id);
-                            if run.failed_tests.len() < 100 {
-                                run.failed_tests.push(name.clone());
+                            // A quarantined test's failure is kept, and its profile
+                            // records it below, but it does not fail the run.
+                            if let Some(entry) = quarantine::covering(&run.quarantine, &result.id) {
+                                run.counts.tests_excused += 1;
+                                if run.excused.len() < 100 {
+                                    let entry = entry.test.clone();
+                                    run.excused.push(quarantine::Excused { name, entry });
+                                }
+                            } else {
+                                run.counts.tests_failed += 1;
+                                if run.failed_tests.len() < 100 {
+                                    run.failed_tests.push(name.clone());
+                                }
+                                failed_now.push(name);
                             }
-                            failed_now.push(name);
                         }
                     }
                     if result.status == TestStatus::Skipped {
@@ -642,6 +698,9 @@ impl StateMachine {
                 Verdict::Passed => format!("{} tests passed", run.counts.tests_passed),
                 _ => format!("{} of {} tests failed", run.counts.tests_failed, run.counts.tests_total),
             };
+            if let Some(excused) = quarantine::verdict_note(&run.excused, run.counts.tests_excused) {
+                message += &format!("; {excused}");
+            }
             if let Some(left) = left_out_summary(run) {
                 message += &format!("; {left}");
             }
@@ -828,6 +887,10 @@ pub fn validate(command: &Command) -> Result<(), String> {
             Err("an agent id of 1 to 200 bytes".into())
         }
         Command::SetDrained { .. } => Ok(()),
+        Command::Quarantine { project, entry } => {
+            quarantine::check(project, &entry.test, &entry.reason).map_err(|e| e.to_string())
+        }
+        Command::Unquarantine { project, test } => quarantine::check(project, test, "").map_err(|e| e.to_string()),
     }
 }
 

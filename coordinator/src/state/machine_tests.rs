@@ -38,6 +38,8 @@ fn run() -> Run {
         patch: None,
         tree: String::new(),
         submission: String::new(),
+        quarantine: Vec::new(),
+        excused: Vec::new(),
     }
 }
 
@@ -435,4 +437,100 @@ fn a_drain_is_replicated_state_that_outlives_a_restart() {
         drained: true,
     };
     assert!(validate(&bad).is_err());
+}
+
+fn quarantine(test: &str) -> Command {
+    Command::Quarantine {
+        project: "p".into(),
+        entry: testfarm_shared::quarantine::Entry {
+            test: test.into(),
+            reason: "flaky".into(),
+            by: "ops".into(),
+            since_ms: 500,
+        },
+    }
+}
+
+/// Runs the planned shard of `run_id` with `a` failing and `b` passing.
+fn a_fails(h: &mut Harness, run_id: &str) -> Run {
+    let s = format!("{run_id}.j0.s0");
+    let attempt = lease(h, &s, "a1");
+    h.apply(Command::CompleteTask {
+        task_id: s,
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(&[], &[("a", TestStatus::Failed, 0.1), ("b", TestStatus::Passed, 0.1)]),
+        now_ms: 4000,
+    });
+    h.sm.run(run_id).unwrap().unwrap()
+}
+
+#[test]
+fn a_quarantined_failure_is_kept_but_does_not_fail_runs_accepted_after_the_quarantine() {
+    let mut h = Harness::new();
+    let before = planned(&mut h);
+    assert_eq!(h.apply(quarantine("a")), Applied::Quarantined { was: false });
+    assert_eq!(h.apply(quarantine("a")), Applied::Quarantined { was: true }, "replaced");
+    let after = planned(&mut h);
+
+    let run = a_fails(&mut h, &before);
+    assert_eq!(
+        run.verdict,
+        Some(Verdict::Failed),
+        "the run took the quarantine as it stood: none"
+    );
+
+    let run = a_fails(&mut h, &after);
+    assert_eq!(run.verdict, Some(Verdict::Passed), "{}", run.message);
+    assert_eq!(
+        (
+            run.counts.tests_failed,
+            run.counts.tests_excused,
+            run.counts.tests_passed
+        ),
+        (0, 1, 1)
+    );
+    assert_eq!(run.excused.len(), 1);
+    assert_eq!(run.excused[0].entry, "a");
+    assert!(run.failed_tests.is_empty());
+    assert!(
+        run.message.contains("1 quarantined test failed and did not count (a)"),
+        "{}",
+        run.message
+    );
+    let profile: TestProfile = h.sm.store().get(&profile_key("p", "unit", "a")).unwrap().unwrap();
+    assert!(profile.failed_last(), "the failure still feeds the flaky history");
+
+    // Out of quarantine again: the next run fails on it.
+    assert_eq!(
+        h.apply(Command::Unquarantine {
+            project: "p".into(),
+            test: "a".into()
+        }),
+        Applied::Quarantined { was: true }
+    );
+    assert!(h.sm.quarantine("p").unwrap().is_empty());
+    let third = planned(&mut h);
+    assert_eq!(a_fails(&mut h, &third).verdict, Some(Verdict::Failed));
+}
+
+#[test]
+fn a_quarantine_survives_a_restart_and_a_bad_one_is_rejected() {
+    let mut h = Harness::new();
+    h.apply(quarantine("A::m"));
+    h.sm.reload().unwrap();
+    let all = h.sm.quarantines().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].0.as_str(), all[0].1.test.as_str()), ("p", "A::m"));
+    let bad = Command::Quarantine {
+        project: "../etc".into(),
+        entry: testfarm_shared::quarantine::Entry {
+            test: "x".into(),
+            reason: String::new(),
+            by: String::new(),
+            since_ms: 0,
+        },
+    };
+    assert!(matches!(h.apply(bad), Applied::Rejected(why) if why.starts_with("project:")));
+    assert_eq!(h.sm.quarantines().unwrap().len(), 1);
 }

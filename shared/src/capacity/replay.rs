@@ -646,6 +646,8 @@ mod tests {
                 patch: None,
                 tree: String::new(),
                 submission: String::new(),
+                quarantine: Vec::new(),
+                excused: Vec::new(),
             },
             tasks,
         }

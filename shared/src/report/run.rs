@@ -17,6 +17,7 @@ use super::lanes::{accounted_ms, critical_path, horizon, kind, pack_lanes, place
 use super::secs_between;
 use crate::config::Split;
 use crate::model::{Counts, Mode, Run, Task, Verdict, Work};
+use crate::quarantine;
 use crate::task::{ExitKind, TaskOutcome};
 
 /// The `schema` of a run report; bumped only on incompatible changes.
@@ -53,6 +54,9 @@ pub struct RunReport {
     pub critical_path: CriticalPath,
     pub slowest: Vec<TestTime>,
     pub failures: Vec<Failure>,
+    /// The project's quarantine as the run took it, with each entry's failures here.
+    #[serde(default)]
+    pub quarantine: Vec<QuarantineRow>,
     /// Ranked by the wall time each would save per run; filled by [`super::improve::rank`].
     pub improvements: Vec<Improvement>,
 }
@@ -241,6 +245,22 @@ pub struct Failure {
     pub agent: String,
     pub log_path: String,
     pub log_excerpt: String,
+    /// The quarantine entry that excused this failure (it did not fail the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<String>,
+}
+
+/// A quarantined test (or method, or class) of the run's project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineRow {
+    pub test: String,
+    pub reason: String,
+    pub by: String,
+    pub since_ms: u64,
+    /// `since_ms` as a date (`2026-12-03T14:05:09Z`).
+    pub since: String,
+    /// Failures of this run it excused.
+    pub failed_here: u32,
 }
 
 impl RunReport {
@@ -333,6 +353,7 @@ impl RunReport {
             critical_path: critical,
             slowest: slowest(run, tasks, &job_names),
             failures: failures(run, tasks, &job_names),
+            quarantine: quarantine_rows(run, tasks),
             improvements: Vec::new(),
         };
         for p in placed.iter().filter(|p| !p.running) {
@@ -562,10 +583,14 @@ fn failures(run: &Run, tasks: &[Task], names: &[String]) -> Vec<Failure> {
             task_id: t.id.clone(),
             agent: t.done_by.clone().unwrap_or_default(),
             log_path: o.log_path.clone(),
+            quarantined: None,
         };
         let failing: Vec<_> = o.results.iter().filter(|r| r.status.is_failure()).collect();
         for r in &failing {
-            out.push(base(Some(r.id.clone()), status_name(r.status), r.message.clone()));
+            out.push(Failure {
+                quarantined: quarantine::covering(&run.quarantine, &r.id).map(|e| e.test.clone()),
+                ..base(Some(r.id.clone()), status_name(r.status), r.message.clone())
+            });
         }
         let exited_ok = matches!(o.exit, ExitKind::Exited { code: 0 });
         match t.work {
@@ -581,6 +606,31 @@ fn failures(run: &Run, tasks: &[Task], names: &[String]) -> Vec<Failure> {
     }
     out.truncate(MAX_FAILURES);
     out
+}
+
+fn quarantine_rows(run: &Run, tasks: &[Task]) -> Vec<QuarantineRow> {
+    let mut failed: BTreeMap<&str, u32> = BTreeMap::new();
+    let shard_results = tasks
+        .iter()
+        .filter(|t| matches!(t.work, Work::Shard(_)))
+        .filter_map(|t| t.outcome.as_ref())
+        .flat_map(|o| &o.results);
+    for r in shard_results.filter(|r| r.status.is_failure()) {
+        if let Some(entry) = quarantine::covering(&run.quarantine, &r.id) {
+            *failed.entry(entry.test.as_str()).or_default() += 1;
+        }
+    }
+    run.quarantine
+        .iter()
+        .map(|e| QuarantineRow {
+            test: e.test.clone(),
+            reason: e.reason.clone(),
+            by: e.by.clone(),
+            since_ms: e.since_ms,
+            since: crate::units::utc(e.since_ms),
+            failed_here: failed.get(e.test.as_str()).copied().unwrap_or(0),
+        })
+        .collect()
 }
 
 /// The log lines about `test`: from the last line that names it, else the tail.

@@ -67,12 +67,15 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
             tests_failed: 1,
             tests_skipped: 0,
             tasks_lost: 0,
+            tests_excused: 0,
         },
         failed_tests: vec!["unit u2".into()],
         selection: Default::default(),
         patch: None,
         tree: String::new(),
         submission: String::new(),
+        quarantine: Vec::new(),
+        excused: Vec::new(),
     }
 }
 

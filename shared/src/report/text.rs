@@ -126,10 +126,14 @@ pub fn run_text(r: &RunReport) -> String {
         for f in &r.failures {
             let _ = writeln!(
                 o,
-                "  {} {} [{}] {} (shard {} on {})",
+                "  {} {} [{}{}] {} (shard {} on {})",
                 f.job_name,
                 f.test.as_deref().unwrap_or("(no test)"),
                 f.status,
+                f.quarantined
+                    .as_ref()
+                    .map(|e| format!(", quarantined as {e}: did not count"))
+                    .unwrap_or_default(),
                 f.message.lines().next().unwrap_or(""),
                 f.task_id,
                 f.agent
@@ -137,6 +141,25 @@ pub fn run_text(r: &RunReport) -> String {
             for line in f.log_excerpt.lines() {
                 let _ = writeln!(o, "    | {line}");
             }
+        }
+    }
+    if !r.quarantine.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nquarantined ({}; they ran, their failures did not count):",
+            r.quarantine.len()
+        );
+        for q in &r.quarantine {
+            let why = if q.reason.is_empty() {
+                "no reason given"
+            } else {
+                &q.reason
+            };
+            let _ = writeln!(
+                o,
+                "  {}  since {} by {}: {why}; failed here {}",
+                q.test, q.since, q.by, q.failed_here
+            );
         }
     }
     improvements(&mut o, &r.improvements);

@@ -89,6 +89,7 @@ pub fn run_page(r: &RunReport, links: &Links) -> String {
     b.push_str(&agents_section(r));
     b.push_str(&slowest_section(r));
     b.push_str(&failures_section(r));
+    b.push_str(&quarantine_section(r));
     let header = format!(
         r#"<h1>Run {} — {} {}</h1><div class="sub">project {} · {} mode · submitted by {} · in {} · {}</div>"#,
         esc(&r.run_id),
@@ -250,6 +251,34 @@ fn slowest_section(r: &RunReport) -> String {
     b
 }
 
+/// The project's quarantined tests: since when, why, and what they excused here.
+fn quarantine_section(r: &RunReport) -> String {
+    if r.quarantine.is_empty() {
+        return String::new();
+    }
+    let mut b = format!(
+        r#"<section id="quarantine"><h2>Quarantined ({})</h2><p class="muted">These still ran and reported; their failures did not fail the run.</p><table><tr><th>test</th><th>since</th><th>by</th><th>reason</th><th>failed here</th></tr>"#,
+        figure(
+            "quarantined",
+            r.quarantine.len() as f64,
+            &r.quarantine.len().to_string()
+        )
+    );
+    for q in &r.quarantine {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            esc(&q.test),
+            esc(&q.since),
+            esc(&q.by),
+            esc(&q.reason),
+            q.failed_here
+        );
+    }
+    b.push_str("</table></section>");
+    b
+}
+
 fn failures_section(r: &RunReport) -> String {
     let mut b = format!(
         r#"<section id="failures"><h2>Failures ({})</h2>"#,
@@ -264,7 +293,10 @@ fn failures_section(r: &RunReport) -> String {
             r#"<div class="failure"><b>{}</b> {} <span class="verdict failed">{}</span> <span class="muted">shard {} on {} · log {}</span><div>{}</div><pre>{}</pre></div>"#,
             esc(&f.job_name),
             esc(f.test.as_deref().unwrap_or("(no test)")),
-            esc(&f.status),
+            match &f.quarantined {
+                Some(entry) => format!("{} · quarantined ({}): did not count", esc(&f.status), esc(entry)),
+                None => esc(&f.status),
+            },
             esc(&f.task_id),
             esc(&f.agent),
             esc(&f.log_path),
