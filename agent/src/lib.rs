@@ -12,6 +12,7 @@ pub mod cgroup;
 pub mod executor;
 pub mod image;
 pub mod install;
+mod log_ship;
 pub mod namespace;
 pub mod phpunit;
 pub mod process;

@@ -74,11 +74,21 @@ impl Runner {
         }
     }
 
+    /// The directory of a task attempt: its log, scratch space and results.
+    fn task_dir(&self, task_id: &str, attempt: u32) -> PathBuf {
+        self.work_dir.join("tasks").join(format!("{task_id}-a{attempt}"))
+    }
+
+    /// Where a task attempt's log is written while it runs.
+    pub fn log_path(&self, task_id: &str, attempt: u32) -> PathBuf {
+        self.task_dir(task_id, attempt).join("log.txt")
+    }
+
     /// Runs the task; `stop` cancelled kills what runs and starts nothing more.
     pub async fn run(&self, spec: &TaskSpec, attempt: u32, stop: &CancellationToken) -> TaskOutcome {
         let prepare_started = Instant::now();
-        let dir = self.work_dir.join("tasks").join(format!("{}-a{attempt}", spec.task_id));
-        let log = dir.join("log.txt");
+        let dir = self.task_dir(&spec.task_id, attempt);
+        let log = self.log_path(&spec.task_id, attempt);
         let mut project = PathBuf::from(&spec.project_dir);
         let mut outcome = self.empty_outcome();
         outcome.log_path = log.display().to_string();

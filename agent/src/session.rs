@@ -81,7 +81,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) {
     tasks.wait().await;
 }
 
-async fn connect(url: &str) -> Result<AgentServiceClient<Channel>, String> {
+pub(crate) async fn connect(url: &str) -> Result<AgentServiceClient<Channel>, String> {
     let channel = Channel::from_shared(url.to_string())
         .map_err(|e| format!("bad coordinator address `{url}`: {e}"))?
         .connect_timeout(Duration::from_secs(2))
@@ -245,7 +245,22 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
             let _slot = shared.slots.acquire().await.expect("semaphore never closes");
             tracing::info!(task = %task_id, job = %spec.job_name, "running");
             let started_ns = now_ms() * 1_000_000;
+            let finished = CancellationToken::new();
+            let shipment = crate::log_ship::Shipment {
+                agent_id: shared.config.id.clone(),
+                task_id: task_id.clone(),
+                attempt: assignment.attempt,
+                path: shared.config.runner.log_path(&task_id, assignment.attempt),
+            };
+            let leader = {
+                let shared = shared.clone();
+                move || shared.current()
+            };
+            let shipper = tokio::spawn(crate::log_ship::ship(shipment, leader, finished.clone()));
             let outcome = shared.config.runner.run(&spec, assignment.attempt, &stop).await;
+            // The log's end before the report, so a follower of the log sees all of it.
+            finished.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), shipper).await;
             if let Some(exporter) = &shared.exporter {
                 exporter.send(crate::telemetry::agent_spans(
                     &shared.config.id,

@@ -37,6 +37,9 @@ pub enum Command {
     /// do not fail runs accepted from then on.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// A task's log, in order as its agent writes it; `-f` follows it while the task
+    /// runs. Without TASK: every task of the run, each line prefixed with its task.
+    Logs(LogsArgs),
     /// Show runs, agents and the queue.
     Status(StatusArgs),
     /// Where a run's time went (`farm report RUN`), or a project's (`--profile`).
@@ -340,6 +343,13 @@ pub struct CoordinatorArgs {
     /// The raft tick (elections after 10 ticks, heartbeats every 2).
     #[arg(long, default_value = "100ms", value_parser = duration)]
     pub raft_tick: Duration,
+    /// Bytes of each task attempt's log the leader keeps for `farm logs` (what
+    /// comes past it is counted and dropped; the agent keeps the whole log).
+    #[arg(long, default_value = "16MiB", value_parser = testfarm_shared::units::parse_bytes)]
+    pub log_cap: u64,
+    /// Task logs kept under DATA_DIR/logs; the oldest are deleted past it.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_logs: usize,
     #[command(flatten)]
     pub timing: TimingArgs,
 }
@@ -462,6 +472,22 @@ pub enum QuarantineCommand {
         #[arg(long, default_value = "http://127.0.0.1:7700")]
         coordinator: String,
     },
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    pub run_id: String,
+    /// A task of the run: `r12.j0.s3`, or `j0.s3` (see `farm report RUN`).
+    pub task: Option<String>,
+    /// Keep following: the log as it grows, until the task ends (without TASK: every
+    /// task as it starts, until the run's verdict).
+    #[arg(short, long)]
+    pub follow: bool,
+    /// The attempt whose log to show (default: the latest).
+    #[arg(long)]
+    pub attempt: Option<u32>,
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    pub coordinator: String,
 }
 
 #[derive(Args)]

@@ -25,6 +25,7 @@ use crate::submit::{channel, coordinator_url, first_answering, with_limits};
 pub const FAILOVER_WINDOW: Duration = Duration::from_secs(60);
 
 /// The coordinators a client can reach, the one in use first.
+#[derive(Clone)]
 pub struct Members {
     urls: Vec<String>,
     current: usize,
@@ -95,7 +96,7 @@ fn peer_addrs(json: &str) -> Vec<String> {
 
 /// Whether a failed call says the member is gone or cannot answer now — another
 /// member may — rather than that the request is wrong.
-fn member_lost(status: &tonic::Status, resumed: bool) -> bool {
+pub fn member_lost(status: &tonic::Status, resumed: bool) -> bool {
     use tonic::Code::*;
     match status.code() {
         Unavailable | Unknown | Internal | Cancelled | DeadlineExceeded | Aborted | ResourceExhausted => true,

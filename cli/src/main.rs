@@ -7,6 +7,7 @@ mod cluster;
 mod error;
 mod follow;
 mod image;
+mod logs;
 mod quarantine;
 mod report;
 mod repos;
@@ -44,6 +45,7 @@ fn main() {
             Command::Drain(a) => submit::drain_command(a).await,
             Command::Rerun(a) => submit::rerun_command(a).await,
             Command::Quarantine(c) => quarantine::quarantine_command(c).await,
+            Command::Logs(a) => logs::logs_command(a).await,
             Command::Status(a) => submit::status_command(a).await,
             Command::Report(a) => report::report_command(a).await,
             Command::Cluster(c) => cluster::cluster(c).await,

@@ -58,6 +58,10 @@ pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
     config.join = args.join;
     config.snapshot_every = args.snapshot_every;
     config.raft_tick = args.raft_tick;
+    config.logs = testfarm_coordinator::logs::LogConfig {
+        cap: args.log_cap,
+        max_logs: args.max_logs,
+    };
     let http = match &args.http {
         Some(addr) => {
             let l = TcpListener::bind(addr)

@@ -28,16 +28,17 @@ pub struct Services {
     pub agents: Arc<Agents>,
     pub config: SchedulerConfig,
     pub max_lost: u32,
+    pub logs: Arc<crate::logs::Logs>,
 }
 
-fn internal(e: StoreError) -> Status {
+pub(crate) fn internal(e: StoreError) -> Status {
     Status::internal(e.to_string())
 }
 
 /// The metadata key that tells a client where the leader is.
 pub const LEADER_KEY: &str = "x-farm-leader";
 
-fn not_leader(leader: Option<String>) -> Status {
+pub(crate) fn not_leader(leader: Option<String>) -> Status {
     let mut status = Status::unavailable(match &leader {
         Some(addr) => format!("this coordinator is not the leader; the leader is {addr}"),
         None => "no leader is elected yet; try again".to_string(),
@@ -58,7 +59,7 @@ fn proposal(e: ProposeError) -> Status {
 
 impl Services {
     /// Agents talk to the leader only (it holds their streams and decides leases).
-    fn require_leader(&self) -> Result<(), Status> {
+    pub(crate) fn require_leader(&self) -> Result<(), Status> {
         let role = self.node.role();
         if role.is_leader {
             Ok(())
@@ -312,6 +313,14 @@ impl Farm for Services {
         Ok(Response::new(ListQuarantineReply { tests }))
     }
 
+    type WatchLogStream = ReceiverStream<Result<LogData, Status>>;
+
+    async fn watch_log(&self, request: Request<WatchLogRequest>) -> Result<Response<Self::WatchLogStream>, Status> {
+        crate::log_service::watch(self, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn drain(&self, request: Request<DrainRequest>) -> Result<Response<DrainReply>, Status> {
         let req = request.into_inner();
         let known =
@@ -552,6 +561,11 @@ impl AgentService for Services {
             crate::metrics::task_completed(&outcome, shard);
         }
         Ok(Response::new(ReportAck { applied }))
+    }
+
+    async fn append_log(&self, request: Request<LogChunk>) -> Result<Response<LogAck>, Status> {
+        self.require_leader()?;
+        crate::log_service::append(self, request.into_inner()).map(Response::new)
     }
 }
 

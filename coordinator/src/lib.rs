@@ -5,6 +5,8 @@
 
 pub mod grpc;
 pub mod http;
+pub mod log_service;
+pub mod logs;
 pub mod metrics;
 pub mod node;
 pub mod raft;
@@ -50,6 +52,8 @@ pub struct CoordinatorConfig {
     pub raft_tick: Duration,
     /// The process's Prometheus recorder, rendered at `/metrics` (None: no metrics).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Task logs kept under `DATA_DIR/logs` (`farm logs`).
+    pub logs: logs::LogConfig,
 }
 
 impl Default for CoordinatorConfig {
@@ -66,6 +70,7 @@ impl Default for CoordinatorConfig {
             snapshot_every: 10_000,
             raft_tick: Duration::from_millis(100),
             metrics: None,
+            logs: logs::LogConfig::default(),
         }
     }
 }
@@ -82,6 +87,8 @@ pub enum CoordinatorError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Logs(#[from] logs::LogError),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("the raft loop stopped on an error (its log says which); this node no longer serves")]
@@ -188,6 +195,7 @@ pub async fn serve(
         agents,
         config: sched_config,
         max_lost: config.max_lost,
+        logs: Arc::new(logs::Logs::open(config.data_dir.join("logs"), config.logs.clone())?),
     };
     let result = tonic::transport::Server::builder()
         .add_service(
