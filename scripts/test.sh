@@ -34,8 +34,11 @@ if [ ${#need[@]} -gt 0 ]; then
   # The servers are started by the agents, never as system services.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
-# The JUnit test reads `farm submit --junit` files with a third-party reader.
-python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install -q junitparser
+# The JUnit test reads `farm submit --junit` files with a third-party reader; the
+# Python client test generates its stubs from farm.proto and finds the services by
+# server reflection.
+python3 -c 'import junitparser, grpc, grpc_tools, grpc_reflection' 2>/dev/null ||
+  python3 -m pip install -q junitparser grpcio grpcio-tools grpcio-reflection
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install Rust (rustup) first" >&2
   exit 2
@@ -70,3 +73,6 @@ step "benchmark: real MediaWiki core:unit, serial phpunit against the farm on 2 
 # The farm as deployed: release binaries. FARM_BENCH_ROUNDS=5 for the long version.
 cargo build --release -q -p testfarm-cli
 FARM_BENCH_ROUNDS=${FARM_BENCH_ROUNDS:-2} cargo bench -p testfarm-integration --bench mediawiki
+
+step "deploy: systemd units and the compose cluster (3 coordinators, 2 agents, Prometheus)"
+FARM_BIN=target/release/farm scripts/test-compose.sh

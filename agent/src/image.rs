@@ -283,7 +283,7 @@ async fn debootstrap(
     }
     args.push(def.suite.clone());
     args.push(partial.display().to_string());
-    args.push(def.mirror.clone());
+    args.push(mirror_of(def));
     progress(BuildEvent::Step(format!("debootstrap {}", args.join(" "))));
 
     let mut child = tokio::process::Command::new("debootstrap")
@@ -378,6 +378,27 @@ async fn debootstrap(
 }
 
 /// debootstrap's per-package lines: "I: Retrieving libc6 2.36-9+deb12u4", ...
+/// The mirror an image is built from: its definition's, else this machine's own apt
+/// source (the archive the site already reaches and trusts), else Debian's default.
+pub fn mirror_of(def: &ImageDef) -> String {
+    if let Some(mirror) = &def.mirror {
+        return mirror.clone();
+    }
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
+    let mut parts: Vec<PathBuf> = fs::read_dir("/etc/apt/sources.list.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "list" || x == "sources"))
+        .collect();
+    parts.sort();
+    files.extend(parts);
+    let texts: Vec<String> = files.iter().filter_map(|f| fs::read_to_string(f).ok()).collect();
+    testfarm_shared::image::apt_mirror(texts.iter().map(String::as_str))
+        .unwrap_or_else(|| testfarm_shared::image::DEFAULT_MIRROR.to_string())
+}
+
 fn package_phase(line: &str) -> Option<&'static str> {
     let rest = line.strip_prefix("I: ")?;
     let phases = [

@@ -5,6 +5,7 @@
 //! infrastructure failure that says so, which the coordinator retries and, past its
 //! limit, ends the run with.
 
+use testfarm_proto as wire;
 use testfarm_shared::task::{ExitKind, TaskOutcome};
 
 /// Kept of a test's message or the log tail when a report must shrink.
@@ -13,25 +14,27 @@ const CUT_TO: usize = 4096;
 /// Room left for the request's other fields and gRPC's framing.
 const HEADROOM: usize = 64 << 10;
 
-/// The largest outcome JSON a report may carry.
+/// The largest encoded outcome a report may carry.
 pub fn limit() -> usize {
     testfarm_proto::MAX_MESSAGE_BYTES - HEADROOM
 }
 
-/// The outcome's JSON, made to fit in `limit` bytes as the module says.
-pub fn fit(outcome: &mut TaskOutcome, limit: usize) -> String {
-    let json = encode(outcome);
-    if json.len() <= limit {
-        return json;
+/// The outcome as the wire carries it, made to fit in `limit` bytes as the module
+/// says.
+pub fn fit(outcome: &mut TaskOutcome, limit: usize) -> wire::TaskOutcome {
+    let message = encode(outcome);
+    let size = |m: &wire::TaskOutcome| prost::Message::encoded_len(m);
+    if size(&message) <= limit {
+        return message;
     }
-    let full = json.len();
+    let full = size(&message);
     for r in &mut outcome.results {
         cut(&mut r.message);
     }
     cut(&mut outcome.log_tail);
-    let json = encode(outcome);
-    if json.len() <= limit {
-        return json;
+    let message = encode(outcome);
+    if size(&message) <= limit {
+        return message;
     }
     let count = outcome.results.len();
     outcome.results.clear();
@@ -46,9 +49,8 @@ pub fn fit(outcome: &mut TaskOutcome, limit: usize) -> String {
     encode(outcome)
 }
 
-fn encode(outcome: &TaskOutcome) -> String {
-    // A TaskOutcome is plain data (strings, numbers, maps with string keys).
-    serde_json::to_string(outcome).unwrap_or_else(|e| format!("{{\"unencodable\":\"{e}\"}}"))
+fn encode(outcome: &TaskOutcome) -> wire::TaskOutcome {
+    outcome.into()
 }
 
 fn cut(text: &mut String) {
@@ -85,16 +87,17 @@ mod tests {
     fn a_report_that_fits_is_untouched() {
         let mut o = outcome(3, 10);
         let before = o.clone();
-        let json = fit(&mut o, 1 << 20);
+        let message = fit(&mut o, 1 << 20);
         assert_eq!(o, before);
-        assert_eq!(json, serde_json::to_string(&before).unwrap());
+        assert_eq!(TaskOutcome::try_from(message).unwrap(), before);
     }
 
     #[test]
     fn long_messages_are_cut_first_and_every_result_stays() {
         let mut o = outcome(20, 50_000);
-        let json = fit(&mut o, 200_000);
-        assert!(json.len() <= 200_000, "{}", json.len());
+        let message = fit(&mut o, 200_000);
+        let len = prost::Message::encoded_len(&message);
+        assert!(len <= 200_000, "{len}");
         assert_eq!(o.results.len(), 20);
         assert!(o.results[0].message.contains("more bytes cut"));
         assert_eq!(o.exit, ExitKind::Exited { code: 1 });
@@ -103,8 +106,8 @@ mod tests {
     #[test]
     fn a_report_too_big_even_cut_fails_the_shard_and_says_why() {
         let mut o = outcome(5_000, 10);
-        let json = fit(&mut o, 10_000);
-        assert!(json.len() <= 10_000);
+        let message = fit(&mut o, 10_000);
+        assert!(prost::Message::encoded_len(&message) <= 10_000);
         assert!(o.results.is_empty());
         match &o.exit {
             ExitKind::Infrastructure { message } => {

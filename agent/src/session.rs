@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use testfarm_proto::agent_service_client::AgentServiceClient;
+use testfarm_proto::convert::ConvertError;
 use testfarm_proto::{HeartbeatRequest, LeaseRequest, RegisterRequest, TaskAssignment, TaskReport};
 use testfarm_shared::task::{ExitKind, TaskSpec};
 use tokio::sync::Semaphore;
@@ -240,7 +241,11 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
     };
     crate::telemetry::slots(shared.config.slots, busy);
     let mut trace_parent = String::new();
-    let outcome = match serde_json::from_str::<TaskSpec>(&assignment.spec_json) {
+    let spec = assignment.spec.clone().ok_or_else(|| ConvertError {
+        field: "spec".into(),
+        problem: "missing".into(),
+    });
+    let outcome = match spec.and_then(TaskSpec::try_from) {
         Ok(spec) => {
             let _slot = shared.slots.acquire().await.expect("semaphore never closes");
             tracing::info!(task = %task_id, job = %spec.job_name, "running");
@@ -311,7 +316,7 @@ async fn report(
             agent_id: shared.config.id.clone(),
             task_id: task_id.into(),
             attempt,
-            outcome_json: crate::report_size::fit(&mut outcome, crate::report_size::limit()),
+            outcome: Some(crate::report_size::fit(&mut outcome, crate::report_size::limit())),
         };
         // Any coordinator takes a report (followers forward it to the leader).
         let result = match connect(&shared.current()).await {

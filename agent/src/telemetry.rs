@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::Router;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
-use testfarm_shared::task::{ExitKind, TaskOutcome, TaskSpec, TestStatus};
+use testfarm_shared::task::{ExitKind, TaskOutcome, TaskSpec};
 use testfarm_shared::trace::{parse_traceparent, span_id, SpanRecord};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -31,16 +31,7 @@ pub fn task_finished(outcome: &TaskOutcome, discover: bool) {
         histogram!("farm_agent_task_peak_memory_bytes", "kind" => kind).record(outcome.usage.peak_memory_bytes as f64);
     }
     for r in &outcome.results {
-        let status = match r.status {
-            TestStatus::Passed => "passed",
-            TestStatus::Failed => "failed",
-            TestStatus::Error => "error",
-            TestStatus::Skipped => "skipped",
-            TestStatus::Missing => "missing",
-            TestStatus::TimedOut => "timed_out",
-            TestStatus::MemoryLimit => "memory_limit",
-        };
-        counter!("farm_agent_tests_total", "status" => status).increment(1);
+        counter!("farm_agent_tests_total", "status" => r.status.as_str()).increment(1);
     }
 }
 

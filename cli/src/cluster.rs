@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use testfarm_proto::raft_service_client::RaftServiceClient;
-use testfarm_proto::{ClusterStatusRequest, MembershipRequest};
+use testfarm_proto::{ClusterStatusReply, ClusterStatusRequest, MembershipRequest};
 use tonic::transport::Channel;
 
 use crate::args::ClusterCommand;
@@ -15,14 +15,22 @@ async fn client(url: &str) -> Result<RaftServiceClient<Channel>, CliError> {
     ))
 }
 
-async fn role(url: &str) -> Result<serde_json::Value, CliError> {
-    let json = client(url)
+async fn role(url: &str) -> Result<ClusterStatusReply, CliError> {
+    Ok(client(url)
         .await?
         .cluster_status(ClusterStatusRequest {})
         .await?
-        .into_inner()
-        .json;
-    serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(e.to_string()))
+        .into_inner())
+}
+
+/// One member's line of `farm cluster status --json`: its view, or why it has none.
+#[derive(serde::Serialize)]
+struct Row {
+    addr: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<ClusterStatusReply>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
@@ -34,9 +42,7 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
             for url in coordinator.split(',') {
                 match role(url).await {
                     Ok(r) => {
-                        for (id, addr) in r["peers"].as_object().into_iter().flatten() {
-                            members.insert(id.parse::<u64>().unwrap_or(0), addr.as_str().unwrap_or("").to_string());
-                        }
+                        members.extend(r.peers);
                         break;
                     }
                     Err(e) => last_error = Some(e),
@@ -47,37 +53,39 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
             }
             let mut rows = Vec::new();
             for (id, addr) in &members {
-                let row = match role(addr).await {
-                    Ok(r) => r,
-                    Err(e) => serde_json::json!({ "id": id, "addr": addr, "error": e.to_string() }),
+                let (status, error) = match role(addr).await {
+                    Ok(r) => (Some(r), None),
+                    Err(e) => (None, Some(e.to_string())),
                 };
-                rows.push((id, addr.clone(), row));
+                rows.push((
+                    *id,
+                    Row {
+                        addr: addr.clone(),
+                        status,
+                        error,
+                    },
+                ));
             }
             if json {
-                let all: Vec<_> = rows
-                    .iter()
-                    .map(|(_, addr, r)| serde_json::json!({ "addr": addr, "status": r }))
-                    .collect();
-                println!("{}", serde_json::Value::Array(all));
+                let all: Vec<&Row> = rows.iter().map(|(_, r)| r).collect();
+                let text = serde_json::to_string(&all).map_err(|e| CliError::Infrastructure(e.to_string()))?;
+                println!("{text}");
                 return Ok(());
             }
             println!(
                 "{:<4} {:<22} {:<9} {:>6} {:>7} {:>8} {:>8} {:>9}",
                 "id", "address", "role", "leader", "term", "commit", "applied", "log"
             );
-            for (id, addr, r) in rows {
-                if r.get("error").is_some() {
-                    println!("{id:<4} {addr:<22} unreachable: {}", r["error"].as_str().unwrap_or(""));
+            for (id, row) in rows {
+                let addr = &row.addr;
+                let Some(r) = row.status else {
+                    println!("{id:<4} {addr:<22} unreachable: {}", row.error.unwrap_or_default());
                     continue;
-                }
-                let role = if r["is_leader"].as_bool() == Some(true) {
-                    "leader"
-                } else {
-                    "follower"
                 };
+                let role = if r.is_leader { "leader" } else { "follower" };
                 println!(
                     "{id:<4} {addr:<22} {role:<9} {:>6} {:>7} {:>8} {:>8} {:>4}..{}",
-                    r["leader_id"], r["term"], r["commit"], r["applied"], r["log_first"], r["log_last"]
+                    r.leader_id, r.term, r.commit, r.applied, r.log_first, r.log_last
                 );
             }
             Ok(())
@@ -97,10 +105,10 @@ async fn change(url: &str, change: &str, id: u64, addr: String) -> Result<(), Cl
         })
         .await?
         .into_inner();
-    if reply.error {
+    if !reply.error.is_empty() {
         return Err(CliError::Infrastructure(format!(
             "membership change failed: {}",
-            reply.applied_json
+            reply.error
         )));
     }
     println!("node {id}: {change} committed");

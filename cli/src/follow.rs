@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use testfarm_proto::farm_client::FarmClient;
 use testfarm_proto::raft_service_client::RaftServiceClient;
-use testfarm_proto::{ClusterStatusRequest, GetRunRequest, RunEvent, SubmitRequest, WatchRunRequest};
+use testfarm_proto::{
+    ClusterStatusReply, ClusterStatusRequest, GetRunRequest, RunEvent, SubmitRequest, WatchRunRequest,
+};
+use testfarm_shared::model::RunRecord;
 use tonic::transport::Channel;
 
 use crate::error::CliError;
@@ -47,7 +50,7 @@ impl Members {
             .cluster_status(ClusterStatusRequest {})
             .await
         {
-            for addr in peer_addrs(&reply.into_inner().json).iter().map(|a| coordinator_url(a)) {
+            for addr in peer_addrs(&reply.into_inner()).iter().map(|a| coordinator_url(a)) {
                 if !urls.contains(&addr) {
                     urls.push(addr);
                 }
@@ -82,16 +85,21 @@ impl Members {
     }
 }
 
-/// The members' addresses in a ClusterStatus reply (`peers`: id → address).
-fn peer_addrs(json: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Status {
-        #[serde(default)]
-        peers: std::collections::BTreeMap<String, String>,
-    }
-    serde_json::from_str::<Status>(json)
-        .map(|s| s.peers.into_values().filter(|a| !a.is_empty()).collect())
-        .unwrap_or_default()
+/// The members' addresses in a ClusterStatus reply, by id.
+fn peer_addrs(reply: &ClusterStatusReply) -> Vec<String> {
+    let mut peers: Vec<(&u64, &String)> = reply.peers.iter().filter(|(_, a)| !a.is_empty()).collect();
+    peers.sort();
+    peers.into_iter().map(|(_, a)| a.clone()).collect()
+}
+
+/// The record of a run (GetRun), in the domain's types.
+pub async fn get_record(client: &mut FarmClient<Channel>, run_id: &str) -> Result<RunRecord, tonic::Status> {
+    let reply = client
+        .get_run(GetRunRequest { run_id: run_id.into() })
+        .await?
+        .into_inner();
+    testfarm_proto::convert::run::from_record(reply)
+        .map_err(|e| tonic::Status::internal(format!("the coordinator's record of {run_id} does not read: {e}")))
 }
 
 /// Whether a failed call says the member is gone or cannot answer now — another
@@ -144,13 +152,13 @@ pub async fn submit(
 }
 
 /// Follows `run_id` to its verdict through `members`, starting with `client` (left
-/// connected to the member that answered last); returns the final run record (JSON).
+/// connected to the member that answered last); returns the final run record.
 pub async fn follow(
     members: &mut Members,
     client: &mut FarmClient<Channel>,
     run_id: &str,
     quiet: bool,
-) -> Result<serde_json::Value, CliError> {
+) -> Result<RunRecord, CliError> {
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -193,11 +201,8 @@ pub async fn follow(
     bar.finish_and_clear();
     let deadline = Instant::now() + FAILOVER_WINDOW;
     loop {
-        match client.get_run(GetRunRequest { run_id: run_id.into() }).await {
-            Ok(reply) => {
-                return serde_json::from_str(&reply.into_inner().json)
-                    .map_err(|e| CliError::Infrastructure(format!("bad run record: {e}")))
-            }
+        match get_record(client, run_id).await {
+            Ok(record) => return Ok(record),
             Err(status) if member_lost(&status, true) && Instant::now() < deadline => {
                 *client = resume(members, &bar, run_id, status.message(), quiet).await?;
             }
@@ -259,11 +264,17 @@ mod tests {
 
     #[test]
     fn peers_are_read_from_the_cluster_status() {
-        let json = r#"{"id":1,"peers":{"1":"127.0.0.1:7001","2":"127.0.0.1:7002","3":""}}"#;
-        let mut addrs = peer_addrs(json);
-        addrs.sort();
-        assert_eq!(addrs, ["127.0.0.1:7001", "127.0.0.1:7002"]);
-        assert!(peer_addrs("not json").is_empty());
+        let reply = ClusterStatusReply {
+            peers: [
+                (2, "127.0.0.1:7002".into()),
+                (1, "127.0.0.1:7001".into()),
+                (3, String::new()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        assert_eq!(peer_addrs(&reply), ["127.0.0.1:7001", "127.0.0.1:7002"]);
+        assert!(peer_addrs(&ClusterStatusReply::default()).is_empty());
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::files::{list_images, load_image};
 use indicatif::{ProgressBar, ProgressStyle};
 use testfarm_agent::image::{self, BuildEvent, ImageCache};
-use testfarm_shared::image::{list_images, load_image};
 
 use crate::args::{ImageArgs, ImageCommand};
 use crate::error::CliError;

@@ -9,14 +9,14 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use testfarm_proto::farm_client::FarmClient;
-use testfarm_proto::{GetRunRequest, WatchLogRequest};
+use testfarm_proto::WatchLogRequest;
 use testfarm_shared::model::{Run, Task};
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 use crate::args::LogsArgs;
 use crate::error::CliError;
-use crate::follow::{member_lost, Members, FAILOVER_WINDOW};
+use crate::follow::{get_record, member_lost, Members, FAILOVER_WINDOW};
 
 /// Where a follower's bytes go: straight to stdout (one task), or as whole lines
 /// with the task's prefix to one printer (several at once).
@@ -185,19 +185,10 @@ impl Follower {
 
     /// The run and its tasks, from any member.
     async fn record(&mut self, run_id: &str) -> Result<(Run, Vec<Task>), CliError> {
-        #[derive(serde::Deserialize)]
-        struct Record {
-            run: Run,
-            tasks: Vec<Task>,
-        }
         let deadline = Instant::now() + FAILOVER_WINDOW;
         loop {
-            match self.client.get_run(GetRunRequest { run_id: run_id.into() }).await {
-                Ok(reply) => {
-                    let record: Record = serde_json::from_str(&reply.into_inner().json)
-                        .map_err(|e| CliError::Infrastructure(format!("bad run record: {e}")))?;
-                    return Ok((record.run, record.tasks));
-                }
+            match get_record(&mut self.client, run_id).await {
+                Ok(record) => return Ok((record.run, record.tasks)),
                 Err(status) if member_lost(&status, false) && Instant::now() < deadline => {
                     self.client = self.members.reconnect(deadline).await?;
                 }

@@ -5,6 +5,7 @@ mod args;
 mod capacity;
 mod cluster;
 mod error;
+mod files;
 mod follow;
 mod image;
 mod logs;

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use testfarm_proto::farm_client::FarmClient;
-use testfarm_proto::{GetProfileRequest, GetRunRequest, StatusRequest};
-use testfarm_shared::model::{Run, Task};
+use testfarm_proto::{GetProfileRequest, StatusRequest};
 use testfarm_shared::report::profile::ProfileReport;
 use testfarm_shared::report::run::RunReport;
 use testfarm_shared::report::{improve, text};
@@ -45,15 +44,8 @@ pub async fn report_command(args: ReportArgs) -> Result<(), CliError> {
 
 /// Slot counts of the agents registered with the coordinator.
 async fn agent_slots(client: &mut FarmClient<Channel>) -> Result<BTreeMap<String, u32>, CliError> {
-    let json = client.status(StatusRequest {}).await?.into_inner().json;
-    let status: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(format!("bad status reply: {e}")))?;
-    Ok(status["agents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| Some((a["id"].as_str()?.to_string(), a["slots"].as_u64()? as u32)))
-        .collect())
+    let status = client.status(StatusRequest {}).await?.into_inner();
+    Ok(status.agents.into_iter().map(|a| (a.id, a.slots)).collect())
 }
 
 /// The project's profile report; None if the coordinator has nothing for it.
@@ -74,9 +66,9 @@ pub async fn profile_rows(
         max_rows,
     };
     match client.get_profile(request).await {
-        Ok(reply) => serde_json::from_str(&reply.into_inner().json)
+        Ok(reply) => ProfileReport::try_from(reply.into_inner())
             .map(Some)
-            .map_err(|e| CliError::Infrastructure(format!("bad profile report: {e}"))),
+            .map_err(|e| CliError::Infrastructure(format!("the coordinator's profile report does not read: {e}"))),
         Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
         Err(status) => Err(status.into()),
     }
@@ -89,18 +81,7 @@ pub async fn run_report(
     run_id: &str,
     slots: &BTreeMap<String, u32>,
 ) -> Result<RunReport, CliError> {
-    #[derive(serde::Deserialize)]
-    struct Record {
-        run: Run,
-        tasks: Vec<Task>,
-    }
-    let json = client
-        .get_run(GetRunRequest { run_id: run_id.into() })
-        .await?
-        .into_inner()
-        .json;
-    let record: Record =
-        serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(format!("bad run record: {e}")))?;
+    let record = crate::follow::get_record(client, run_id).await?;
     let mut report = RunReport::build(&record.run, &record.tasks, slots);
     let profile = profile(client, &record.run.pipeline.project).await?;
     report.improvements = improve::rank(Some(&report), profile.as_ref());

@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::files::load_pipeline;
 use testfarm_proto::farm_client::FarmClient;
 use testfarm_proto::{CancelRequest, DrainRequest, RerunRequest, StatusRequest, SubmitRequest};
-use testfarm_shared::config::load_pipeline;
+use testfarm_shared::model::{RunRecord, Verdict};
 use tonic::transport::Channel;
 
 use crate::args::{CancelArgs, DrainArgs, RerunArgs, RunArgs, StatusArgs, SubmitArgs, WatchArgs};
@@ -110,9 +111,7 @@ pub async fn submit(
     pipeline: &Path,
     run: &RunArgs,
 ) -> Result<String, CliError> {
-    let parsed = load_pipeline(pipeline)?;
-    let text = std::fs::read_to_string(pipeline)
-        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", pipeline.display())))?;
+    let (parsed, text) = load_pipeline(pipeline)?;
     let project_dir = match &run.project_dir {
         Some(dir) if !dir.is_dir() => {
             return Err(CliError::Usage(format!(
@@ -196,16 +195,11 @@ pub async fn submit(
         changed_files,
         repos: run.ext.clone(),
         test_filter: run.filter.clone().unwrap_or_default(),
-        repo_requires_json: if requires.is_empty() {
-            String::new()
-        } else {
-            serde_json::to_string(&requires).expect("a map of strings")
-        },
-        repo_commits_json: if commits.is_empty() {
-            String::new()
-        } else {
-            serde_json::to_string(&commits).expect("a map of strings")
-        },
+        repo_requires: requires
+            .into_iter()
+            .map(|(repo, names)| (repo, testfarm_proto::Names { names }))
+            .collect(),
+        repo_commits: commits.into_iter().collect(),
         patch: patch_text,
         tree_fingerprint: tree,
         static_pick,
@@ -215,15 +209,14 @@ pub async fn submit(
 }
 
 /// Turns a finished run record into the command's result.
-pub fn verdict(record: &serde_json::Value) -> Result<(), CliError> {
-    let run = &record["run"];
-    let run_id = run["id"].as_str().unwrap_or("?").to_string();
-    let message = run["message"].as_str().unwrap_or("").to_string();
-    match run["verdict"].as_str() {
-        Some("passed") => Ok(()),
-        Some("failed") => Err(CliError::TestsFailed { run_id, message }),
-        Some("cancelled") => Err(CliError::Infrastructure(format!("run {run_id} was {message}"))),
-        _ => Err(CliError::Infrastructure(format!(
+pub fn verdict(record: &RunRecord) -> Result<(), CliError> {
+    let run = &record.run;
+    let (run_id, message) = (run.id.clone(), run.message.clone());
+    match run.verdict {
+        Some(Verdict::Passed) => Ok(()),
+        Some(Verdict::Failed) => Err(CliError::TestsFailed { run_id, message }),
+        Some(Verdict::Cancelled) => Err(CliError::Infrastructure(format!("run {run_id} was {message}"))),
+        Some(Verdict::Error) | None => Err(CliError::Infrastructure(format!(
             "run {run_id} ended in error: {message}"
         ))),
     }
@@ -328,11 +321,8 @@ pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
 }
 
 /// Writes the finished run as JUnit XML to `path` (`--junit`).
-pub fn write_junit(record: &serde_json::Value, path: &std::path::Path) -> Result<(), CliError> {
-    // Read in place: a gate run's record holds ~20,000 results, not worth a copy.
-    let typed = <testfarm_shared::capacity::replay::RunRecord as serde::Deserialize>::deserialize(record)
-        .map_err(|e| CliError::Infrastructure(format!("the coordinator's run record does not read: {e}")))?;
-    let xml = testfarm_shared::junit_out::run_junit(&typed.run, &typed.tasks);
+pub fn write_junit(record: &RunRecord, path: &std::path::Path) -> Result<(), CliError> {
+    let xml = testfarm_shared::junit_out::run_junit(&record.run, &record.tasks);
     std::fs::write(path, xml)
         .map_err(|e| CliError::Infrastructure(format!("cannot write the JUnit file {}: {e}", path.display())))
 }
@@ -351,7 +341,8 @@ async fn finish(
         write_junit(&record, path)?;
     }
     if json {
-        println!("{record}");
+        let text = serde_json::to_string(&record).map_err(|e| CliError::Infrastructure(e.to_string()))?;
+        println!("{text}");
     } else {
         print!("{}", crate::up::summary(&record));
     }
@@ -360,73 +351,59 @@ async fn finish(
 
 pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
     let mut client = connect(&args.coordinator).await?;
-    let json = client.status(StatusRequest {}).await?.into_inner().json;
+    let status = client.status(StatusRequest {}).await?.into_inner();
     if args.json {
-        println!("{json}");
+        let text = serde_json::to_string(&status).map_err(|e| CliError::Infrastructure(e.to_string()))?;
+        println!("{text}");
         return Ok(());
     }
-    let status: serde_json::Value = serde_json::from_str(&json).map_err(|e| CliError::Infrastructure(e.to_string()))?;
     println!(
         "applied index {}   queued tasks {}",
-        status["applied_index"], status["queued_tasks"]
+        status.applied_index, status.queued_tasks
     );
     println!("agents:");
-    for a in status["agents"].as_array().into_iter().flatten() {
+    for a in &status.agents {
+        let labels: std::collections::BTreeMap<&String, &String> = a.labels.iter().collect();
         println!(
-            "  {:<24} slots {:<3} running {:<3} {}{}  labels {}",
-            a["id"].as_str().unwrap_or("?"),
-            a["slots"],
-            a["running"],
-            if a["connected"].as_bool() == Some(true) {
-                "connected"
-            } else {
-                "disconnected"
-            },
-            if a["drained"].as_bool() == Some(true) {
-                ", drained"
-            } else {
-                ""
-            },
-            a["labels"]
+            "  {:<24} slots {:<3} running {:<3} {}{}  labels {labels:?}",
+            a.id,
+            a.slots,
+            a.running,
+            if a.connected { "connected" } else { "disconnected" },
+            if a.drained { ", drained" } else { "" },
         );
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let ago = |ms: &serde_json::Value| now.saturating_sub(ms.as_u64().unwrap_or(now)) as f64 / 1000.0;
-    let leases = status["leases"].as_array().cloned().unwrap_or_default();
-    println!("leases: {}", leases.len());
-    for l in &leases {
+    let ago = |ms: u64| now.saturating_sub(ms) as f64 / 1000.0;
+    println!("leases: {}", status.leases.len());
+    for l in &status.leases {
         println!(
             "  {:<24} on {:<24} for {:>6.1}s  attempt {}",
-            l["task"].as_str().unwrap_or("?"),
-            l["agent"].as_str().unwrap_or("?"),
-            ago(&l["since_ms"]),
-            l["attempt"]
+            l.task,
+            l.agent,
+            ago(l.since_ms),
+            l.attempt
         );
     }
-    let head = status["queue_head"].as_array().cloned().unwrap_or_default();
-    println!("queue (first {} of {}):", head.len(), status["queued_tasks"]);
-    for q in &head {
-        println!(
-            "  {:<24} waiting {:>6.1}s",
-            q["task"].as_str().unwrap_or("?"),
-            ago(&q["queued_ms"])
-        );
+    println!("queue (first {} of {}):", status.queue_head.len(), status.queued_tasks);
+    for q in &status.queue_head {
+        println!("  {:<24} waiting {:>6.1}s", q.task, ago(q.queued_ms));
     }
     println!("active runs:");
-    for r in status["active_runs"].as_array().into_iter().flatten() {
-        let c = &r["counts"];
+    for r in &status.active_runs {
+        let c = r.counts.unwrap_or_default();
         println!(
             "  {:<8} {:<16} {:<6} tasks {}/{}  tests {} passed {} failed of {}",
-            r["id"].as_str().unwrap_or("?"),
-            r["pipeline"].as_str().unwrap_or("?"),
-            r["mode"].as_str().unwrap_or("?"),
-            c["tasks_done"],
-            c["tasks_total"],
-            c["tests_passed"],
-            c["tests_failed"],
-            c["tests_total"]
+            r.id,
+            r.pipeline,
+            r.mode().as_str_name().trim_start_matches("MODE_").to_lowercase(),
+            c.tasks_done,
+            c.tasks_total,
+            c.tests_passed,
+            c.tests_failed,
+            c.tests_total
         );
     }
     Ok(())

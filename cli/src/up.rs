@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use testfarm_shared::model::{Mode, RunRecord, Verdict};
+
 use crate::args::UpArgs;
 use crate::error::CliError;
 use crate::follow::{follow, Members};
@@ -124,7 +126,8 @@ async fn drive(
     std::fs::write(&html, testfarm_shared::report::html::run_page(&page, &links))
         .map_err(|e| CliError::Infrastructure(format!("cannot write {}: {e}", html.display())))?;
     if args.run.json {
-        println!("{record}");
+        let text = serde_json::to_string(&record).map_err(|e| CliError::Infrastructure(e.to_string()))?;
+        println!("{text}");
     } else {
         print!("{}", summary(&record));
         println!("report: {} (page: {})", report.display(), html.display());
@@ -133,36 +136,34 @@ async fn drive(
 }
 
 /// The human summary of a finished run record.
-pub fn summary(record: &serde_json::Value) -> String {
+pub fn summary(record: &RunRecord) -> String {
     use std::fmt::Write;
-    let run = &record["run"];
-    let tasks = record["tasks"].as_array().cloned().unwrap_or_default();
-    let c = &run["counts"];
-    let wall = run["finished_ms"]
-        .as_u64()
-        .unwrap_or(0)
-        .saturating_sub(run["accepted_ms"].as_u64().unwrap_or(0)) as f64
-        / 1000.0;
+    use testfarm_shared::quarantine;
+    let run = &record.run;
+    let c = &run.counts;
+    let wall = run.finished_ms.unwrap_or(0).saturating_sub(run.accepted_ms) as f64 / 1000.0;
+    let verdict = run.verdict.map_or("?", |v| v.as_str());
+    let mode = match run.mode {
+        Mode::Gate => "gate",
+        Mode::Check => "check",
+        Mode::Select => "select",
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nrun {} {} in {wall:.1}s: {} tests, {} passed, {} failed, {} skipped ({} mode)",
-        run["id"].as_str().unwrap_or("?"),
-        run["verdict"].as_str().unwrap_or("?").to_uppercase(),
-        c["tests_total"],
-        c["tests_passed"],
-        c["tests_failed"],
-        c["tests_skipped"],
-        run["mode"].as_str().unwrap_or("?"),
+        "\nrun {} {} in {wall:.1}s: {} tests, {} passed, {} failed, {} skipped ({mode} mode)",
+        run.id,
+        verdict.to_uppercase(),
+        c.tests_total,
+        c.tests_passed,
+        c.tests_failed,
+        c.tests_skipped,
     );
-    if let Some(trace) = record["trace_id"].as_str() {
-        let _ = writeln!(out, "  trace {trace}");
+    if !record.trace_id.is_empty() {
+        let _ = writeln!(out, "  trace {}", record.trace_id);
     }
-    let excused = c["tests_excused"].as_u64().unwrap_or(0);
-    let quarantine: Vec<testfarm_shared::quarantine::Entry> =
-        serde_json::from_value(run["quarantine"].clone()).unwrap_or_default();
-    if run["verdict"].as_str() != Some("passed") || excused > 0 {
-        let _ = writeln!(out, "  {}", run["message"].as_str().unwrap_or(""));
+    if run.verdict != Some(Verdict::Passed) || c.tests_excused > 0 {
+        let _ = writeln!(out, "  {}", run.message);
     }
     let _ = writeln!(
         out,
@@ -172,43 +173,39 @@ pub fn summary(record: &serde_json::Value) -> String {
     let mut serial = 0.0;
     let mut slowest: Vec<(f64, String)> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
-    for (i, job) in run["jobs"].as_array().into_iter().flatten().enumerate() {
-        let name = job_name(job);
+    for (i, job) in run.jobs.iter().enumerate() {
+        let name = job.spec.display_name();
         let mut busy = 0.0;
         let mut failed = 0;
-        for t in tasks.iter().filter(|t| t["job"].as_u64() == Some(i as u64)) {
-            let Some(outcome) = t["outcome"].as_object() else {
+        let outcomes = record
+            .tasks
+            .iter()
+            .filter(|t| t.job == i)
+            .filter_map(|t| t.outcome.as_ref());
+        for r in outcomes.flat_map(|o| &o.results) {
+            busy += r.duration_secs;
+            slowest.push((r.duration_secs, format!("{name} {}", r.id)));
+            if !r.status.is_failure() {
                 continue;
-            };
-            for r in outcome.get("results").and_then(|r| r.as_array()).into_iter().flatten() {
-                let secs = r["duration_secs"].as_f64().unwrap_or(0.0);
-                busy += secs;
-                slowest.push((secs, format!("{name} {}", r["id"].as_str().unwrap_or("?"))));
-                let status = r["status"].as_str().unwrap_or("");
-                if !matches!(status, "passed" | "skipped") {
-                    let id = r["id"].as_str().unwrap_or("?");
-                    if let Some(entry) = testfarm_shared::quarantine::covering(&quarantine, id) {
-                        let entry = &entry.test;
-                        failures.push(format!("{name} {id} [{status}, quarantined as {entry}: did not count]"));
-                        continue;
-                    }
-                    failed += 1;
-                    let msg = r["message"]
-                        .as_str()
-                        .unwrap_or("")
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .to_string();
-                    failures.push(format!("{name} {} [{status}] {msg}", r["id"].as_str().unwrap_or("?")));
-                }
             }
+            let status = r.status.as_str();
+            if let Some(entry) = quarantine::covering(&run.quarantine, &r.id) {
+                let entry = &entry.test;
+                failures.push(format!(
+                    "{name} {} [{status}, quarantined as {entry}: did not count]",
+                    r.id
+                ));
+                continue;
+            }
+            failed += 1;
+            let msg = r.message.lines().next().unwrap_or("");
+            failures.push(format!("{name} {} [{status}] {msg}", r.id));
         }
         serial += busy;
         let _ = writeln!(
             out,
             "  {:<32} {:>6} {:>7} {:>7} {:>8.1}s",
-            name, job["tests"], failed, job["shards"], busy
+            name, job.tests, failed, job.shards, busy
         );
     }
     if !failures.is_empty() {
@@ -230,22 +227,4 @@ pub fn summary(record: &serde_json::Value) -> String {
         );
     }
     out
-}
-
-fn job_name(job: &serde_json::Value) -> String {
-    let spec = &job["spec"];
-    let stage = spec["stage"].as_str().unwrap_or("?");
-    let cell: Vec<String> = spec["cell"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
-                .collect()
-        })
-        .unwrap_or_default();
-    if cell.is_empty() {
-        stage.to_string()
-    } else {
-        format!("{stage}[{}]", cell.join(","))
-    }
 }

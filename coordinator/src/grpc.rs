@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use testfarm_proto::agent_service_server::AgentService;
+use testfarm_proto::convert;
 use testfarm_proto::farm_server::Farm;
 use testfarm_proto::*;
 use testfarm_shared::config::{parse_pipeline, Pipeline};
@@ -117,7 +118,7 @@ impl Farm for Services {
         })?;
         let mut pipeline = pipeline;
         let selection = selection(&mut pipeline, &req, mode)?;
-        pin_commits(&mut pipeline, &req.repo_commits_json, !req.patch.is_empty())?;
+        pin_commits(&mut pipeline, &req.repo_commits, !req.patch.is_empty())?;
         let jobs = expand(&pipeline, &req.only_stages)
             .and_then(|jobs| only_cells(&pipeline, jobs, &req.only_cells))
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -326,12 +327,7 @@ impl Farm for Services {
         let known =
             self.agents.is_registered(&req.agent_id) || self.node.read(|sm| sm.drained().contains(&req.agent_id));
         if !req.undrain && !known {
-            let agents: Vec<String> = self
-                .agents
-                .snapshot()
-                .iter()
-                .filter_map(|a| a["id"].as_str().map(String::from))
-                .collect();
+            let agents: Vec<String> = self.agents.snapshot().into_iter().map(|a| a.id).collect();
             return Err(Status::not_found(format!(
                 "no agent `{}` is registered (agents: {})",
                 req.agent_id,
@@ -357,26 +353,34 @@ impl Farm for Services {
     }
 
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
-        let (runs, queued, applied, leases, queue, drained) = self.node.read(|sm| {
-            let runs: Vec<_> = sm.active_runs().map(run_summary).collect();
-            let mut leases: Vec<serde_json::Value> = sm
+        let (active_runs, queued, applied, leases, queue_head, drained) = self.node.read(|sm| {
+            let runs: Vec<_> = sm.active_runs().map(convert::run::summary).collect();
+            let mut leases: Vec<Lease> = sm
                 .active_tasks()
                 .filter_map(|t| match &t.state {
-                    TaskState::Leased { agent, since_ms } => Some(serde_json::json!({
-                        "task": t.id, "run": t.run_id, "agent": agent, "since_ms": since_ms, "attempt": t.attempt,
-                    })),
+                    TaskState::Leased { agent, since_ms } => Some(Lease {
+                        task: t.id.clone(),
+                        run: t.run_id.clone(),
+                        agent: agent.clone(),
+                        since_ms: *since_ms,
+                        attempt: t.attempt,
+                    }),
                     _ => None,
                 })
                 .collect();
-            leases.sort_by_key(|l| l["since_ms"].as_u64());
+            leases.sort_by_key(|l| l.since_ms);
             // The head of the queue, in the order tasks are leased (gate runs first).
-            let queue: Vec<serde_json::Value> = sm
+            let queue: Vec<QueuedTask> = sm
                 .queue()
                 .iter()
                 .filter_map(|key| sm.task(&key.3))
                 .filter(|t| t.state == TaskState::Queued)
                 .take(STATUS_QUEUE_HEAD)
-                .map(|t| serde_json::json!({ "task": t.id, "run": t.run_id, "queued_ms": t.queued_ms }))
+                .map(|t| QueuedTask {
+                    task: t.id.clone(),
+                    run: t.run_id.clone(),
+                    queued_ms: t.queued_ms,
+                })
                 .collect();
             (
                 runs,
@@ -389,22 +393,20 @@ impl Farm for Services {
         });
         let mut agents = self.agents.snapshot();
         for a in &mut agents {
-            let id = a["id"].as_str().unwrap_or("").to_string();
-            a["drained"] = serde_json::Value::Bool(drained.contains(&id));
+            a.drained = drained.contains(&a.id);
         }
-        let json = serde_json::json!({
-            "raft": self.node.role(),
-            "applied_index": applied,
-            "queued_tasks": queued,
-            "queue_head": queue,
-            "leases": leases,
-            "active_runs": runs,
-            "agents": agents,
-        });
-        Ok(Response::new(StatusReply { json: json.to_string() }))
+        Ok(Response::new(StatusReply {
+            raft: Some(crate::raft_service::role_message(&self.node.role())),
+            applied_index: applied,
+            queued_tasks: queued as u64,
+            queue_head,
+            leases,
+            active_runs,
+            agents,
+        }))
     }
 
-    async fn get_run(&self, request: Request<GetRunRequest>) -> Result<Response<GetRunReply>, Status> {
+    async fn get_run(&self, request: Request<GetRunRequest>) -> Result<Response<RunRecord>, Status> {
         let run_id = request.into_inner().run_id;
         let run = self
             .run_caught_up(&run_id)
@@ -412,24 +414,10 @@ impl Farm for Services {
             .ok_or_else(|| Status::not_found(format!("no run `{run_id}`")))?;
         let tasks = self.node.read(|sm| sm.run_tasks(&run_id)).map_err(internal)?;
         let trace_id = testfarm_shared::trace::hex(&testfarm_shared::trace::run_trace_id(&run));
-        // Written straight from the typed state: a gate run's record holds ~20,000
-        // results, and a `serde_json::Value` tree of them first costs as much again.
-        #[derive(serde::Serialize)]
-        struct Record<'a> {
-            run: &'a Run,
-            tasks: &'a [crate::state::Task],
-            trace_id: String,
-        }
-        let json = serde_json::to_string(&Record {
-            run: &run,
-            tasks: &tasks,
-            trace_id,
-        })
-        .map_err(|e| Status::internal(format!("cannot encode run {run_id}: {e}")))?;
-        Ok(Response::new(GetRunReply { json }))
+        Ok(Response::new(convert::run::record(&run, &tasks, trace_id)))
     }
 
-    async fn get_profile(&self, request: Request<GetProfileRequest>) -> Result<Response<GetProfileReply>, Status> {
+    async fn get_profile(&self, request: Request<GetProfileRequest>) -> Result<Response<ProfileReport>, Status> {
         let req = request.into_inner();
         let mut opts = crate::report_data::profile_options(req.recent_runs as usize, req.stable_runs as usize);
         if req.max_rows > 0 {
@@ -445,19 +433,8 @@ impl Farm for Services {
                 .ok_or_else(|| {
                     Status::not_found(format!("no runs or timing profiles for project `{}`", req.project))
                 })?;
-        let json = serde_json::to_string(&report).expect("reports serialize");
-        Ok(Response::new(GetProfileReply { json }))
+        Ok(Response::new((&report).into()))
     }
-}
-
-fn run_summary(run: &Run) -> serde_json::Value {
-    serde_json::json!({
-        "id": run.id,
-        "pipeline": run.pipeline.name,
-        "mode": run.mode,
-        "counts": run.counts,
-        "verdict": run.verdict,
-    })
 }
 
 /// How many of the queue's first tasks `farm status` lists.
@@ -543,8 +520,11 @@ impl AgentService for Services {
 
     async fn report_task(&self, request: Request<TaskReport>) -> Result<Response<ReportAck>, Status> {
         let req = request.into_inner();
-        let mut outcome: TaskOutcome = serde_json::from_str(&req.outcome_json)
-            .map_err(|e| Status::invalid_argument(format!("outcome_json of task {}: {e}", req.task_id)))?;
+        let outcome = req
+            .outcome
+            .ok_or_else(|| Status::invalid_argument(format!("outcome of task {}: missing", req.task_id)))?;
+        let mut outcome = TaskOutcome::try_from(outcome)
+            .map_err(|e| Status::invalid_argument(format!("outcome of task {}: {e}", req.task_id)))?;
         let now = now_ms();
         outcome.phases.upload_secs = now.saturating_sub(outcome.sent_at_ms) as f64 / 1000.0;
         let shard = !req.task_id.ends_with(".d");
@@ -585,11 +565,10 @@ fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result
     pipeline
         .stages
         .retain(|s| !req.skip_stages.iter().any(|n| stage_named(&s.name, n)));
-    if !req.repo_requires_json.is_empty() {
-        let extra: BTreeMap<String, Vec<String>> = serde_json::from_str(&req.repo_requires_json)
-            .map_err(|e| Status::invalid_argument(format!("repo_requires_json: {e}")))?;
-        for (name, needs) in extra {
-            if let Some(repo) = pipeline.repos.iter_mut().find(|r| r.name == name) {
+    if !req.repo_requires.is_empty() {
+        for (name, needs) in &req.repo_requires {
+            let needs = needs.names.clone();
+            if let Some(repo) = pipeline.repos.iter_mut().find(|r| r.name == *name) {
                 for n in needs {
                     if !repo.requires.contains(&n) {
                         repo.requires.push(n);
@@ -647,12 +626,11 @@ fn selection(pipeline: &mut Pipeline, req: &SubmitRequest, mode: Mode) -> Result
 
 /// Pins every git repository to the commit the client resolved, so that every shard
 /// of the run tests the same tree.
-fn pin_commits(pipeline: &mut Pipeline, commits_json: &str, patch: bool) -> Result<(), Status> {
-    let commits: BTreeMap<String, String> = if commits_json.is_empty() {
-        BTreeMap::new()
-    } else {
-        serde_json::from_str(commits_json).map_err(|e| Status::invalid_argument(format!("repo_commits_json: {e}")))?
-    };
+fn pin_commits(
+    pipeline: &mut Pipeline,
+    commits: &std::collections::HashMap<String, String>,
+    patch: bool,
+) -> Result<(), Status> {
     let from_git = pipeline.repos.iter().any(|r| r.git.is_some());
     if patch && !from_git {
         return Err(Status::invalid_argument(

@@ -3,6 +3,7 @@
 //! ([`scheduler`]) and the gRPC services ([`grpc`]) that only convert and delegate.
 //! See ../shared/DESIGN.md.
 
+pub mod codec;
 pub mod grpc;
 pub mod http;
 pub mod log_service;
@@ -89,6 +90,8 @@ pub enum CoordinatorError {
     },
     #[error(transparent)]
     Logs(#[from] logs::LogError),
+    #[error("gRPC reflection: {0}")]
+    Reflection(String),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("the raft loop stopped on an error (its log says which); this node no longer serves")]
@@ -197,7 +200,21 @@ pub async fn serve(
         max_lost: config.max_lost,
         logs: Arc::new(logs::Logs::open(config.data_dir.join("logs"), config.logs.clone())?),
     };
+    // Server reflection: grpcurl and other generic clients read farm.proto from here
+    // (v1, and v1alpha, which grpcio-reflection and older grpcurl ask).
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(testfarm_proto::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .map_err(|e| CoordinatorError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| CoordinatorError::Reflection(e.to_string()))?;
     let result = tonic::transport::Server::builder()
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(
             FarmServer::new(services.clone())
                 .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use metrics::{counter, gauge, histogram};
 use testfarm_shared::model::{Mode, Run, Verdict};
-use testfarm_shared::task::{TaskOutcome, TestStatus};
+use testfarm_shared::task::TaskOutcome;
 
 use crate::node::Node;
 use crate::scheduler::Agents;
@@ -63,16 +63,7 @@ pub fn task_completed(outcome: &TaskOutcome, shard: bool) {
         histogram!("farm_task_peak_memory_bytes", "kind" => kind).record(outcome.usage.peak_memory_bytes as f64);
     }
     for r in &outcome.results {
-        let status = match r.status {
-            TestStatus::Passed => "passed",
-            TestStatus::Failed => "failed",
-            TestStatus::Error => "error",
-            TestStatus::Skipped => "skipped",
-            TestStatus::Missing => "missing",
-            TestStatus::TimedOut => "timed_out",
-            TestStatus::MemoryLimit => "memory_limit",
-        };
-        counter!("farm_tests_total", "status" => status).increment(1);
+        counter!("farm_tests_total", "status" => r.status.as_str()).increment(1);
     }
 }
 

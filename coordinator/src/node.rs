@@ -156,16 +156,16 @@ async fn client(
 
 fn decode_forward(reply: testfarm_proto::ForwardReply) -> Result<Applied, ProposeError> {
     if reply.error {
-        Err(serde_json::from_str(&reply.applied_json).unwrap_or(ProposeError::Dropped))
+        Err(crate::codec::decode(&reply.applied).unwrap_or(ProposeError::Dropped))
     } else {
-        serde_json::from_str(&reply.applied_json).map_err(|e| ProposeError::Raft(format!("bad forward reply: {e}")))
+        crate::codec::decode(&reply.applied).map_err(|e| ProposeError::Raft(format!("bad forward reply: {e}")))
     }
 }
 
 async fn forward(leader: &str, local_ip: Option<std::net::IpAddr>, command: &Command) -> Result<Applied, ProposeError> {
     let mut c = client(leader, local_ip).await?;
     let request = ForwardRequest {
-        command_json: serde_json::to_string(command).expect("commands serialize"),
+        command: crate::codec::encode(command).map_err(|e| ProposeError::Raft(e.to_string()))?,
     };
     match c.forward(request).await {
         Ok(reply) => decode_forward(reply.into_inner()),
@@ -191,7 +191,10 @@ async fn forward_membership(
         addr: addr.into(),
     };
     match c.change_membership(request).await {
-        Ok(reply) => decode_forward(reply.into_inner()),
+        Ok(reply) => match reply.into_inner().error {
+            error if error.is_empty() => Ok(Applied::Ignored(format!("membership change of node {id} committed"))),
+            error => Err(ProposeError::Raft(error)),
+        },
         Err(_) => Err(ProposeError::NoLeader),
     }
 }

@@ -17,16 +17,31 @@ pub struct RaftServer {
     pub mailbox: tokio::sync::mpsc::Sender<Mail>,
 }
 
-fn reply(result: Result<crate::state::Applied, ProposeError>) -> ForwardReply {
-    match result {
-        Ok(applied) => ForwardReply {
-            applied_json: serde_json::to_string(&applied).expect("json"),
-            error: false,
-        },
-        Err(e) => ForwardReply {
-            applied_json: serde_json::to_string(&e).expect("json"),
-            error: true,
-        },
+fn reply(result: Result<crate::state::Applied, ProposeError>) -> Result<ForwardReply, Status> {
+    let encoded = match &result {
+        Ok(applied) => crate::codec::encode(applied),
+        Err(e) => crate::codec::encode(e),
+    };
+    Ok(ForwardReply {
+        applied: encoded.map_err(|e| Status::internal(e.to_string()))?,
+        error: result.is_err(),
+    })
+}
+
+/// This node's raft view on the wire.
+pub fn role_message(role: &crate::raft::Role) -> ClusterStatusReply {
+    ClusterStatusReply {
+        id: role.id,
+        leader_id: role.leader_id,
+        leader_addr: role.leader_addr.clone().unwrap_or_default(),
+        is_leader: role.is_leader,
+        term: role.term,
+        commit: role.commit,
+        applied: role.applied,
+        log_first: role.log_first,
+        log_last: role.log_last,
+        peers: role.peers.clone().into_iter().collect(),
+        voters: role.voters.clone(),
     }
 }
 
@@ -45,18 +60,20 @@ impl RaftService for RaftServer {
     }
 
     async fn forward(&self, request: Request<ForwardRequest>) -> Result<Response<ForwardReply>, Status> {
-        let command: Command = serde_json::from_str(&request.into_inner().command_json)
+        let command: Command = crate::codec::decode(&request.into_inner().command)
             .map_err(|e| Status::invalid_argument(format!("bad command: {e}")))?;
         // Only here: a forwarded proposal is never forwarded again.
-        Ok(Response::new(reply(self.node.propose_here(command).await)))
+        reply(self.node.propose_here(command).await).map(Response::new)
     }
 
     async fn cluster_status(&self, _: Request<ClusterStatusRequest>) -> Result<Response<ClusterStatusReply>, Status> {
-        let json = serde_json::to_string(&self.node.role()).expect("json");
-        Ok(Response::new(ClusterStatusReply { json }))
+        Ok(Response::new(role_message(&self.node.role())))
     }
 
-    async fn change_membership(&self, request: Request<MembershipRequest>) -> Result<Response<ForwardReply>, Status> {
+    async fn change_membership(
+        &self,
+        request: Request<MembershipRequest>,
+    ) -> Result<Response<MembershipReply>, Status> {
         let req = request.into_inner();
         let change = match req.change.as_str() {
             "add" => Membership::Add,
@@ -73,8 +90,10 @@ impl RaftService for RaftServer {
         if change == Membership::Add && req.addr.is_empty() {
             return Err(Status::invalid_argument("adding a node needs its address"));
         }
-        Ok(Response::new(reply(
-            self.node.change_membership(change, req.id, req.addr).await,
-        )))
+        let error = match self.node.change_membership(change, req.id, req.addr).await {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        Ok(Response::new(MembershipReply { error }))
     }
 }

@@ -21,11 +21,7 @@ use crate::store::{Store, StoreError};
 
 /// Slot counts of the registered agents, for the lanes of the timeline.
 pub fn agent_slots(agents: &Agents) -> BTreeMap<String, u32> {
-    agents
-        .snapshot()
-        .iter()
-        .filter_map(|a| Some((a["id"].as_str()?.to_string(), a["slots"].as_u64()? as u32)))
-        .collect()
+    agents.snapshot().into_iter().map(|a| (a.id, a.slots)).collect()
 }
 
 /// Profile options with these counts (0: the default).

@@ -117,22 +117,22 @@ impl Agents {
         self.inner.lock().expect("agents lock").clear();
     }
 
-    pub fn snapshot(&self) -> Vec<serde_json::Value> {
+    /// Every registered agent, by id (`drained` left false: the state machine knows).
+    pub fn snapshot(&self) -> Vec<testfarm_proto::AgentStatus> {
         let agents = self.inner.lock().expect("agents lock");
         let mut out: Vec<_> = agents
             .iter()
-            .map(|(id, a)| {
-                serde_json::json!({
-                    "id": id,
-                    "labels": a.labels,
-                    "slots": a.slots,
-                    "running": a.running.len(),
-                    "connected": a.stream.as_ref().is_some_and(|s| !s.is_closed()),
-                    "last_seen_secs": a.last_seen.elapsed().as_secs_f64(),
-                })
+            .map(|(id, a)| testfarm_proto::AgentStatus {
+                id: id.clone(),
+                labels: a.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                slots: a.slots,
+                running: a.running.len() as u32,
+                connected: a.stream.as_ref().is_some_and(|s| !s.is_closed()),
+                last_seen_secs: a.last_seen.elapsed().as_secs_f64(),
+                drained: false,
             })
             .collect();
-        out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
 }
@@ -367,7 +367,7 @@ impl Scheduler {
                     let assignment = TaskAssignment {
                         task_id: task_id.clone(),
                         attempt,
-                        spec_json: serde_json::to_string(&spec).expect("spec serializes"),
+                        spec: Some(spec.as_ref().into()),
                     };
                     // A send that fails leaves the lease to expire and be retried.
                     if stream.send(Ok(assignment)).await.is_err() {

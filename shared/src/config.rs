@@ -7,7 +7,6 @@
 //! `each` is rejected. See README.md, "The pipeline file".
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -289,17 +288,6 @@ pub struct ConfigError {
 }
 
 // ------------------------------------------------------------------ parsing
-
-/// Reads and validates a pipeline file from disk.
-pub fn load_pipeline(path: &Path) -> Result<Pipeline, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.display().to_string(),
-        line: 0,
-        field: "(file)".into(),
-        message: format!("cannot read: {e}"),
-    })?;
-    parse_pipeline(&text, &path.display().to_string())
-}
 
 /// Parses and validates pipeline text; `file` is used in error messages.
 pub fn parse_pipeline(text: &str, file: &str) -> Result<Pipeline, ConfigError> {

@@ -7,7 +7,8 @@
 //! suite: bookworm          # a Debian suite (debootstrap's SUITE)
 //! variant: minbase         # minbase (default) | buildd | default
 //! packages: [php8.2-cli, phpunit]
-//! mirror: http://deb.debian.org/debian   # optional
+//! mirror: http://deb.debian.org/debian   # optional: default, the building machine's
+//!                                        # own apt source ([`apt_mirror`])
 //! ```
 //!
 //! The hash covers what decides the content: the suite, the variant, the sorted
@@ -25,6 +26,7 @@ use crate::config::{closest, is_image_name, locate, yaml_error, ConfigError};
 /// Bumped whenever the builder's steps change what a rootfs contains, so that old
 /// builds are not reused for the new recipe.
 pub const RECIPE_VERSION: u32 = 1;
+/// The mirror when neither the definition nor the machine's apt sources name one.
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 const VARIANTS: [&str; 3] = ["minbase", "buildd", "default"];
 
@@ -50,7 +52,9 @@ pub struct ImageDef {
     pub variant: String,
     /// Sorted, without duplicates.
     pub packages: Vec<String>,
-    pub mirror: String,
+    /// None: the building machine's own apt source (which the site already trusts and
+    /// reaches), else [`DEFAULT_MIRROR`].
+    pub mirror: Option<String>,
 }
 
 impl ImageDef {
@@ -90,40 +94,37 @@ pub fn definition_path(dir: &Path, name: &str) -> std::path::PathBuf {
     dir.join(format!("{name}.yaml"))
 }
 
-/// Reads and validates `dir/NAME.yaml`.
-pub fn load_image(dir: &Path, name: &str) -> Result<ImageDef, ConfigError> {
-    let path = definition_path(dir, name);
-    let file = path.display().to_string();
-    if !is_image_name(name) {
-        return Err(ConfigError {
-            file,
-            line: 0,
-            field: "(name)".into(),
-            message: format!("`{name}` is not an image name: use lower-case letters, digits, `-`, `_` and `.`"),
-        });
+/// The error for an image name that is not one, before any file is read.
+pub fn check_image_name(name: &str, file: &str) -> Result<(), ConfigError> {
+    if is_image_name(name) {
+        return Ok(());
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        let known = list_images(dir);
-        let hint = closest(name, &known.iter().map(String::as_str).collect::<Vec<_>>())
-            .map(|h| format!(" (hint: did you mean `{h}`?)"))
-            .unwrap_or_else(|| format!(" (definitions here: {})", or_none(&known)));
-        ConfigError {
-            file: file.clone(),
-            line: 0,
-            field: "(file)".into(),
-            message: format!("cannot read: {e}{hint}"),
-        }
-    })?;
-    parse_image(&text, name, &file)
+    Err(ConfigError {
+        file: file.into(),
+        line: 0,
+        field: "(name)".into(),
+        message: format!("`{name}` is not an image name: use lower-case letters, digits, `-`, `_` and `.`"),
+    })
 }
 
-/// Image names defined in `dir` (`*.yaml`), sorted.
-pub fn list_images(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+/// The error for a definition file that cannot be read, with the nearest of the
+/// `known` names (the `*.yaml` of its directory) as a hint.
+pub fn unreadable_image(name: &str, file: &str, why: &str, known: &[String]) -> ConfigError {
+    let hint = closest(name, &known.iter().map(String::as_str).collect::<Vec<_>>())
+        .map(|h| format!(" (hint: did you mean `{h}`?)"))
+        .unwrap_or_else(|| format!(" (definitions here: {})", or_none(known)));
+    ConfigError {
+        file: file.into(),
+        line: 0,
+        field: "(file)".into(),
+        message: format!("cannot read: {why}{hint}"),
+    }
+}
+
+/// Of the file names of a definitions directory, the image names (`NAME.yaml`), sorted.
+pub fn image_names(files: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = files
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
         .filter_map(|f| f.strip_suffix(".yaml").map(String::from))
         .filter(|n| is_image_name(n))
         .collect();
@@ -190,14 +191,16 @@ pub fn parse_image(text: &str, name: &str, file: &str) -> Result<ImageDef, Confi
         packages.push(p.clone());
     }
     packages.sort();
-    let mirror = raw.mirror.unwrap_or_else(|| DEFAULT_MIRROR.into());
-    if !(mirror.starts_with("http://") || mirror.starts_with("https://")) || mirror.contains(char::is_whitespace) {
-        return Err(error(
-            &["mirror"],
-            None,
-            format!("`{mirror}` is not an http(s) URL of a Debian mirror"),
-        ));
+    if let Some(mirror) = &raw.mirror {
+        if !is_mirror_url(mirror) {
+            return Err(error(
+                &["mirror"],
+                None,
+                format!("`{mirror}` is not an http(s) URL of a Debian mirror"),
+            ));
+        }
     }
+    let mirror = raw.mirror;
     Ok(ImageDef {
         name: name.into(),
         suite: raw.suite,
@@ -205,6 +208,58 @@ pub fn parse_image(text: &str, name: &str, file: &str) -> Result<ImageDef, Confi
         packages,
         mirror,
     })
+}
+
+fn is_mirror_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://")) && !url.contains(char::is_whitespace)
+}
+
+/// The Debian archive an apt configuration fetches from: the first `deb` source that
+/// is not the security archive, in one-line (`sources.list`) or deb822 (`*.sources`)
+/// form; `texts` in the order apt reads them. None when there is none.
+pub fn apt_mirror<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let usable = |uri: &str, suites: &str| {
+        is_mirror_url(uri) && !uri.contains("security") && !suites.split_whitespace().any(|s| s.ends_with("-security"))
+    };
+    for text in texts {
+        // One-line: `deb [options] URI SUITE COMPONENTS...`.
+        for line in text.lines().map(str::trim) {
+            let Some(rest) = line.strip_prefix("deb ") else {
+                continue;
+            };
+            let rest = rest.trim_start();
+            let rest = match rest.strip_prefix('[') {
+                Some(opts) => opts.split_once(']').map_or("", |(_, r)| r.trim_start()),
+                None => rest,
+            };
+            let mut words = rest.split_whitespace();
+            if let (Some(uri), Some(suite)) = (words.next(), words.next()) {
+                if usable(uri, suite) {
+                    return Some(uri.trim_end_matches('/').to_string());
+                }
+            }
+        }
+        // deb822: paragraphs of `Field: value`, separated by blank lines.
+        for paragraph in text.split("\n\n") {
+            let field = |name: &str| {
+                paragraph.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
+                })
+            };
+            let types = field("Types").unwrap_or_default();
+            if !types.split_whitespace().any(|t| t == "deb") || field("Enabled").as_deref() == Some("no") {
+                continue;
+            }
+            let suites = field("Suites").unwrap_or_default();
+            if let Some(uri) =
+                field("URIs").and_then(|u| u.split_whitespace().find(|u| usable(u, &suites)).map(String::from))
+            {
+                return Some(uri.trim_end_matches('/').to_string());
+            }
+        }
+    }
+    None
 }
 
 /// Debian policy: at least two characters, lower case alphanumerics and `+ - .`,
@@ -256,7 +311,7 @@ packages:
         let def = parse_image(PHP, "php82", "php82.yaml").unwrap();
         assert_eq!(def.suite, "bookworm");
         assert_eq!(def.packages, ["php8.2-cli", "php8.2-sqlite3", "phpunit"]);
-        assert_eq!(def.mirror, DEFAULT_MIRROR);
+        assert_eq!(def.mirror, None, "the machine's own source");
         assert_eq!(def.docker_ref(), format!("testfarm/php82:{}", def.input_hash()));
         assert_eq!(def.input_hash().len(), 16);
     }
@@ -304,22 +359,29 @@ packages:
     }
 
     #[test]
-    fn every_shipped_definition_parses() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/images");
-        let names = list_images(&dir);
-        assert!(
-            names.contains(&"base".to_string()) && names.contains(&"php82".to_string()),
-            "{names:?}"
-        );
-        for name in names {
-            load_image(&dir, &name).unwrap_or_else(|e| panic!("{e}"));
-        }
+    fn names_come_from_yaml_files_and_a_missing_one_suggests_a_near_name() {
+        let names = image_names(["php82.yaml", "base.yaml", "README.md", "Bad Name.yaml"].map(String::from));
+        assert_eq!(names, ["base", "php82"]);
+        let e = unreadable_image("php8", "d/php8.yaml", "not found", &names);
+        assert!(e.message.contains("did you mean `php82`"), "{e}");
+        assert!(check_image_name("PHP", "f").is_err());
     }
 
     #[test]
-    fn a_missing_definition_suggests_a_near_name() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/images");
-        let e = load_image(&dir, "php8").unwrap_err();
-        assert!(e.message.contains("did you mean `php82`"), "{e}");
+    fn the_mirror_is_read_from_apt_sources_of_either_form() {
+        let deb822 = "Types: deb\n# a comment\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n";
+        assert_eq!(apt_mirror([deb822]).as_deref(), Some("http://mirror.example/debian"));
+        let security_first = "Types: deb\nURIs: http://s.example/debian-security\nSuites: bookworm-security\n\nTypes: deb-src deb\nURIs: https://m.example/debian\nSuites: bookworm\n";
+        assert_eq!(
+            apt_mirror([security_first]).as_deref(),
+            Some("https://m.example/debian")
+        );
+        let list = "# deb http://old.example/debian bookworm main\ndeb-src http://src.example/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm main\n";
+        assert_eq!(apt_mirror(["", list]).as_deref(), Some("http://one.example/debian"));
+        assert_eq!(
+            apt_mirror(["Types: deb\nEnabled: no\nURIs: http://x.example/debian\nSuites: bookworm\n"]),
+            None
+        );
+        assert_eq!(apt_mirror(["deb file:/cdrom bookworm main\n"]), None);
     }
 }

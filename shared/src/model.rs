@@ -334,6 +334,17 @@ pub enum Applied {
     Rejected(String),
 }
 
+/// A run with its tasks: what GetRun answers, `farm submit --json` prints and `farm
+/// up` writes to .farm/reports/RUN.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run: Run,
+    pub tasks: Vec<Task>,
+    /// The run's OpenTelemetry trace id (32 hex digits); empty when not known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trace_id: String,
+}
+
 /// What changed, for watchers and the scheduler.
 #[derive(Debug, Clone)]
 pub struct StateEvent {

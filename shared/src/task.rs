@@ -77,6 +77,19 @@ pub enum TestStatus {
 }
 
 impl TestStatus {
+    /// The status's name, as in JSON: `passed`, `timed_out`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::Error => "error",
+            TestStatus::Skipped => "skipped",
+            TestStatus::Missing => "missing",
+            TestStatus::TimedOut => "timed_out",
+            TestStatus::MemoryLimit => "memory_limit",
+        }
+    }
+
     /// Whether this status fails a run.
     pub fn is_failure(self) -> bool {
         !matches!(self, TestStatus::Passed | TestStatus::Skipped)

@@ -174,14 +174,14 @@ fn a_command_every_replica_rejects_leaves_the_cluster_serving() {
             .expect("connect");
         client
             .forward(testfarm_proto::ForwardRequest {
-                command_json: command.to_string(),
+                command: rmp_serde::to_vec_named(&command).expect("encodes"),
             })
             .await
             .expect("forward")
             .into_inner()
     });
-    assert!(!reply.error, "the command committed: {}", reply.applied_json);
-    let applied: Value = serde_json::from_str(&reply.applied_json).expect("applied json");
+    let applied: Value = rmp_serde::from_slice(&reply.applied).expect("an applied result");
+    assert!(!reply.error, "the command committed: {applied}");
     let reason = applied["Rejected"]
         .as_str()
         .unwrap_or_else(|| panic!("not rejected: {applied}"));

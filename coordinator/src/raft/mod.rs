@@ -328,7 +328,7 @@ impl Driver {
                     return;
                 }
                 let id = self.proposals.next_id();
-                let data = match serde_json::to_vec(&command) {
+                let data = match crate::codec::encode(&command) {
                     Ok(data) => data,
                     Err(e) => {
                         let _ = reply.send(Err(ProposeError::Raft(format!("cannot encode the command: {e}"))));
@@ -489,7 +489,7 @@ impl Driver {
     fn apply_command(&mut self, entry: &Entry) -> Result<(Applied, Option<StateEvent>), ProposeError> {
         let storage = |e: crate::store::StoreError| ProposeError::Storage(e.to_string());
         let mut machine = self.machine.lock().unwrap_or_else(|e| e.into_inner());
-        let command: Command = match serde_json::from_slice(&entry.data) {
+        let command: Command = match crate::codec::decode(&entry.data) {
             Ok(command) => command,
             Err(e) => {
                 machine.advance_to(entry.index).map_err(storage)?;

@@ -13,20 +13,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::matrix::labels_match;
-use crate::model::{Run, Task, Work};
+use crate::model::{Task, Work};
 
 use super::sim::{simulate, PlanCache, Pool, SimConfig, TraceRow};
 use super::{percentile, CapacityError, JobModel, Latency, Overhead, TestSet, Workload};
 
-/// `{"run": Run, "tasks": [Task]}`, as the CLI prints and `farm up` writes it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunRecord {
-    pub run: Run,
-    pub tasks: Vec<Task>,
-}
+pub use crate::model::RunRecord;
 
 pub fn parse_record(text: &str) -> Result<RunRecord, CapacityError> {
     serde_json::from_str(text).map_err(|e| {
@@ -520,7 +515,7 @@ mod tests {
     use super::*;
     use crate::config::parse_pipeline;
     use crate::matrix::expand;
-    use crate::model::{Counts, Job, JobState, Mode, TaskState};
+    use crate::model::{Counts, Job, JobState, Mode, Run, TaskState};
     use crate::plan::{plan, PlanParams};
     use crate::task::{ExitKind, Phases, TaskOutcome, TestResult, TestStatus, Usage};
 
@@ -650,6 +645,7 @@ mod tests {
                 excused: Vec::new(),
             },
             tasks,
+            trace_id: String::new(),
         }
     }
 

@@ -562,10 +562,7 @@ fn slowest(run: &Run, tasks: &[Task], names: &[String]) -> Vec<TestTime> {
 }
 
 pub(crate) fn status_name(status: crate::task::TestStatus) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    status.as_str().to_string()
 }
 
 fn failures(run: &Run, tasks: &[Task], names: &[String]) -> Vec<Failure> {

@@ -221,6 +221,31 @@ pub enum Reason {
     Picked,
 }
 
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::Repository,
+        Reason::Name,
+        Reason::Changed,
+        Reason::RecentlyFailed,
+        Reason::Picked,
+    ];
+
+    /// The reason's name, as in JSON and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Repository => "repository",
+            Reason::Name => "name",
+            Reason::Changed => "changed",
+            Reason::RecentlyFailed => "recently_failed",
+            Reason::Picked => "picked",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
 /// What a selection left out of one job, and the risk of that.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct LeftOut {
