@@ -185,7 +185,7 @@ async fn main() {
     let sandbox = SandboxExecutor {
         cgroup_parent: Some(parent.clone()),
         scratch_dir: dir.path().join("sandbox"),
-        namespaces: testfarm_agent::namespace::available(),
+        namespaces: testfarm_agent::namespace::available().map_err(std::sync::Arc::new),
     };
     let host = Runtime::default();
     let boxed = Runtime {

@@ -15,6 +15,7 @@
 //! Limits and membership go through cgroups-rs; usage counters are read straight
 //! from the files, because the crate's accessors are v1/v2-inconsistent there.
 
+use crate::error::AgentError;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -398,10 +399,14 @@ fn join_path(parent: &str, name: &str) -> Result<String, CgroupError> {
 /// Once per agent: can this host give shards cgroups? Creates and removes a probe
 /// group under `parent`. `Err` says why not (not root, controller missing, read-only
 /// cgroupfs, ...); the agent then runs shards without cgroups (`Usage::cgroup` false).
-pub fn probe(parent: &str) -> Result<(), String> {
+pub fn probe(parent: &str) -> Result<(), AgentError> {
     let euid = nix::unistd::geteuid();
+    let unavailable = |why: String| AgentError::Unavailable {
+        what: "cgroups for shards".into(),
+        why,
+    };
     if !euid.is_root() {
-        return Err(format!("the agent does not run as root (euid {euid})"));
+        return Err(unavailable(format!("the agent does not run as root (euid {euid})")));
     }
     let hier = cgroups_rs::hierarchies::auto();
     let (version, wanted): (&str, &[&str]) = if hier.v2() {
@@ -416,10 +421,10 @@ pub fn probe(parent: &str) -> Result<(), String> {
         .filter(|w| !have.iter().any(|h| h == w))
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "cgroup {version} controller(s) not available: {}",
+        return Err(unavailable(format!(
+            "cgroup {version} controller(s) missing: {}",
             missing.join(", ")
-        ));
+        )));
     }
     let limits = Limits {
         cpu: Some(1.0),
@@ -428,7 +433,7 @@ pub fn probe(parent: &str) -> Result<(), String> {
         timeout: Duration::from_secs(1),
     };
     let name = format!("probe-{}", std::process::id());
-    let group = ShardCgroup::create(parent, &name, &limits).map_err(|e| error_chain(&e))?;
+    let group = ShardCgroup::create(parent, &name, &limits).map_err(|e| AgentError::Cgroup { why: error_chain(&e) })?;
     group.destroy();
     Ok(())
 }

@@ -13,6 +13,7 @@
 //! At most [`KEEP`] installs stay on an agent; the least recently used go first, with
 //! their databases.
 
+use crate::error::AgentError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -83,20 +84,20 @@ impl Installs {
     }
 
     /// Empties the install's directories for a fresh build.
-    pub fn reset(&self, dir: &InstallDir) -> Result<(), String> {
+    pub fn reset(&self, dir: &InstallDir) -> Result<(), AgentError> {
         let _ = std::fs::remove_dir_all(&dir.dir);
         for d in [&dir.files, &dir.sqlite] {
-            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+            std::fs::create_dir_all(d).map_err(AgentError::io("create", d))?;
         }
         Ok(())
     }
 
     /// Marks the install complete, naming its service so eviction can drop its
     /// database.
-    pub fn mark_ready(&self, dir: &InstallDir, service: Option<Service>) -> Result<(), String> {
+    pub fn mark_ready(&self, dir: &InstallDir, service: Option<Service>) -> Result<(), AgentError> {
         let text = service.map(|s| s.as_str()).unwrap_or("");
-        std::fs::write(dir.dir.join(READY), format!("{text}\n"))
-            .map_err(|e| format!("cannot mark the install complete: {e}"))
+        let ready = dir.dir.join(READY);
+        std::fs::write(&ready, format!("{text}\n")).map_err(AgentError::io("mark the install complete in", &ready))
     }
 
     /// Removes the least recently used complete installs beyond [`KEEP`] (never

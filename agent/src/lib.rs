@@ -9,6 +9,7 @@
 //! See ../shared/DESIGN.md, "Executors".
 
 pub mod cgroup;
+pub mod error;
 pub mod executor;
 pub mod image;
 pub mod install;
@@ -95,7 +96,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
         }
     };
     let docker = docker.map(|d| Arc::new(DockerExecutor::new(d, &id, cgroup_parent.clone())));
-    let namespaces = namespace::available();
+    let namespaces = namespace::available().map_err(Arc::new);
     if let Err(why) = &namespaces {
         tracing::warn!(agent = %id, "no sandbox namespaces ({why}): stages with an image or `network: none` need docker here");
     }

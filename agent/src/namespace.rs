@@ -25,6 +25,7 @@
 //! be created, and everything the shard wrote outside its binds disappears with it,
 //! as in a container.
 
+use crate::error::AgentError;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -68,14 +69,17 @@ pub struct Bind {
 
 /// Hands a directory to the runtime user when the agent is root (commands in an
 /// image or container, and the database servers, run as that user).
-pub fn give_to_runtime_user(dir: &Path) -> Result<(), String> {
+pub fn give_to_runtime_user(dir: &Path) -> Result<(), AgentError> {
     if nix::unistd::geteuid().is_root() {
         nix::unistd::chown(
             dir,
             Some(nix::unistd::Uid::from_raw(RUNTIME_UID)),
             Some(nix::unistd::Gid::from_raw(RUNTIME_GID)),
         )
-        .map_err(|e| format!("cannot hand {} to the runtime user: {e}", dir.display()))?;
+        .map_err(|source| AgentError::Sys {
+            call: format!("chown {} to the runtime user", dir.display()),
+            source,
+        })?;
     }
     Ok(())
 }
@@ -526,12 +530,16 @@ fn fail(what: &str) -> io::Result<()> {
 
 /// Whether this process may make namespaces and mounts (root; the sandbox does not
 /// use user namespaces).
-pub fn available() -> Result<(), String> {
+pub fn available() -> Result<(), AgentError> {
+    let unavailable = |why: &str| AgentError::Unavailable {
+        what: "the sandbox's namespaces".into(),
+        why: why.into(),
+    };
     if !nix::unistd::geteuid().is_root() {
-        return Err("the agent does not run as root".into());
+        return Err(unavailable("the agent does not run as root"));
     }
     if !Path::new("/proc/self/ns/pid").exists() {
-        return Err("the kernel has no pid namespaces".into());
+        return Err(unavailable("the kernel has no pid namespaces"));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! checkout, and writes the shard's manifest, suite file and configuration into the
 //! task directory (the design is in `testfarm_shared::phpunit`).
 
+use crate::error::AgentError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -47,15 +48,11 @@ pub fn write_shard(
     stage: &Phpunit,
     tests: &[String],
     roots: &Roots,
-) -> Result<Unlocated, String> {
+) -> Result<Unlocated, AgentError> {
     let config_path = project.join(&stage.config);
     let config_dir = config_path.parent().unwrap_or(project).to_path_buf();
-    let xml = std::fs::read_to_string(&config_path).map_err(|e| {
-        format!(
-            "cannot read the stage's PHPUnit configuration {}: {e}",
-            config_path.display()
-        )
-    })?;
+    let xml = std::fs::read_to_string(&config_path)
+        .map_err(AgentError::io("read the stage's PHPUnit configuration", &config_path))?;
     let suite_file = task_dir.join(phpunit::SHARD_SUITE_FILE);
     let config = phpunit::shard_config(
         &xml,
@@ -63,8 +60,7 @@ pub fn write_shard(
         &config_dir.display().to_string(),
         &stage.suites(),
         &suite_file.display().to_string(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
 
     // The shard's classes, in the order of their first test.
     let mut order: Vec<&str> = Vec::new();
@@ -109,10 +105,11 @@ pub fn write_shard(
             }
         }
     }
-    let write = |path: PathBuf, text: &str| {
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    let manifest = serde_json::to_string(&manifest).map_err(|e| format!("cannot encode the shard manifest: {e}"))?;
+    let write = |path: PathBuf, text: &str| std::fs::write(&path, text).map_err(AgentError::io("write", &path));
+    let manifest = serde_json::to_string(&manifest).map_err(|source| AgentError::Encode {
+        what: "the shard manifest",
+        source,
+    })?;
     write(task_dir.join(phpunit::SHARD_MANIFEST_FILE), &manifest)?;
     write(suite_file, phpunit::SHARD_SUITE_SOURCE)?;
     write(task_dir.join(phpunit::SHARD_CONFIG_FILE), &config)?;
@@ -129,7 +126,7 @@ enum Located {
 fn locate_classes<'a>(
     root: &Path,
     classes: impl Iterator<Item = &'a str>,
-) -> Result<BTreeMap<&'a str, Located>, String> {
+) -> Result<BTreeMap<&'a str, Located>, AgentError> {
     let mut by_short: BTreeMap<String, Vec<&'a str>> = BTreeMap::new();
     for class in classes {
         by_short
@@ -139,8 +136,7 @@ fn locate_classes<'a>(
     }
     let mut candidates: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let names: BTreeSet<&str> = by_short.keys().map(String::as_str).collect();
-    walk(root, &names, &mut candidates)
-        .map_err(|e| format!("cannot search {} for test classes: {e}", root.display()))?;
+    walk(root, &names, &mut candidates).map_err(AgentError::io("search for test classes in", root))?;
     let mut out = BTreeMap::new();
     for (name, classes) in by_short {
         let files = candidates.remove(&name).unwrap_or_default();

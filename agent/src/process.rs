@@ -43,6 +43,7 @@ use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
 use crate::cgroup::{error_chain, ShardCgroup};
+use crate::error::AgentError;
 use crate::namespace::Isolation;
 
 /// The whole environment a command gets, before its own `env` on top.
@@ -101,9 +102,11 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
     let spawned_at = Instant::now();
     let started = match start(&cmd).await {
         Ok(started) => started,
-        Err(message) => {
+        Err(why) => {
             return ProcessOutcome {
-                exit: ExitKind::Infrastructure { message },
+                exit: ExitKind::Infrastructure {
+                    message: why.to_string(),
+                },
                 start_secs: spawned_at.elapsed().as_secs_f64(),
                 run_secs: 0.0,
                 usage: usage_of(cmd.cgroup),
@@ -223,21 +226,27 @@ struct Started {
 
 /// Spawns the child blocked, moves it into the cgroup, releases it. Err: why it could
 /// not be started (for [`ExitKind::Infrastructure`]).
-async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
+async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, AgentError> {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
         .open(cmd.log)
-        .map_err(|e| format!("cannot open log {}: {e}", cmd.log.display()))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| format!("cannot open log {}: {e}", cmd.log.display()))?;
+        .map_err(AgentError::io("open the log", cmd.log))?;
+    let log_err = log.try_clone().map_err(AgentError::io("open the log", cmd.log))?;
 
     // Close-on-exec everywhere: the command must not inherit either pipe.
-    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"));
+    let pipe = || {
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| AgentError::Sys {
+            call: "pipe2".into(),
+            source,
+        })
+    };
     let (pid_rx, pid_tx) = pipe()?;
     let (go_rx, go_tx) = pipe()?;
-    let mut pid_rx = tokio::net::unix::pipe::Receiver::from_owned_fd(pid_rx).map_err(|e| format!("pipe: {e}"))?;
+    let mut pid_rx = tokio::net::unix::pipe::Receiver::from_owned_fd(pid_rx).map_err(|source| AgentError::Os {
+        what: "the start pipe".into(),
+        source,
+    })?;
 
     let mut command = tokio::process::Command::new(SHELL);
     command
@@ -264,9 +273,10 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
         command.pre_exec(move || wait_for_release(child_ends.0, child_ends.1, parent_ends));
     }
     if let Some(isolation) = cmd.isolation {
-        let plan = isolation
-            .plan(cmd.cwd)
-            .map_err(|e| format!("cannot prepare the sandbox's namespaces: {e}"))?;
+        let plan = isolation.plan(cmd.cwd).map_err(|source| AgentError::Os {
+            what: "cannot prepare the sandbox's namespaces".into(),
+            source,
+        })?;
         // SAFETY: `enter` makes system calls on the strings prepared in `plan` (moved
         // into the closure, alive until exec) and allocates nothing; see namespace.rs.
         unsafe {
@@ -286,10 +296,14 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
         match spawner.await {
             Ok(Ok(mut child)) => {
                 let _ = child.kill().await;
-                format!("`{SHELL}` started without the release handshake")
+                AgentError::Failed {
+                    program: SHELL.into(),
+                    status: "started".into(),
+                    output: "no release handshake from the child".into(),
+                }
             }
-            Ok(Err(e)) => start_error(cmd, &e),
-            Err(e) => format!("cannot start `{SHELL}`: spawning thread failed: {e}"),
+            Ok(Err(e)) => start_error(cmd, e),
+            Err(e) => spawn_thread_failed(e),
         }
     };
 
@@ -302,8 +316,15 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
 
     if let Some(cgroup) = cmd.cgroup {
         let added = u32::try_from(pid)
-            .map_err(|_| format!("child reported an invalid pid {pid}"))
-            .and_then(|pid| cgroup.add_process(pid).map_err(|e| error_chain(&e)));
+            .map_err(|_| AgentError::Invalid {
+                what: "the child's pid".into(),
+                why: format!("{pid} is not a pid"),
+            })
+            .and_then(|pid| {
+                cgroup
+                    .add_process(pid)
+                    .map_err(|e| AgentError::Cgroup { why: error_chain(&e) })
+            });
         if let Err(why) = added {
             // Closing `go` unwritten makes the child fail instead of running.
             drop(go_tx);
@@ -317,7 +338,10 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
     drop(go_tx);
     if let Err(e) = released {
         let _ = spawner.await;
-        return Err(format!("cannot release the child {pid}: {e}"));
+        return Err(AgentError::Sys {
+            call: format!("write the release of child {pid}"),
+            source: e,
+        });
     }
 
     match spawner.await {
@@ -326,20 +350,28 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, String> {
             pgid: Pid::from_raw(pid),
             released: released_at,
         }),
-        Ok(Err(e)) => Err(start_error(cmd, &e)),
-        Err(e) => Err(format!("cannot start `{SHELL}`: spawning thread failed: {e}")),
+        Ok(Err(e)) => Err(start_error(cmd, e)),
+        Err(e) => Err(spawn_thread_failed(e)),
     }
 }
 
-fn start_error(cmd: &SandboxCommand<'_>, e: &io::Error) -> String {
-    match cmd.isolation {
-        None => format!("cannot start `{SHELL}` in {}: {e}", cmd.cwd.display()),
+fn start_error(cmd: &SandboxCommand<'_>, source: io::Error) -> AgentError {
+    let program = match cmd.isolation {
+        None => format!("`{SHELL}` in {}", cmd.cwd.display()),
         Some(iso) => format!(
-            "cannot start `{SHELL}` in {} inside {}: {e} (the task log names the step)",
+            "`{SHELL}` in {} inside {} (the task log names the step)",
             cmd.cwd.display(),
             iso.rootfs()
                 .map_or_else(|| "a network namespace".into(), |r| r.display().to_string())
         ),
+    };
+    AgentError::Spawn { program, source }
+}
+
+fn spawn_thread_failed(e: tokio::task::JoinError) -> AgentError {
+    AgentError::Os {
+        what: format!("cannot start `{SHELL}`: the spawning thread failed"),
+        source: io::Error::other(e.to_string()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! turns what happened into a [`TaskOutcome`].
 //! See ../shared/DESIGN.md, "Data flow of one run", step 6.
 
+use crate::error::AgentError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -137,17 +138,19 @@ impl Runner {
                     outcome.usage.workspace_warm = Some(prepared.warm);
                     project = prepared.dir;
                 }
-                Err(message) => {
-                    append_log(&log, &format!("farm: workspace: {message}"));
+                Err(why) => {
+                    append_log(&log, &format!("farm: workspace: {why}"));
                     outcome.exit = ExitKind::Infrastructure {
-                        message: format!("workspace: {message}"),
+                        message: format!("workspace: {why}"),
                     };
                     return outcome;
                 }
             }
         }
-        if let Err(message) = prepare(&dir, &project, spec.runtime.isolated()) {
-            outcome.exit = ExitKind::Infrastructure { message };
+        if let Err(why) = prepare(&dir, &project, spec.runtime.isolated()) {
+            outcome.exit = ExitKind::Infrastructure {
+                message: why.to_string(),
+            };
             return outcome;
         }
         let mut env = spec.env.clone();
@@ -215,10 +218,12 @@ impl Runner {
                     ctx.binds.extend(p.binds.iter().cloned());
                     provided.push(p);
                 }
-                Err(message) => {
-                    append_log(&log, &format!("farm: {message}"));
+                Err(why) => {
+                    append_log(&log, &format!("farm: {why}"));
                     self.release(provided, &log).await;
-                    outcome.exit = ExitKind::Infrastructure { message };
+                    outcome.exit = ExitKind::Infrastructure {
+                        message: why.to_string(),
+                    };
                     return outcome;
                 }
             }
@@ -273,7 +278,7 @@ impl Runner {
         for (service, database) in self.installs.evict(install) {
             self.services.drop_database(service, &database, ctx.log).await;
         }
-        let infra = |message: String| InstallFailed::Infrastructure(message);
+        let infra = |why: AgentError| InstallFailed::Infrastructure(why.to_string());
         self.installs.reset(&dir).map_err(infra)?;
         if ctx.spec.runtime.isolated() {
             give_to_runtime_user(&dir.files).map_err(infra)?;
@@ -292,7 +297,7 @@ impl Runner {
                 .services
                 .provide(service, &dir.database, &dir.sqlite, None, ctx.log)
                 .await
-                .map_err(|m| infra(format!("install {}: {m}", install.key)))?;
+                .map_err(|e| infra(e.during(format!("install {}", install.key))))?;
             env.extend(p.env.clone());
             binds.extend(p.binds.iter().cloned());
         }
@@ -313,7 +318,7 @@ impl Runner {
                 self.installs.mark_ready(&dir, service).map_err(infra)?;
                 Ok(dir)
             }
-            ExitKind::Infrastructure { message } => Err(infra(message)),
+            ExitKind::Infrastructure { message } => Err(InstallFailed::Infrastructure(message)),
             exit => {
                 append_log(
                     ctx.log,
@@ -369,15 +374,15 @@ const TASK_TMP: &str = "tmp";
 
 /// The task directory, writable by the runtime user when the commands run in an
 /// image or container (they are not root there).
-fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), String> {
+fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), AgentError> {
     if !project.is_dir() {
-        return Err(format!(
-            "project directory {} does not exist on this agent",
-            project.display()
-        ));
+        return Err(AgentError::Unavailable {
+            what: format!("project directory {}", project.display()),
+            why: "it does not exist here".into(),
+        });
     }
-    std::fs::create_dir_all(dir.join(TASK_TMP))
-        .map_err(|e| format!("cannot create task directory {}: {e}", dir.display()))?;
+    let tmp = dir.join(TASK_TMP);
+    std::fs::create_dir_all(&tmp).map_err(AgentError::io("create the task directory", &tmp))?;
     if isolated {
         give_to_runtime_user(&dir.join(TASK_TMP))?;
         give_to_runtime_user(dir)?;
@@ -604,9 +609,11 @@ impl<'a> Ctx<'a> {
         let roots = crate::phpunit::roots(self.project);
         let unlocated = match crate::phpunit::write_shard(self.dir, self.project, stage, tests, &roots) {
             Ok(unlocated) => unlocated,
-            Err(message) => {
-                append_log(self.log, &format!("farm: {message}"));
-                outcome.exit = ExitKind::Infrastructure { message };
+            Err(why) => {
+                append_log(self.log, &format!("farm: {why}"));
+                outcome.exit = ExitKind::Infrastructure {
+                    message: why.to_string(),
+                };
                 return;
             }
         };

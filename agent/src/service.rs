@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use testfarm_shared::service::Service;
 use tokio::process::Command;
 
+use crate::error::AgentError;
 use crate::executor::Bind;
 use crate::namespace::{give_to_runtime_user, RUNTIME_GID, RUNTIME_UID};
 
@@ -95,13 +96,13 @@ impl Services {
         sqlite_dir: &Path,
         template: Option<&Template>,
         log: &Path,
-    ) -> Result<Provided, String> {
+    ) -> Result<Provided, AgentError> {
         let mut env = BTreeMap::new();
         env.insert("FARM_DB_TYPE".to_string(), service.as_str().to_string());
         env.insert("FARM_DB_NAME".to_string(), name.to_string());
         if service == Service::Sqlite {
             let _ = std::fs::remove_dir_all(sqlite_dir);
-            std::fs::create_dir_all(sqlite_dir).map_err(|e| format!("cannot create {}: {e}", sqlite_dir.display()))?;
+            std::fs::create_dir_all(sqlite_dir).map_err(AgentError::io("create", sqlite_dir))?;
             if let Some(t) = template {
                 copy_files(&t.sqlite_dir, sqlite_dir)?;
             }
@@ -215,8 +216,12 @@ impl Services {
         }
     }
 
-    async fn server(&self, service: Service, log: &Path) -> Result<Server, String> {
-        let mut slot = self.slot(service).ok_or("sqlite has no server")?.lock().await;
+    async fn server(&self, service: Service, log: &Path) -> Result<Server, AgentError> {
+        let no_server = || AgentError::Invalid {
+            what: "service sqlite".into(),
+            why: "it has no server".into(),
+        };
+        let mut slot = self.slot(service).ok_or_else(no_server)?.lock().await;
         if let Some(server) = slot.as_ref() {
             return Ok(server.clone());
         }
@@ -225,7 +230,7 @@ impl Services {
         self.stop(service).await;
         let _ = std::fs::remove_dir_all(&root);
         let socket_dir = root.join("sock");
-        std::fs::create_dir_all(&socket_dir).map_err(|e| format!("cannot create {}: {e}", socket_dir.display()))?;
+        std::fs::create_dir_all(&socket_dir).map_err(AgentError::io("create", &socket_dir))?;
         for dir in [&self.dir, &root, &socket_dir] {
             give_to_runtime_user(dir)?;
         }
@@ -233,7 +238,7 @@ impl Services {
         let server = match service {
             Service::Postgres => start_postgres(&root, &socket_dir, log).await?,
             Service::Mysql => start_mysql(&root, &socket_dir, log).await?,
-            Service::Sqlite => return Err("sqlite has no server".into()),
+            Service::Sqlite => return Err(no_server()),
         };
         tracing::info!(
             service = service.as_str(),
@@ -248,7 +253,7 @@ impl Services {
 
 impl Server {
     /// Creates database `name` afresh, as a copy of `template` when given.
-    async fn create(&self, name: &str, template: Option<&str>, log: &Path) -> Result<(), String> {
+    async fn create(&self, name: &str, template: Option<&str>, log: &Path) -> Result<(), AgentError> {
         match self.kind {
             Service::Postgres => {
                 self.pg_tool("dropdb", &["--if-exists", name], log).await?;
@@ -267,7 +272,7 @@ impl Server {
                     // MariaDB has no template databases: dump and load (schema and rows).
                     self.copy_mysql(t, name, log)
                         .await
-                        .map_err(|e| format!("service mysql: copy {t} into {name}: {e}"))?;
+                        .map_err(|e| e.during(format!("service mysql: copy {t} into {name}")))?;
                 }
                 Ok(())
             }
@@ -276,10 +281,10 @@ impl Server {
     }
 
     /// `mariadb-dump FROM | mariadb TO`, through a file beside the socket.
-    async fn copy_mysql(&self, from: &str, to: &str, log: &Path) -> Result<(), String> {
+    async fn copy_mysql(&self, from: &str, to: &str, log: &Path) -> Result<(), AgentError> {
         let socket = format!("--socket={}", self.socket_dir.join("mysqld.sock").display());
         let dump = self.socket_dir.with_file_name(format!("{to}.sql"));
-        let file = std::fs::File::create(&dump).map_err(|e| format!("cannot create {}: {e}", dump.display()))?;
+        let file = std::fs::File::create(&dump).map_err(AgentError::io("create", &dump))?;
         let loaded = async {
             run_with(
                 Command::new(self.bin.join(MYSQL_DUMP))
@@ -289,7 +294,7 @@ impl Server {
                 log,
             )
             .await?;
-            let input = std::fs::File::open(&dump).map_err(|e| format!("cannot read {}: {e}", dump.display()))?;
+            let input = std::fs::File::open(&dump).map_err(AgentError::io("read", &dump))?;
             run_with(
                 Command::new(self.bin.join(MYSQL_CLIENT))
                     .args([&socket, "-u", "root", to])
@@ -304,7 +309,7 @@ impl Server {
         loaded
     }
 
-    async fn drop(&self, name: &str, log: &Path) -> Result<(), String> {
+    async fn drop(&self, name: &str, log: &Path) -> Result<(), AgentError> {
         match self.kind {
             Service::Postgres => self.pg_tool("dropdb", &["--if-exists", name], log).await,
             Service::Mysql => self.sql(&format!("DROP DATABASE IF EXISTS `{name}`"), log).await,
@@ -312,7 +317,7 @@ impl Server {
         }
     }
 
-    async fn pg_tool(&self, name: &str, args: &[&str], log: &Path) -> Result<(), String> {
+    async fn pg_tool(&self, name: &str, args: &[&str], log: &Path) -> Result<(), AgentError> {
         let host = self.socket_dir.display().to_string();
         run(
             Command::new(self.bin.join(name))
@@ -321,23 +326,25 @@ impl Server {
             log,
         )
         .await
-        .map_err(|e| format!("service postgres: {name}: {e}"))
+        .map_err(|e| e.during(format!("service postgres: {name}")))
     }
 
-    async fn sql(&self, sql: &str, log: &Path) -> Result<(), String> {
+    async fn sql(&self, sql: &str, log: &Path) -> Result<(), AgentError> {
         let socket = self.socket_dir.join("mysqld.sock").display().to_string();
         run(
             Command::new(self.bin.join(MYSQL_CLIENT)).args([&format!("--socket={socket}"), "-u", "root", "-e", sql]),
             log,
         )
         .await
-        .map_err(|e| format!("service mysql: {sql}: {e}"))
+        .map_err(|e| e.during(format!("service mysql: {sql}")))
     }
 }
 
-async fn start_postgres(root: &Path, socket_dir: &Path, log: &Path) -> Result<Server, String> {
-    let bin = postgres_bin()
-        .ok_or("service postgres: no PostgreSQL server on this agent (hint: apt-get install postgresql)")?;
+async fn start_postgres(root: &Path, socket_dir: &Path, log: &Path) -> Result<Server, AgentError> {
+    let bin = postgres_bin().ok_or_else(|| AgentError::Unavailable {
+        what: "service postgres".into(),
+        why: "no PostgreSQL server is installed (hint: apt-get install postgresql)".into(),
+    })?;
     let data = root.join("data");
     let data_text = data.display().to_string();
     run(
@@ -356,7 +363,7 @@ async fn start_postgres(root: &Path, socket_dir: &Path, log: &Path) -> Result<Se
         log,
     )
     .await
-    .map_err(|e| format!("service postgres: initdb: {e}"))?;
+    .map_err(|e| e.during("service postgres: initdb"))?;
     // A test farm's database: durability off, it is thrown away anyway.
     let options = format!(
         "-k {} -p {PG_PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
@@ -368,7 +375,7 @@ async fn start_postgres(root: &Path, socket_dir: &Path, log: &Path) -> Result<Se
         log,
     )
     .await
-    .map_err(|e| format!("service postgres: start (its log: {server_log}): {e}"))?;
+    .map_err(|e| e.during(format!("service postgres: start (its log: {server_log})")))?;
     Ok(Server {
         kind: Service::Postgres,
         bin,
@@ -376,11 +383,13 @@ async fn start_postgres(root: &Path, socket_dir: &Path, log: &Path) -> Result<Se
     })
 }
 
-async fn start_mysql(root: &Path, socket_dir: &Path, log: &Path) -> Result<Server, String> {
-    let (bin, server_program) = mysql_programs()
-        .ok_or("service mysql: no MariaDB or MySQL server on this agent (hint: apt-get install mariadb-server)")?;
+async fn start_mysql(root: &Path, socket_dir: &Path, log: &Path) -> Result<Server, AgentError> {
+    let (bin, server_program) = mysql_programs().ok_or_else(|| AgentError::Unavailable {
+        what: "service mysql".into(),
+        why: "no MariaDB or MySQL server is installed (hint: apt-get install mariadb-server)".into(),
+    })?;
     let data = root.join("data");
-    std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    std::fs::create_dir_all(&data).map_err(AgentError::io("create", &data))?;
     give_to_runtime_user(&data)?;
     let user = runtime_user_name();
     run(
@@ -395,7 +404,7 @@ async fn start_mysql(root: &Path, socket_dir: &Path, log: &Path) -> Result<Serve
         log,
     )
     .await
-    .map_err(|e| format!("service mysql: install-db: {e}"))?;
+    .map_err(|e| e.during("service mysql: install-db"))?;
     let socket = socket_dir.join("mysqld.sock");
     let server_log = root.join("server.log");
     let mut server = as_runtime_user(&server_program);
@@ -423,19 +432,21 @@ async fn start_mysql(root: &Path, socket_dir: &Path, log: &Path) -> Result<Serve
     unsafe {
         server.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
     }
-    let mut child = server
-        .spawn()
-        .map_err(|e| format!("service mysql: cannot start {}: {e}", server_program.display()))?;
+    let mut child = server.spawn().map_err(|source| AgentError::Spawn {
+        program: server_program.display().to_string(),
+        source,
+    })?;
     let deadline = Instant::now() + START_TIMEOUT;
     let admin = bin.join(MYSQL_ADMIN);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let text = std::fs::read_to_string(&server_log).unwrap_or_default();
             crate::runner::append_log(log, text.trim());
-            return Err(format!(
-                "service mysql: the server exited ({status}) before it answered; its log: {}",
-                server_log.display()
-            ));
+            return Err(AgentError::NotReady {
+                service: "service mysql",
+                why: format!("the server exited ({status}) before it answered"),
+                log: server_log,
+            });
         }
         let ping = Command::new(&admin)
             .args([&format!("--socket={}", socket.display()), "-u", "root", "ping"])
@@ -445,12 +456,11 @@ async fn start_mysql(root: &Path, socket_dir: &Path, log: &Path) -> Result<Serve
             break;
         }
         if Instant::now() > deadline {
-            return Err(format!(
-                "service mysql: no answer on {} within {}s; its log: {}",
-                socket.display(),
-                START_TIMEOUT.as_secs(),
-                server_log.display()
-            ));
+            return Err(AgentError::NotReady {
+                service: "service mysql",
+                why: format!("no answer on {} within {}s", socket.display(), START_TIMEOUT.as_secs()),
+                log: server_log,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -538,17 +548,17 @@ fn as_runtime_user(program: &Path) -> Command {
 }
 
 /// Copies the plain files of `from` into `to` (SQLite's "template").
-fn copy_files(from: &Path, to: &Path) -> Result<(), String> {
+fn copy_files(from: &Path, to: &Path) -> Result<(), AgentError> {
     let entries = match std::fs::read_dir(from) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot read {}: {e}", from.display())),
+        Err(e) => return Err(AgentError::io("read", from)(e)),
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_file() {
             let dest = to.join(entry.file_name());
-            std::fs::copy(&path, &dest).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+            std::fs::copy(&path, &dest).map_err(AgentError::io("copy", &path))?;
             give_to_runtime_user(&dest)?;
         }
     }
@@ -558,7 +568,7 @@ fn copy_files(from: &Path, to: &Path) -> Result<(), String> {
 /// Runs a command to its end: its output goes into the error (and the task log) when
 /// it fails. Stdout is captured unless the caller sent it elsewhere (tokio's
 /// `output()` would override that), stdin is the caller's or nothing.
-async fn run(cmd: &mut Command, log: &Path) -> Result<(), String> {
+async fn run(cmd: &mut Command, log: &Path) -> Result<(), AgentError> {
     run_with(
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped()),
@@ -568,12 +578,14 @@ async fn run(cmd: &mut Command, log: &Path) -> Result<(), String> {
 }
 
 /// [`run`] with stdin and stdout as the caller set them.
-async fn run_with(cmd: &mut Command, log: &Path) -> Result<(), String> {
-    let child = cmd
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run: {e}"))?;
-    let out = child.wait_with_output().await.map_err(|e| format!("cannot run: {e}"))?;
+async fn run_with(cmd: &mut Command, log: &Path) -> Result<(), AgentError> {
+    let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+    let spawn = |source| AgentError::Spawn {
+        program: program.clone(),
+        source,
+    };
+    let child = cmd.stderr(std::process::Stdio::piped()).spawn().map_err(spawn)?;
+    let out = child.wait_with_output().await.map_err(spawn)?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -583,6 +595,10 @@ async fn run_with(cmd: &mut Command, log: &Path) -> Result<(), String> {
         Ok(())
     } else {
         crate::runner::append_log(log, text.trim());
-        Err(format!("{} ({})", text.trim(), out.status))
+        Err(AgentError::Failed {
+            program,
+            status: out.status.to_string(),
+            output: text.trim().to_string(),
+        })
     }
 }

@@ -5,6 +5,7 @@
 //! change), the agent registers again and reopens it; tasks already running go on,
 //! and their reports are retried until a coordinator takes them.
 
+use crate::error::AgentError;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,13 +83,19 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) {
     tasks.wait().await;
 }
 
-pub(crate) async fn connect(url: &str) -> Result<AgentServiceClient<Channel>, String> {
+pub(crate) async fn connect(url: &str) -> Result<AgentServiceClient<Channel>, AgentError> {
     let channel = Channel::from_shared(url.to_string())
-        .map_err(|e| format!("bad coordinator address `{url}`: {e}"))?
+        .map_err(|e| AgentError::Invalid {
+            what: format!("coordinator address `{url}`"),
+            why: e.to_string(),
+        })?
         .connect_timeout(Duration::from_secs(2))
         .connect()
         .await
-        .map_err(|e| format!("cannot reach coordinator {url}: {e}"))?;
+        .map_err(|source| AgentError::Unreachable {
+            url: url.into(),
+            source,
+        })?;
     Ok(AgentServiceClient::new(channel)
         .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES))
@@ -100,9 +107,9 @@ enum SessionError {
     Failed(String),
 }
 
-impl From<String> for SessionError {
-    fn from(e: String) -> Self {
-        SessionError::Failed(e)
+impl From<AgentError> for SessionError {
+    fn from(e: AgentError) -> Self {
+        SessionError::Failed(e.to_string())
     }
 }
 
@@ -328,7 +335,7 @@ async fn report(
                 }
                 client.report_task(request).await.map_err(|e| e.message().to_string())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         };
         if result.is_err() {
             crate::telemetry::report_retried();

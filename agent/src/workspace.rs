@@ -10,6 +10,7 @@
 //! <work>/workspaces/<key>.partial/ a build in progress (or interrupted: redone)
 //! ```
 
+use crate::error::AgentError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -43,7 +44,7 @@ impl Workspaces {
     }
 
     /// The workspace for `ws`, built if needed. Git's own output goes to `log`.
-    pub async fn prepare(&self, ws: &Workspace, log: &Path) -> Result<Prepared, String> {
+    pub async fn prepare(&self, ws: &Workspace, log: &Path) -> Result<Prepared, AgentError> {
         let key = ws.key();
         let dir = self.root.join(&key);
         if dir.join(READY).is_file() {
@@ -60,7 +61,7 @@ impl Workspaces {
         }
         let partial = self.root.join(format!("{key}.partial"));
         let _ = std::fs::remove_dir_all(&partial);
-        std::fs::create_dir_all(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        std::fs::create_dir_all(&partial).map_err(AgentError::io("create", &partial))?;
         for repo in &ws.repos {
             let mirror = self.mirror(&repo.url, &repo.commit, log).await?;
             let dest = if repo.path == "." {
@@ -69,7 +70,7 @@ impl Workspaces {
                 partial.join(&repo.path)
             };
             if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent).map_err(AgentError::io("create", parent))?;
             }
             let dest_text = dest.display().to_string();
             let mirror_text = mirror.display().to_string();
@@ -86,31 +87,30 @@ impl Workspaces {
                 log,
             )
             .await
-            .map_err(|e| format!("repo {}: {e}", repo.name))?;
+            .map_err(|e| e.during(format!("repo {}", repo.name)))?;
             git(&["checkout", "--quiet", "--detach", &repo.commit], Some(&dest), log)
                 .await
-                .map_err(|e| format!("repo {} at {}: {e}", repo.name, repo.commit))?;
+                .map_err(|e| e.during(format!("repo {} at {}", repo.name, repo.commit)))?;
         }
         if let Some(patch) = &ws.patch {
             let file = self.root.join(format!("{key}.patch"));
-            std::fs::write(&file, patch).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            std::fs::write(&file, patch).map_err(AgentError::io("write", &file))?;
             git(&["apply", "-p1", &file.display().to_string()], Some(&partial), log)
                 .await
-                .map_err(|e| format!("the change under test does not apply: {e}"))?;
+                .map_err(|e| e.during("the change under test does not apply"))?;
         }
-        std::fs::write(partial.join(READY), format!("{key}\n"))
-            .map_err(|e| format!("cannot mark the workspace: {e}"))?;
-        std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move the workspace into place: {e}"))?;
+        let ready = partial.join(READY);
+        std::fs::write(&ready, format!("{key}\n")).map_err(AgentError::io("mark the workspace in", &ready))?;
+        std::fs::rename(&partial, &dir).map_err(AgentError::io("move the workspace into place from", &partial))?;
         Ok(Prepared { dir, warm: false })
     }
 
     /// The bare mirror of `url`, holding `commit` (cloned or fetched as needed).
-    async fn mirror(&self, url: &str, commit: &str, log: &Path) -> Result<PathBuf, String> {
+    async fn mirror(&self, url: &str, commit: &str, log: &Path) -> Result<PathBuf, AgentError> {
         let mirror = self.mirrors.join(format!("{:016x}.git", fnv1a(url.as_bytes())));
         let text = mirror.display().to_string();
         if !mirror.join("HEAD").is_file() {
-            std::fs::create_dir_all(&self.mirrors)
-                .map_err(|e| format!("cannot create {}: {e}", self.mirrors.display()))?;
+            std::fs::create_dir_all(&self.mirrors).map_err(AgentError::io("create", &self.mirrors))?;
             let _ = std::fs::remove_dir_all(&mirror);
             git(&["clone", "--quiet", "--mirror", "--", url, &text], None, log).await?;
         }
@@ -137,7 +137,10 @@ impl Workspaces {
             )
             .await?;
             if !has(mirror.clone()).await {
-                return Err(format!("commit {commit} is not in {url}"));
+                return Err(AgentError::Unavailable {
+                    what: format!("commit {commit}"),
+                    why: format!("it is not in {url}"),
+                });
             }
         }
         Ok(mirror)
@@ -145,16 +148,16 @@ impl Workspaces {
 }
 
 /// Runs git; its stderr goes to the task log, and into the error when it fails.
-async fn git(args: &[&str], cwd: Option<&Path>, log: &Path) -> Result<(), String> {
+async fn git(args: &[&str], cwd: Option<&Path>, log: &Path) -> Result<(), AgentError> {
     let mut cmd = Command::new("git");
     cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
-    let out = cmd
-        .output()
-        .await
-        .map_err(|e| format!("cannot run git: {e} (hint: apt-get install git)"))?;
+    let out = cmd.output().await.map_err(|source| AgentError::Spawn {
+        program: "git (hint: apt-get install git)".into(),
+        source,
+    })?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !stderr.trim().is_empty() {
         crate::runner::append_log(log, &format!("git {}: {}", args.join(" "), stderr.trim()));
@@ -162,11 +165,10 @@ async fn git(args: &[&str], cwd: Option<&Path>, log: &Path) -> Result<(), String
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "git {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            stderr.trim()
-        ))
+        Err(AgentError::Failed {
+            program: format!("git {}", args.join(" ")),
+            status: out.status.to_string(),
+            output: stderr.trim().to_string(),
+        })
     }
 }

@@ -23,6 +23,7 @@
 //! daemon's own cgroup in each hierarchy (on this host the daemon's memory cgroup is
 //! not the root), so the container would land outside `testfarm/<agent>`.
 
+use crate::error::AgentError;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -56,18 +57,19 @@ const CPU_PERIOD_NS: f64 = 1e9;
 
 /// Connects to the local daemon (`DOCKER_HOST` or /var/run/docker.sock) and agrees on
 /// an API version (this host's 20.10 daemon speaks 1.41; bollard defaults to newer).
-pub async fn connect() -> Result<Docker, String> {
+pub async fn connect() -> Result<Docker, AgentError> {
+    let failed = |action: &str| {
+        let action = action.to_string();
+        move |source| AgentError::Docker { action, source }
+    };
     let docker = Docker::connect_with_local_defaults()
-        .map_err(|e| format!("no Docker daemon: {e}"))?
+        .map_err(failed("connect to the daemon"))?
         .with_timeout(API_TIMEOUT);
     let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
         .await
-        .map_err(|_| "the Docker daemon does not answer (5s)".to_string())?
-        .map_err(|e| format!("no Docker daemon: {e}"))?;
-    docker
-        .ping()
-        .await
-        .map_err(|e| format!("the Docker daemon does not answer: {e}"))?;
+        .map_err(|_| AgentError::DockerSilent { secs: 5 })?
+        .map_err(failed("agree on an API version"))?;
+    docker.ping().await.map_err(failed("ping"))?;
     Ok(docker)
 }
 
@@ -101,7 +103,7 @@ impl Executor for DockerExecutor {
             };
             let mut outcome = match self.ensure_image(image).await {
                 Ok(()) => self.run_container(&exec, image, started).await,
-                Err(message) => infrastructure(message, started.elapsed().as_secs_f64()),
+                Err(why) => infrastructure(why.to_string(), started.elapsed().as_secs_f64()),
             };
             outcome.usage.executor = ExecutorKind::Docker.as_str().into();
             outcome
@@ -125,7 +127,7 @@ impl DockerExecutor {
 
     /// Force-removes every container labelled with this agent (left by a crash).
     /// Returns how many; call it before any shard of this agent runs.
-    pub async fn reap(&self) -> Result<usize, String> {
+    pub async fn reap(&self) -> Result<usize, AgentError> {
         let filter = format!("{LABEL_AGENT}={}", self.agent_id);
         let filters: HashMap<&str, Vec<&str>> = [("label", vec![filter.as_str()])].into();
         let options = ListContainersOptionsBuilder::default()
@@ -136,7 +138,10 @@ impl DockerExecutor {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(|e| format!("cannot list containers: {e}"))?;
+            .map_err(|source| AgentError::Docker {
+                action: "list containers".into(),
+                source,
+            })?;
         let mut removed = 0;
         for c in list {
             let Some(id) = c.id else { continue };
@@ -158,7 +163,7 @@ impl DockerExecutor {
     }
 
     /// Imports the image from its rootfs when the daemon does not have it.
-    async fn ensure_image(&self, image: &LocalImage) -> Result<(), String> {
+    async fn ensure_image(&self, image: &LocalImage) -> Result<(), AgentError> {
         let reference = image.docker_ref();
         if self.docker.inspect_image(&reference).await.is_ok() {
             return Ok(());
@@ -170,7 +175,10 @@ impl DockerExecutor {
         tracing::info!(image = %reference, "importing the runtime image into Docker from {}", image.rootfs.display());
         image::import(&self.docker, &image.rootfs, &reference, 0, &mut |_| {})
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| AgentError::Invalid {
+                what: format!("runtime image {reference}"),
+                why: e.to_string(),
+            })
     }
 
     async fn run_container(&self, exec: &Exec<'_>, image: &LocalImage, started: Instant) -> ProcessOutcome {
@@ -202,12 +210,12 @@ impl DockerExecutor {
     ) -> ProcessOutcome {
         let body = match container_body(exec, image, &self.agent_id, group) {
             Ok(b) => b,
-            Err(message) => return infrastructure(message, started.elapsed().as_secs_f64()),
+            Err(why) => return infrastructure(why.to_string(), started.elapsed().as_secs_f64()),
         };
         let name = container_name(&self.agent_id, exec.name);
         let id = match self.create(&name, body).await {
             Ok(id) => id,
-            Err(message) => return infrastructure(message, started.elapsed().as_secs_f64()),
+            Err(why) => return infrastructure(why.to_string(), started.elapsed().as_secs_f64()),
         };
         let outcome = self.start_and_wait(exec, &id, started, group).await;
         if let Err(e) = self.remove(&id).await {
@@ -218,7 +226,7 @@ impl DockerExecutor {
 
     /// Creates the container; a leftover of the same name (same task and attempt on
     /// this agent, e.g. after a crash that reap missed) is removed first.
-    async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, String> {
+    async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, AgentError> {
         for _ in 0..2 {
             let options = CreateContainerOptionsBuilder::default().name(name).build();
             match self.docker.create_container(Some(options), body.clone()).await {
@@ -226,10 +234,18 @@ impl DockerExecutor {
                 Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => {
                     let _ = self.remove(name).await;
                 }
-                Err(e) => return Err(format!("cannot create container {name}: {e}")),
+                Err(source) => {
+                    return Err(AgentError::Docker {
+                        action: format!("create container {name}"),
+                        source,
+                    })
+                }
             }
         }
-        Err(format!("cannot create container {name}: the name stays taken"))
+        Err(AgentError::Invalid {
+            what: format!("container {name}"),
+            why: "the name stays taken after removing its holder".into(),
+        })
     }
 
     async fn start_and_wait(
@@ -310,7 +326,7 @@ impl DockerExecutor {
     }
 
     /// Waits for the container to stop, sampling its process count meanwhile.
-    async fn wait_sampling(&self, id: &str, group: Option<&ShardCgroup>, peak: &mut u64) -> Result<i64, String> {
+    async fn wait_sampling(&self, id: &str, group: Option<&ShardCgroup>, peak: &mut u64) -> Result<i64, AgentError> {
         let wait = self.docker.wait_container(id, None);
         tokio::pin!(wait);
         let mut tick = tokio::time::interval(PIDS_SAMPLE_EVERY);
@@ -321,8 +337,11 @@ impl DockerExecutor {
                     Some(Ok(r)) => Ok(r.status_code),
                     // bollard reports a non-zero status as an error.
                     Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(code),
-                    Some(Err(e)) => Err(e.to_string()),
-                    None => Err("the wait stream ended without a status".into()),
+                    Some(Err(source)) => Err(AgentError::Docker { action: format!("wait for container {id}"), source }),
+                    None => Err(AgentError::Invalid {
+                        what: format!("the wait for container {id}"),
+                        why: "its stream ended without a status".into(),
+                    }),
                 },
                 _ = tick.tick() => {
                     if let Some(n) = group.and_then(ShardCgroup::pids_current) {
@@ -358,12 +377,13 @@ fn container_name(agent: &str, name: &str) -> String {
 }
 
 /// A bind `host:container:mode`; docker's syntax has no escaping.
-fn bind(path: &Path, mode: &str) -> Result<String, String> {
+fn bind(path: &Path, mode: &str) -> Result<String, AgentError> {
     let text = path.display().to_string();
     if !path.is_absolute() || text.contains([':', ',']) {
-        return Err(format!(
-            "{text} cannot be bind-mounted into a container (needs an absolute path without `:` or `,`)"
-        ));
+        return Err(AgentError::Invalid {
+            what: format!("bind mount {text}"),
+            why: "a container needs an absolute path without `:` or `,`".into(),
+        });
     }
     Ok(format!("{text}:{text}:{mode}"))
 }
@@ -373,7 +393,7 @@ fn container_body(
     image: &LocalImage,
     agent_id: &str,
     group: Option<&ShardCgroup>,
-) -> Result<ContainerCreateBody, String> {
+) -> Result<ContainerCreateBody, AgentError> {
     let project = exec.project_dir.display().to_string();
     let mut env = vec![
         format!("PATH={BASE_PATH}"),

@@ -5,6 +5,7 @@
 //! filesystem as before (with a network namespace only when the stage asks for
 //! `network: none` explicitly).
 
+use crate::error::AgentError;
 use std::path::PathBuf;
 
 use testfarm_shared::config::ExecutorKind;
@@ -23,7 +24,7 @@ pub struct SandboxExecutor {
     /// the host; the mounts exist only in the command's mount namespace).
     pub scratch_dir: PathBuf,
     /// Whether this agent may make namespaces (root); image stages fail without.
-    pub namespaces: Result<(), String>,
+    pub namespaces: Result<(), std::sync::Arc<AgentError>>,
 }
 
 impl Executor for SandboxExecutor {
@@ -40,7 +41,7 @@ impl SandboxExecutor {
     async fn run_one(&self, exec: Exec<'_>) -> ProcessOutcome {
         let isolation = match self.isolation(&exec) {
             Ok(i) => i,
-            Err(message) => return infrastructure(message, 0.0),
+            Err(why) => return infrastructure(why.to_string(), 0.0),
         };
         let cgroup = match &self.cgroup_parent {
             None => None,
@@ -77,31 +78,35 @@ impl SandboxExecutor {
     }
 
     /// The namespaces a command gets: an image root, a network namespace, or none.
-    fn isolation(&self, exec: &Exec<'_>) -> Result<Option<Isolation>, String> {
+    fn isolation(&self, exec: &Exec<'_>) -> Result<Option<Isolation>, AgentError> {
         let network_off = exec.runtime.network_off();
+        let cannot = |what: String, why: &std::sync::Arc<AgentError>| AgentError::Unavailable {
+            what,
+            why: why.to_string(),
+        };
         let Some(image) = exec.image else {
-            if exec.runtime.image.is_some() {
-                return Err(format!(
-                    "runtime image `{}` is not built on this agent",
-                    exec.runtime.image.as_deref().unwrap_or_default()
-                ));
+            if let Some(name) = &exec.runtime.image {
+                return Err(AgentError::Unavailable {
+                    what: format!("runtime image `{name}`"),
+                    why: "it is not built here".into(),
+                });
             }
             if !network_off {
                 return Ok(None);
             }
-            self.namespaces
-                .clone()
-                .map_err(|why| format!("cannot give the stage `network: none`: {why}"))?;
+            if let Err(why) = &self.namespaces {
+                return Err(cannot("the stage's `network: none`".into(), why));
+            }
             return Ok(Some(Isolation {
                 network_off,
                 image: None,
             }));
         };
-        self.namespaces
-            .clone()
-            .map_err(|why| format!("cannot enter runtime image `{}`: {why}", image.name))?;
+        if let Err(why) = &self.namespaces {
+            return Err(cannot(format!("runtime image `{}`", image.name), why));
+        }
         let scratch = self.scratch_dir.join(exec.name);
-        std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+        std::fs::create_dir_all(&scratch).map_err(AgentError::io("create", &scratch))?;
         Ok(Some(Isolation {
             network_off,
             image: Some(ImageRoot {
