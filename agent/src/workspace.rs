@@ -10,13 +10,14 @@
 //! <work>/workspaces/<key>.partial/ a build in progress (or interrupted: redone)
 //! ```
 
-use crate::error::AgentError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use testfarm_shared::workspace::{fnv1a, Workspace};
 use tokio::process::Command;
+
+use crate::error::AgentError;
 
 const READY: &str = ".farm-workspace";
 
@@ -62,15 +63,34 @@ impl Workspaces {
         let partial = self.root.join(format!("{key}.partial"));
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial).map_err(AgentError::io("create", &partial))?;
+        let root = partial.canonicalize().map_err(AgentError::io("resolve", &partial))?;
         for repo in &ws.repos {
+            // A task spec comes from the network: its paths are checked here too.
+            if let Some(why) = testfarm_shared::workspace::path_problem(&repo.path) {
+                return Err(AgentError::Invalid {
+                    what: format!("repo {} path `{}`", repo.name, repo.path),
+                    why: why.into(),
+                });
+            }
             let mirror = self.mirror(&repo.url, &repo.commit, log).await?;
             let dest = if repo.path == "." {
                 partial.clone()
             } else {
                 partial.join(&repo.path)
             };
-            if let Some(parent) = dest.parent() {
+            if let Some(parent) = dest.parent().filter(|_| repo.path != ".") {
                 std::fs::create_dir_all(parent).map_err(AgentError::io("create", parent))?;
+                // An outer checkout may hold a symbolic link where an inner one goes.
+                let resolved = parent.canonicalize().map_err(AgentError::io("resolve", parent))?;
+                if !resolved.starts_with(&root) {
+                    return Err(AgentError::Invalid {
+                        what: format!("repo {} path `{}`", repo.name, repo.path),
+                        why: format!(
+                            "it leaves the workspace through a symbolic link (to {})",
+                            resolved.display()
+                        ),
+                    });
+                }
             }
             let dest_text = dest.display().to_string();
             let mirror_text = mirror.display().to_string();
@@ -170,5 +190,91 @@ async fn git(args: &[&str], cwd: Option<&Path>, log: &Path) -> Result<(), AgentE
             status: out.status.to_string(),
             output: stderr.trim().to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testfarm_shared::workspace::Checkout;
+
+    /// A repository at `dir` with `files` (a name ending in `@` is a symbolic link to
+    /// `target`), committed; its commit.
+    fn repo(dir: &Path, files: &[(&str, &str)]) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir)
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@t")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@t")
+                .output()
+                .expect("git runs (hint: apt-get install git)");
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        run(&["init", "-q"]);
+        for (name, content) in files {
+            match name.strip_suffix('@') {
+                Some(link) => std::os::unix::fs::symlink(content, dir.join(link)).unwrap(),
+                None => std::fs::write(dir.join(name), content).unwrap(),
+            }
+        }
+        run(&["add", "-A"]);
+        run(&["commit", "-q", "-m", "x"]);
+        run(&["rev-parse", "HEAD"])
+    }
+
+    fn checkout(name: &str, path: &str, url: &Path, commit: String) -> Checkout {
+        Checkout {
+            name: name.into(),
+            path: path.into(),
+            url: format!("file://{}", url.display()),
+            commit,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repository_cannot_leave_the_workspace_by_its_path_or_a_link_in_an_outer_one() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let core = repo(
+            &t.path().join("core"),
+            &[("README", "core"), ("extensions@", outside.to_str().unwrap())],
+        );
+        let echo = repo(&t.path().join("echo"), &[("Echo.php", "<?php")]);
+        let spaces = Workspaces::new(&t.path().join("work"));
+        let log = t.path().join("log.txt");
+        let ws = Workspace {
+            repos: vec![
+                checkout("core", ".", &t.path().join("core"), core.clone()),
+                checkout("Echo", "extensions/Echo", &t.path().join("echo"), echo.clone()),
+            ],
+            patch: None,
+        };
+        let e = spaces.prepare(&ws, &log).await.err().expect("refused");
+        assert!(
+            e.to_string()
+                .starts_with("repo Echo path `extensions/Echo`: it leaves the workspace through a symbolic link"),
+            "{e}"
+        );
+        assert!(
+            std::fs::read_dir(&outside).unwrap().next().is_none(),
+            "nothing written outside"
+        );
+
+        let ws = Workspace {
+            repos: vec![checkout("Echo", "../escape", &t.path().join("echo"), echo)],
+            patch: None,
+        };
+        let e = spaces.prepare(&ws, &log).await.err().expect("refused");
+        assert!(e.to_string().contains("`..`"), "{e}");
     }
 }

@@ -469,8 +469,12 @@ impl Validator<'_> {
             if r.git_ref.is_some() && r.git.is_none() {
                 return Err(self.error(&["repos", &name, "ref"], "`ref` needs `git`: the URL to fetch it from"));
             }
+            let path = r.path.unwrap_or(path);
+            if let Some(why) = crate::workspace::path_problem(&path) {
+                return Err(self.error(&["repos", &name, "path"], format!("`{path}` {why}")));
+            }
             let repo = Repo {
-                path: r.path.unwrap_or(path),
+                path,
                 test_namespace: r.namespace.unwrap_or(namespace),
                 requires: r.requires,
                 name: name.clone(),

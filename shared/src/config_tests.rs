@@ -312,3 +312,17 @@ fn tools_are_plain_program_names_and_install_is_not_empty() {
 fn typo_line(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).unwrap() + 1
 }
+
+#[test]
+fn a_repo_path_that_leaves_the_project_is_refused_with_its_line() {
+    let text = "pipeline: p\nrepos:\n  core:\n    kind: core\n  Evil:\n    path: ../../etc\nstages:\n  unit:\n    discover: ls\n    each: \"true\"\n";
+    let e = parse_pipeline(text, "farm.yaml").unwrap_err();
+    assert_eq!(e.field, "repos.Evil.path", "{e}");
+    assert_eq!(e.line, 6, "{e}");
+    assert!(e.message.contains("`..`"), "{e}");
+    let abs = text.replace("../../etc", "/etc");
+    assert!(parse_pipeline(&abs, "farm.yaml")
+        .unwrap_err()
+        .message
+        .contains("absolute"));
+}

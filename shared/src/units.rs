@@ -46,7 +46,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "" => return Err(format!("`{text}` needs a unit: ms, s, m or h")),
             other => return Err(format!("`{text}` has an unknown unit `{other}` (use ms, s, m or h)")),
         };
-        total += Duration::from_secs_f64(seconds);
+        // A config is outside input: a number too big for a duration is an error,
+        // never a panic.
+        let too_long = || format!("`{text}` is longer than any duration the farm can wait");
+        let part = Duration::try_from_secs_f64(seconds).map_err(|_| too_long())?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
     }
     Ok(total)
 }
@@ -76,7 +80,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
             ))
         }
     };
-    Ok((number * factor as f64).round() as u64)
+    let bytes = (number * factor as f64).round();
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("`{text}` is larger than any size the farm can count"));
+    }
+    Ok(bytes as u64)
 }
 
 pub fn format_duration(duration: Duration) -> String {
@@ -146,6 +154,17 @@ pub fn utc(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_too_big_is_an_error_not_a_panic() {
+        assert!(parse_duration("18446744073709551615h")
+            .unwrap_err()
+            .contains("longer than"));
+        assert!(parse_duration("99999999999999999999999s").is_err());
+        assert!(parse_bytes("99999999999999999999GiB")
+            .unwrap_err()
+            .contains("larger than"));
+    }
 
     #[test]
     fn durations_in_human_units() {

@@ -24,6 +24,33 @@ pub struct Workspace {
     pub patch: Option<String>,
 }
 
+/// Why `path` cannot be where a repository goes in a workspace (None: it can). It
+/// becomes a directory on every agent, so it must stay inside the workspace root:
+/// relative, no `.` or `..` component (only `.` alone, the root itself), no empty
+/// component, no backslash or NUL.
+pub fn path_problem(path: &str) -> Option<&'static str> {
+    if path == "." {
+        return None;
+    }
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    if path.starts_with('/') {
+        return Some("is absolute: give it relative to the project directory");
+    }
+    if path.contains(['\\', '\0']) {
+        return Some("holds a backslash or NUL");
+    }
+    for part in path.split('/') {
+        match part {
+            "" => return Some("has an empty component (`//` or a trailing `/`)"),
+            "." | ".." => return Some("has a `.` or `..` component: it must stay inside the project directory"),
+            _ => {}
+        }
+    }
+    None
+}
+
 impl Workspace {
     /// Names the workspace by everything in it: the same repositories at the same
     /// commits with the same patch are the same directory on an agent.
@@ -79,5 +106,25 @@ mod tests {
         assert_ne!(a.key(), ws(&"a".repeat(40), Some("--- a/x\n")).key());
         assert_eq!(a.key().len(), 16);
         assert!(is_commit(&"0f".repeat(20)) && !is_commit("main"));
+    }
+
+    #[test]
+    fn a_repository_path_stays_inside_the_workspace() {
+        for fine in [".", "extensions/Echo", "skins/Vector", "a-b_c.d"] {
+            assert_eq!(path_problem(fine), None, "{fine}");
+        }
+        for bad in [
+            "",
+            "/etc",
+            "../x",
+            "extensions/../../x",
+            "a//b",
+            "a/",
+            "./a",
+            "a\\b",
+            "a\0b",
+        ] {
+            assert!(path_problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

@@ -865,6 +865,11 @@ pub fn validate(command: &Command) -> Result<(), String> {
             if run.jobs.is_empty() {
                 return Err("a run with no jobs".into());
             }
+            for repo in &run.pipeline.repos {
+                if let Some(why) = testfarm_shared::workspace::path_problem(&repo.path) {
+                    return Err(format!("repo {}: path `{}` {why}", repo.name, repo.path));
+                }
+            }
             for (n, job) in run.jobs.iter().enumerate() {
                 if !run.pipeline.stages.iter().any(|s| s.name == job.spec.stage) {
                     return Err(format!(
@@ -897,3 +902,7 @@ pub fn validate(command: &Command) -> Result<(), String> {
 #[cfg(test)]
 #[path = "machine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "machine_fuzz.rs"]
+mod fuzz;
