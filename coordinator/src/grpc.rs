@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::node::{now_ms, Node};
 use crate::raft::ProposeError;
 use crate::scheduler::{Agents, SchedulerConfig};
-use crate::state::{Applied, Command, Counts, Job, JobState, Mode, Run, TaskState};
+use crate::state::{Applied, Command, Mode, Run, TaskState};
 use crate::store::StoreError;
 use testfarm_shared::{quarantine, rerun};
 
@@ -128,37 +128,14 @@ impl Farm for Services {
             ));
         }
         let run = Run {
-            id: String::new(),
-            mode,
-            submitter: req.submitter,
-            pipeline,
-            project_dir: req.project_dir,
             env: req.env.into_iter().collect::<BTreeMap<_, _>>(),
-            jobs: jobs
-                .into_iter()
-                .map(|spec| Job {
-                    spec,
-                    state: JobState::Discovering,
-                    tests: 0,
-                    shards: 0,
-                    left_out: None,
-                    planned_with: None,
-                    only_tests: None,
-                })
-                .collect(),
             max_lost: self.max_lost,
             accepted_ms: now_ms(),
-            finished_ms: None,
-            verdict: None,
-            message: String::new(),
-            counts: Counts::default(),
-            failed_tests: Vec::new(),
             selection,
             patch: Some(req.patch.clone()).filter(|p| !p.is_empty()),
             tree: req.tree_fingerprint.clone(),
             submission: submission_id(&req.submission_id)?,
-            quarantine: Vec::new(),
-            excused: Vec::new(),
+            ..Run::submitted(mode, &req.submitter, pipeline, &req.project_dir, jobs)
         };
         self.accept(run, "run").await
     }

@@ -104,6 +104,51 @@ pub struct Run {
     pub excused: Vec<crate::quarantine::Excused>,
 }
 
+impl Job {
+    /// A job of a run just submitted: to be discovered.
+    pub fn new(spec: JobSpec) -> Job {
+        Job {
+            spec,
+            state: JobState::Discovering,
+            tests: 0,
+            shards: 0,
+            left_out: None,
+            planned_with: None,
+            only_tests: None,
+        }
+    }
+}
+
+impl Run {
+    /// A run as submitted, before the coordinator accepts it: no id, no verdict,
+    /// every job to be discovered; the rest (environment, selection, patch, ...) as
+    /// the caller sets it on the result.
+    pub fn submitted(mode: Mode, submitter: &str, pipeline: Pipeline, project_dir: &str, jobs: Vec<JobSpec>) -> Run {
+        Run {
+            id: String::new(),
+            mode,
+            submitter: submitter.into(),
+            pipeline,
+            project_dir: project_dir.into(),
+            env: BTreeMap::new(),
+            jobs: jobs.into_iter().map(Job::new).collect(),
+            max_lost: 2,
+            accepted_ms: 0,
+            finished_ms: None,
+            verdict: None,
+            message: String::new(),
+            counts: Counts::default(),
+            failed_tests: Vec::new(),
+            selection: Selection::default(),
+            patch: None,
+            tree: String::new(),
+            submission: String::new(),
+            quarantine: Vec::new(),
+            excused: Vec::new(),
+        }
+    }
+}
+
 /// The longest submission id a client may give; ids are `[A-Za-z0-9_-]`.
 pub const SUBMISSION_ID_MAX: usize = 64;
 

@@ -28,40 +28,12 @@ const PIPELINE: &str = "pipeline: p\nmatrix:\n  db: [a, b]\nstages:\n  unit:\n  
 
 fn run(jobs: usize) -> Run {
     let pipeline = testfarm_shared::config::parse_pipeline(PIPELINE, "farm.yaml").unwrap();
-    let specs = testfarm_shared::matrix::expand(&pipeline, &[]).unwrap();
+    let mut specs = testfarm_shared::matrix::expand(&pipeline, &[]).unwrap();
+    specs.truncate(jobs);
     Run {
-        id: String::new(),
-        mode: Mode::Gate,
-        submitter: "fuzz".into(),
-        pipeline,
-        project_dir: "/tmp".into(),
-        env: Default::default(),
-        jobs: specs
-            .into_iter()
-            .take(jobs)
-            .map(|spec| Job {
-                spec,
-                state: JobState::Discovering,
-                tests: 0,
-                shards: 0,
-                left_out: None,
-                planned_with: None,
-                only_tests: None,
-            })
-            .collect(),
         max_lost: 1,
         accepted_ms: 1000,
-        finished_ms: None,
-        verdict: None,
-        message: String::new(),
-        counts: Counts::default(),
-        failed_tests: Vec::new(),
-        selection: Default::default(),
-        patch: None,
-        tree: String::new(),
-        submission: String::new(),
-        quarantine: Vec::new(),
-        excused: Vec::new(),
+        ..Run::submitted(Mode::Gate, "fuzz", pipeline, "/tmp", specs)
     }
 }
 

@@ -9,37 +9,9 @@ fn run() -> Run {
     let pipeline = parse_pipeline(PIPELINE, "farm.yaml").unwrap();
     let jobs = expand(&pipeline, &[]).unwrap();
     Run {
-        id: String::new(),
-        mode: Mode::Gate,
-        submitter: "t".into(),
-        pipeline,
-        project_dir: "/tmp".into(),
-        env: Default::default(),
-        jobs: jobs
-            .into_iter()
-            .map(|spec| Job {
-                spec,
-                state: JobState::Discovering,
-                tests: 0,
-                shards: 0,
-                left_out: None,
-                planned_with: None,
-                only_tests: None,
-            })
-            .collect(),
         max_lost: 1,
         accepted_ms: 1000,
-        finished_ms: None,
-        verdict: None,
-        message: String::new(),
-        counts: Counts::default(),
-        failed_tests: Vec::new(),
-        selection: Default::default(),
-        patch: None,
-        tree: String::new(),
-        submission: String::new(),
-        quarantine: Vec::new(),
-        excused: Vec::new(),
+        ..Run::submitted(Mode::Gate, "t", pipeline, "/tmp", jobs)
     }
 }
 

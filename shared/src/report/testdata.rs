@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::config::parse_pipeline;
 use crate::matrix::expand;
-use crate::model::{Counts, Job, JobState, Mode, Run, Task, TaskState, Verdict, Work};
+use crate::model::{Counts, JobState, Mode, Run, Task, TaskState, Verdict, Work};
 use crate::plan::PlannedShard;
 use crate::task::{ExitKind, Phases, TaskOutcome, TestResult, TestStatus, Usage};
 
@@ -35,26 +35,8 @@ stages:
 pub fn run(id: &str, accepted_ms: u64) -> Run {
     let pipeline = parse_pipeline(PIPELINE, "farm.yaml").expect("pipeline");
     let jobs = expand(&pipeline, &[]).expect("jobs");
-    Run {
+    let mut run = Run {
         id: id.into(),
-        mode: Mode::Gate,
-        submitter: "tester".into(),
-        pipeline,
-        project_dir: "/src/demo".into(),
-        env: BTreeMap::new(),
-        jobs: jobs
-            .into_iter()
-            .map(|spec| Job {
-                tests: if spec.stage == "api" { 2 } else { 4 },
-                shards: if spec.stage == "api" { 1 } else { 3 },
-                spec,
-                state: JobState::Planned,
-                left_out: None,
-                planned_with: None,
-                only_tests: None,
-            })
-            .collect(),
-        max_lost: 2,
         accepted_ms,
         finished_ms: Some(accepted_ms + 5410),
         verdict: Some(Verdict::Failed),
@@ -65,18 +47,16 @@ pub fn run(id: &str, accepted_ms: u64) -> Run {
             tests_total: 6,
             tests_passed: 5,
             tests_failed: 1,
-            tests_skipped: 0,
-            tasks_lost: 0,
-            tests_excused: 0,
+            ..Counts::default()
         },
         failed_tests: vec!["unit u2".into()],
-        selection: Default::default(),
-        patch: None,
-        tree: String::new(),
-        submission: String::new(),
-        quarantine: Vec::new(),
-        excused: Vec::new(),
+        ..Run::submitted(Mode::Gate, "tester", pipeline, "/src/demo", jobs)
+    };
+    for job in &mut run.jobs {
+        let api = job.spec.stage == "api";
+        (job.tests, job.shards, job.state) = (if api { 2 } else { 4 }, if api { 1 } else { 3 }, JobState::Planned);
     }
+    run
 }
 
 pub fn result(id: &str, secs: f64, status: TestStatus) -> TestResult {
