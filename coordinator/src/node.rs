@@ -2,6 +2,7 @@
 //! to the leader when this node follows), reads come from the local state machine,
 //! and reads that must be current wait for a read index first.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use testfarm_proto::raft_service_client::RaftServiceClient;
 use testfarm_proto::{ForwardRequest, MembershipRequest};
 use tokio::sync::{broadcast, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
 
 use crate::raft::{self, Mail, Membership, ProposeError, RaftConfig, RaftHandle, Role};
 use crate::state::{Applied, Command, StateEvent, StateMachine};
@@ -20,6 +22,9 @@ pub struct Node {
     /// Woken after every apply and whenever an agent's capacity changes.
     pub changed: Arc<Notify>,
     raft: RaftHandle,
+    /// One connection per leader address for forwarded proposals, kept: a follower
+    /// forwarding every agent report must not pay a TCP and HTTP/2 handshake each.
+    forwarders: Mutex<HashMap<String, RaftServiceClient<Channel>>>,
 }
 
 /// How long a proposal waits for a leader to be elected before giving up.
@@ -38,6 +43,7 @@ impl Node {
             events,
             changed,
             raft,
+            forwarders: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -53,9 +59,7 @@ impl Node {
         let deadline = tokio::time::Instant::now() + NO_LEADER_PATIENCE;
         loop {
             let result = match self.propose_here(command.clone()).await {
-                Err(ProposeError::NotLeader { leader: Some(addr) }) => {
-                    forward(&addr, self.raft.local_ip, &command).await
-                }
+                Err(ProposeError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &command).await,
                 other => other,
             };
             match result {
@@ -91,7 +95,7 @@ impl Node {
         .await?;
         match rx.await.unwrap_or(Err(ProposeError::Dropped)) {
             Err(ProposeError::NotLeader { leader: Some(leader) }) => {
-                forward_membership(&leader, self.raft.local_ip, change, id, &addr).await
+                self.forward_membership(&leader, change, id, &addr).await
             }
             other => other,
         }
@@ -143,17 +147,6 @@ impl Node {
     }
 }
 
-async fn client(
-    addr: &str,
-    local_ip: Option<std::net::IpAddr>,
-) -> Result<RaftServiceClient<tonic::transport::Channel>, ProposeError> {
-    let channel = raft::transport::endpoint(addr, local_ip)
-        .connect()
-        .await
-        .map_err(|_| ProposeError::NoLeader)?;
-    Ok(RaftServiceClient::new(channel))
-}
-
 fn decode_forward(reply: testfarm_proto::ForwardReply) -> Result<Applied, ProposeError> {
     if reply.error {
         Err(crate::codec::decode(&reply.applied).unwrap_or(ProposeError::Dropped))
@@ -162,40 +155,70 @@ fn decode_forward(reply: testfarm_proto::ForwardReply) -> Result<Applied, Propos
     }
 }
 
-async fn forward(leader: &str, local_ip: Option<std::net::IpAddr>, command: &Command) -> Result<Applied, ProposeError> {
-    let mut c = client(leader, local_ip).await?;
-    let request = ForwardRequest {
-        command: crate::codec::encode(command).map_err(|e| ProposeError::Raft(e.to_string()))?,
-    };
-    match c.forward(request).await {
-        Ok(reply) => decode_forward(reply.into_inner()),
-        Err(_) => Err(ProposeError::NoLeader),
+impl Node {
+    /// The pooled client of the coordinator at `addr` (connected on first use).
+    async fn forwarder(&self, addr: &str) -> Result<RaftServiceClient<Channel>, ProposeError> {
+        if let Some(c) = self.forwarders.lock().expect("forwarders lock").get(addr) {
+            return Ok(c.clone());
+        }
+        let channel = raft::transport::endpoint(addr, self.raft.local_ip)
+            .connect()
+            .await
+            .map_err(|_| ProposeError::NoLeader)?;
+        let client = RaftServiceClient::new(channel);
+        self.forwarders
+            .lock()
+            .expect("forwarders lock")
+            .insert(addr.to_string(), client.clone());
+        Ok(client)
     }
-}
 
-async fn forward_membership(
-    leader: &str,
-    local_ip: Option<std::net::IpAddr>,
-    change: Membership,
-    id: u64,
-    addr: &str,
-) -> Result<Applied, ProposeError> {
-    let mut c = client(leader, local_ip).await?;
-    let change = match change {
-        Membership::Add => "add",
-        Membership::Remove => "remove",
-    };
-    let request = MembershipRequest {
-        change: change.into(),
-        id,
-        addr: addr.into(),
-    };
-    match c.change_membership(request).await {
-        Ok(reply) => match reply.into_inner().error {
-            error if error.is_empty() => Ok(Applied::Ignored(format!("membership change of node {id} committed"))),
-            error => Err(ProposeError::Raft(error)),
-        },
-        Err(_) => Err(ProposeError::NoLeader),
+    /// Forgets the connection to `addr` after it failed: the next use connects anew.
+    fn drop_forwarder(&self, addr: &str) {
+        self.forwarders.lock().expect("forwarders lock").remove(addr);
+    }
+
+    async fn forward(&self, leader: &str, command: &Command) -> Result<Applied, ProposeError> {
+        let mut c = self.forwarder(leader).await?;
+        let request = ForwardRequest {
+            command: crate::codec::encode(command).map_err(|e| ProposeError::Raft(e.to_string()))?,
+        };
+        match c.forward(request).await {
+            Ok(reply) => decode_forward(reply.into_inner()),
+            Err(_) => {
+                self.drop_forwarder(leader);
+                Err(ProposeError::NoLeader)
+            }
+        }
+    }
+
+    async fn forward_membership(
+        &self,
+        leader: &str,
+        change: Membership,
+        id: u64,
+        addr: &str,
+    ) -> Result<Applied, ProposeError> {
+        let mut c = self.forwarder(leader).await?;
+        let change = match change {
+            Membership::Add => "add",
+            Membership::Remove => "remove",
+        };
+        let request = MembershipRequest {
+            change: change.into(),
+            id,
+            addr: addr.into(),
+        };
+        match c.change_membership(request).await {
+            Ok(reply) => match reply.into_inner().error {
+                error if error.is_empty() => Ok(Applied::Ignored(format!("membership change of node {id} committed"))),
+                error => Err(ProposeError::Raft(error)),
+            },
+            Err(_) => {
+                self.drop_forwarder(leader);
+                Err(ProposeError::NoLeader)
+            }
+        }
     }
 }
 
