@@ -1,0 +1,6 @@
+//! Load and fault tests of real coordinator and agent processes. [`checker`] judges a
+//! recorded history of a faulty run (issue 15's nemesis records it): what clients
+//! were told, what the cluster recorded, what each agent ran, and each replica's
+//! state after healing.
+
+pub mod checker;
