@@ -351,7 +351,30 @@ async fn finish(
 
 pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
     let mut client = connect(&args.coordinator).await?;
-    let status = client.status(StatusRequest {}).await?.into_inner();
+    let mut status = client.status(StatusRequest {}).await?.into_inner();
+    // Agents hold their session with the leader, so only it knows them: through a
+    // follower, its list comes from the leader (the rest is this member's own view).
+    let leader = status
+        .raft
+        .as_ref()
+        .filter(|r| !r.is_leader && !r.leader_addr.is_empty())
+        .map(|r| r.leader_addr.clone());
+    let mut agents_from = None;
+    if let Some(addr) = leader {
+        match connect(&addr).await {
+            Ok(mut leader) => match leader.status(StatusRequest {}).await {
+                Ok(reply) => {
+                    status.agents = reply.into_inner().agents;
+                    agents_from = Some(addr);
+                }
+                Err(e) => eprintln!(
+                    "farm: the leader {addr} did not answer ({}): agents unknown here",
+                    e.message()
+                ),
+            },
+            Err(e) => eprintln!("farm: the leader {addr} is unreachable ({e}): agents unknown here"),
+        }
+    }
     if args.json {
         let text = serde_json::to_string(&status).map_err(|e| CliError::Infrastructure(e.to_string()))?;
         println!("{text}");
@@ -361,7 +384,10 @@ pub async fn status_command(args: StatusArgs) -> Result<(), CliError> {
         "applied index {}   queued tasks {}",
         status.applied_index, status.queued_tasks
     );
-    println!("agents:");
+    match &agents_from {
+        Some(leader) => println!("agents (as the leader {leader} knows them):"),
+        None => println!("agents:"),
+    }
     for a in &status.agents {
         let labels: std::collections::BTreeMap<&String, &String> = a.labels.iter().collect();
         println!(

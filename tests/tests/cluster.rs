@@ -891,4 +891,14 @@ fn clients_following_through_a_killed_leader_exit_with_the_verdict() {
         "leader killed mid-run: watch and submit resumed on another member, verdict {:.2}s after the kill",
         killed.elapsed().as_secs_f64()
     );
+    // Through a follower of the new leader, `farm status` lists the agents the leader holds.
+    let now_leader = c.wait_for_leader(Duration::from_secs(10));
+    let follower = others(&c, now_leader)
+        .into_iter()
+        .find(|&n| n != leader)
+        .expect("a live follower");
+    c.wait_until("both agents back with the new leader", Duration::from_secs(20), |c| {
+        c.try_status(follower)
+            .is_some_and(|s| s["agents"].as_array().is_some_and(|a| a.len() == 2))
+    });
 }
