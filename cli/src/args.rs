@@ -350,6 +350,16 @@ pub struct CoordinatorArgs {
     /// Task logs kept under DATA_DIR/logs; the oldest are deleted past it.
     #[arg(long, default_value_t = 20_000)]
     pub max_logs: usize,
+    /// Finished runs kept whole (tasks, results, test lists); a run past both this
+    /// count and --keep-for compacts to its summary (verdict, counts, jobs).
+    #[arg(long, default_value_t = 1000)]
+    pub keep_runs: usize,
+    /// Finished runs younger than this are kept whole, whatever their number.
+    #[arg(long, default_value = "720h", value_parser = duration)]
+    pub keep_for: Duration,
+    /// How often the leader looks for runs to compact.
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    pub retention_every: Duration,
     #[command(flatten)]
     pub timing: TimingArgs,
 }

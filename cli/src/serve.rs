@@ -62,6 +62,11 @@ pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
         cap: args.log_cap,
         max_logs: args.max_logs,
     };
+    config.retention = testfarm_shared::retention::Retention {
+        keep_runs: args.keep_runs,
+        keep_for: args.keep_for,
+    };
+    config.retention_every = args.retention_every;
     let http = match &args.http {
         Some(addr) => {
             let l = TcpListener::bind(addr)

@@ -162,6 +162,12 @@ pub fn summary(record: &RunRecord) -> String {
     if !record.trace_id.is_empty() {
         let _ = writeln!(out, "  trace {}", record.trace_id);
     }
+    if run.compacted {
+        let _ = writeln!(
+            out,
+            "  compacted by retention: its tasks and results were dropped, the counts above are kept"
+        );
+    }
     if run.verdict != Some(Verdict::Passed) || c.tests_excused > 0 {
         let _ = writeln!(out, "  {}", run.message);
     }

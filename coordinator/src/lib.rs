@@ -13,6 +13,7 @@ pub mod node;
 pub mod raft;
 pub mod raft_service;
 pub mod report_data;
+pub mod retention;
 pub mod scheduler;
 pub mod state;
 pub mod store;
@@ -55,6 +56,10 @@ pub struct CoordinatorConfig {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Task logs kept under `DATA_DIR/logs` (`farm logs`).
     pub logs: logs::LogConfig,
+    /// Finished runs kept whole; older ones compact to their summary.
+    pub retention: testfarm_shared::retention::Retention,
+    /// How often the leader looks for runs to compact.
+    pub retention_every: Duration,
 }
 
 impl Default for CoordinatorConfig {
@@ -72,6 +77,8 @@ impl Default for CoordinatorConfig {
             raft_tick: Duration::from_millis(100),
             metrics: None,
             logs: logs::LogConfig::default(),
+            retention: testfarm_shared::retention::Retention::default(),
+            retention_every: Duration::from_secs(60),
         }
     }
 }
@@ -176,6 +183,12 @@ pub async fn serve(
     let tasks = tokio_util::task::TaskTracker::new();
     tasks.spawn(scheduler.run(shutdown.clone()));
     tasks.spawn(record_finished_runs(node.clone(), shutdown.clone()));
+    tasks.spawn(retention::run(
+        node.clone(),
+        config.retention,
+        config.retention_every,
+        shutdown.clone(),
+    ));
     if let Some(listener) = http {
         let state = http::HttpState {
             node: node.clone(),

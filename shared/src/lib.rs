@@ -18,6 +18,7 @@ pub mod profile;
 pub mod quarantine;
 pub mod report;
 pub mod rerun;
+pub mod retention;
 pub mod runner_cost;
 pub mod runtime;
 pub mod select;

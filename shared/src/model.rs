@@ -102,6 +102,10 @@ pub struct Run {
     /// `counts.tests_excused`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excused: Vec<crate::quarantine::Excused>,
+    /// Its tasks, results and test lists were dropped by retention
+    /// ([`crate::retention`]); the record is its summary.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compacted: bool,
 }
 
 impl Job {
@@ -145,6 +149,7 @@ impl Run {
             submission: String::new(),
             quarantine: Vec::new(),
             excused: Vec::new(),
+            compacted: false,
         }
     }
 }
@@ -342,6 +347,11 @@ pub enum Command {
         project: String,
         test: String,
     },
+    /// Compacts these finished runs to their summary (retention): their tasks and
+    /// test lists are deleted. Active or unknown runs are left alone.
+    CompactRuns {
+        run_ids: Vec<String>,
+    },
 }
 
 /// What applying a command did, returned to whoever proposed it.
@@ -366,6 +376,10 @@ pub enum Applied {
     /// Quarantine / Unquarantine: whether the test was quarantined before.
     Quarantined {
         was: bool,
+    },
+    /// CompactRuns: how many runs were compacted.
+    Compacted {
+        runs: u32,
     },
     /// CancelRun: whether the run was still active (else its verdict stands).
     Cancelled {

@@ -80,6 +80,7 @@ pub fn run_of(old: &Run, only: Option<&FailedTests>, now_ms: u64, submission: St
         submission,
         quarantine: Vec::new(),
         excused: Vec::new(),
+        compacted: false,
         ..old.clone()
     }
 }

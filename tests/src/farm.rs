@@ -33,6 +33,8 @@ pub struct Options {
     /// How long one `farm` command may take ([`COMMAND_TIMEOUT`] by default; a real
     /// MediaWiki gate needs minutes).
     pub command_timeout: Duration,
+    /// More flags for the coordinator (e.g. retention).
+    pub coordinator_args: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             min_shard: "1s",
             http: false,
             command_timeout: COMMAND_TIMEOUT,
+            coordinator_args: Vec::new(),
         }
     }
 }
@@ -163,6 +166,7 @@ impl Farm {
         if self.opts.http {
             args.extend(["--http".to_string(), "127.0.0.1:0".to_string()]);
         }
+        args.extend(self.opts.coordinator_args.iter().map(|s| s.to_string()));
         let mut proc = spawn_logged(&format!("coordinator #{n}"), &args, &log);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {

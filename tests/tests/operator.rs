@@ -354,3 +354,37 @@ fn a_quarantined_test_still_runs_and_reports_but_does_not_fail_the_gate() {
         "is not a project name",
     );
 }
+
+#[test]
+fn finished_runs_past_the_retention_compact_to_their_summary() {
+    let opts = Options {
+        coordinator_args: vec!["--keep-runs", "1", "--keep-for", "1ms", "--retention-every", "200ms"],
+        ..Options::default()
+    };
+    let mut farm = Farm::start("retention", opts);
+    let url = farm.url();
+    let first = farm.submit(&fixture("tiny"), &[]).json();
+    let first_id = record::run(&first)["id"].as_str().unwrap().to_string();
+    assert!(!record::tasks(&first).is_empty());
+    let second = farm.submit(&fixture("tiny"), &[]).json();
+    let second_id = record::run(&second)["id"].as_str().unwrap().to_string();
+
+    // The older compacts within a few retention rounds; the newest stays whole.
+    let mut compacted = serde_json::Value::Null;
+    farm.wait_until("the first run compacted", Duration::from_secs(20), |f| {
+        compacted = f.watch(&first_id).json();
+        compacted["run"]["compacted"] == true
+    });
+    assert!(record::tasks(&compacted).is_empty(), "{}", summary(&compacted));
+    assert_eq!(record::verdict(&compacted), "passed", "the summary keeps the verdict");
+    assert_eq!(
+        record::count(&compacted, "tests_passed"),
+        record::count(&first, "tests_passed"),
+        "and the counts"
+    );
+    let text = farm.farm(&["watch", &first_id, "--coordinator", &url]);
+    assert!(text.stdout.contains("compacted by retention"), "{}", text.stdout);
+    let newest = farm.watch(&second_id).json();
+    assert!(newest["run"]["compacted"].is_null(), "{}", summary(&newest));
+    assert_eq!(record::tasks(&newest).len(), record::tasks(&second).len());
+}

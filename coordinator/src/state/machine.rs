@@ -236,6 +236,7 @@ impl StateMachine {
                 tx.batch.put(&key, &entry);
                 Applied::Quarantined { was }
             }
+            Command::CompactRuns { run_ids } => self.compact(&mut tx, &run_ids)?,
             Command::Unquarantine { project, test } => {
                 let key = quarantine_key(&project, &test);
                 let was = self.store.get::<quarantine::Entry>(&key)?.is_some();
@@ -658,6 +659,44 @@ impl StateMachine {
         })
     }
 
+    /// Drops the tasks and test lists of finished runs, keeping each run's record as
+    /// its summary. Runs still active (in memory) or unknown are left alone.
+    fn compact(&mut self, tx: &mut Tx, run_ids: &[String]) -> Result<Applied, StoreError> {
+        let mut runs = 0;
+        for id in run_ids {
+            if self.runs.contains_key(id) {
+                continue;
+            }
+            let Some(mut run) = self.store.get::<Run>(&format!("run/{id}"))? else {
+                continue;
+            };
+            if run.finished_ms.is_none() || run.compacted {
+                continue;
+            }
+            for (key, _) in self.store.scan::<serde_json::Value>(&format!("task/{id}."))? {
+                tx.batch.remove(&key);
+            }
+            for job in 0..run.jobs.len() {
+                tx.batch.remove(&inventory_key(id, job));
+            }
+            run.compacted = true;
+            tx.batch.put(&format!("run/{id}"), &run);
+            runs += 1;
+        }
+        Ok(Applied::Compacted { runs })
+    }
+
+    /// The finished runs not yet compacted: (id, finished at), for retention.
+    pub fn finished_runs(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(self
+            .store
+            .scan::<Run>("run/")?
+            .into_iter()
+            .filter(|(_, r)| !r.compacted)
+            .filter_map(|(_, r)| Some((r.id, r.finished_ms?)))
+            .collect())
+    }
+
     /// Of `running` (an agent's tasks), those nobody wants any more: cancelled, done
     /// (by another agent), or of a run that has ended and left memory.
     pub fn unwanted<'a>(&self, running: &'a [String]) -> Vec<&'a String> {
@@ -896,6 +935,12 @@ pub fn validate(command: &Command) -> Result<(), String> {
             quarantine::check(project, &entry.test, &entry.reason).map_err(|e| e.to_string())
         }
         Command::Unquarantine { project, test } => quarantine::check(project, test, "").map_err(|e| e.to_string()),
+        Command::CompactRuns { run_ids } if run_ids.len() > testfarm_shared::retention::BATCH => Err(format!(
+            "{} runs in one compaction, at most {}",
+            run_ids.len(),
+            testfarm_shared::retention::BATCH
+        )),
+        Command::CompactRuns { .. } => Ok(()),
     }
 }
 

@@ -506,3 +506,52 @@ fn a_quarantine_survives_a_restart_and_a_bad_one_is_rejected() {
     assert!(matches!(h.apply(bad), Applied::Rejected(why) if why.starts_with("project:")));
     assert_eq!(h.sm.quarantines().unwrap().len(), 1);
 }
+
+/// Runs `planned` to its verdict: both tests pass.
+fn finish_planned(h: &mut Harness, run_id: &str) {
+    let s = format!("{run_id}.j0.s0");
+    let attempt = lease(h, &s, "a1");
+    h.apply(Command::CompleteTask {
+        task_id: s,
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(&[], &[("a", TestStatus::Passed, 0.1), ("b", TestStatus::Passed, 0.1)]),
+        now_ms: 4000,
+    });
+}
+
+#[test]
+fn a_compacted_run_keeps_its_summary_and_drops_its_tasks_and_test_lists() {
+    let mut h = Harness::new();
+    let old = planned(&mut h);
+    finish_planned(&mut h, &old);
+    let active = planned(&mut h);
+    assert_eq!(h.sm.run_tasks(&old).unwrap().len(), 2);
+    assert_eq!(h.sm.finished_runs().unwrap(), [(old.clone(), 4000)]);
+
+    let applied = h.apply(Command::CompactRuns {
+        run_ids: vec![old.clone(), active.clone(), "r404".into()],
+    });
+    assert_eq!(
+        applied,
+        Applied::Compacted { runs: 1 },
+        "the active and the unknown are left"
+    );
+    let run = h.sm.run(&old).unwrap().unwrap();
+    assert!(run.compacted);
+    assert_eq!(run.verdict, Some(Verdict::Passed));
+    assert_eq!(run.counts.tests_passed, 2, "the summary stays");
+    assert!(h.sm.run_tasks(&old).unwrap().is_empty());
+    assert!(h.sm.inventory(&old, 0).unwrap().is_empty());
+    assert_eq!(h.sm.run_tasks(&active).unwrap().len(), 2);
+    assert!(h.sm.finished_runs().unwrap().is_empty(), "compacted once");
+    assert_eq!(
+        h.apply(Command::CompactRuns { run_ids: vec![old] }),
+        Applied::Compacted { runs: 0 }
+    );
+    let too_many = (0..201).map(|i| format!("r{i}")).collect();
+    assert!(matches!(
+        h.apply(Command::CompactRuns { run_ids: too_many }),
+        Applied::Rejected(_)
+    ));
+}

@@ -441,6 +441,7 @@ impl From<&model::Run> for wire::Run {
                     entry: e.entry.clone(),
                 })
                 .collect(),
+            compacted: r.compacted,
         }
     }
 }
@@ -493,6 +494,7 @@ impl TryFrom<wire::Run> for model::Run {
                     entry: e.entry,
                 })
                 .collect(),
+            compacted: r.compacted,
         })
     }
 }

@@ -261,6 +261,7 @@ fn run() -> Run {
             name: "unit[db=sqlite] A::d".into(),
             entry: "A::d".into(),
         }],
+        compacted: true,
     }
 }
 

@@ -643,6 +643,7 @@ mod tests {
                 submission: String::new(),
                 quarantine: Vec::new(),
                 excused: Vec::new(),
+                compacted: false,
             },
             tasks,
             trace_id: String::new(),
