@@ -423,18 +423,23 @@ fn quarantine(test: &str) -> Command {
     }
 }
 
-/// Runs the planned shard of `run_id` with `a` failing and `b` passing.
-fn a_fails(h: &mut Harness, run_id: &str) -> Run {
+/// Runs the planned shard of `run_id` (a, b) to these statuses; the run after it.
+fn run_shard(h: &mut Harness, run_id: &str, a: TestStatus, b: TestStatus) -> Run {
     let s = format!("{run_id}.j0.s0");
     let attempt = lease(h, &s, "a1");
     h.apply(Command::CompleteTask {
         task_id: s,
         agent: "a1".into(),
         attempt,
-        outcome: outcome(&[], &[("a", TestStatus::Failed, 0.1), ("b", TestStatus::Passed, 0.1)]),
+        outcome: outcome(&[], &[("a", a, 0.1), ("b", b, 0.1)]),
         now_ms: 4000,
     });
     h.sm.run(run_id).unwrap().unwrap()
+}
+
+/// Runs the planned shard of `run_id` with `a` failing and `b` passing.
+fn a_fails(h: &mut Harness, run_id: &str) -> Run {
+    run_shard(h, run_id, TestStatus::Failed, TestStatus::Passed)
 }
 
 #[test]
@@ -507,24 +512,11 @@ fn a_quarantine_survives_a_restart_and_a_bad_one_is_rejected() {
     assert_eq!(h.sm.quarantines().unwrap().len(), 1);
 }
 
-/// Runs `planned` to its verdict: both tests pass.
-fn finish_planned(h: &mut Harness, run_id: &str) {
-    let s = format!("{run_id}.j0.s0");
-    let attempt = lease(h, &s, "a1");
-    h.apply(Command::CompleteTask {
-        task_id: s,
-        agent: "a1".into(),
-        attempt,
-        outcome: outcome(&[], &[("a", TestStatus::Passed, 0.1), ("b", TestStatus::Passed, 0.1)]),
-        now_ms: 4000,
-    });
-}
-
 #[test]
 fn a_compacted_run_keeps_its_summary_and_drops_its_tasks_and_test_lists() {
     let mut h = Harness::new();
     let old = planned(&mut h);
-    finish_planned(&mut h, &old);
+    run_shard(&mut h, &old, TestStatus::Passed, TestStatus::Passed);
     let active = planned(&mut h);
     assert_eq!(h.sm.run_tasks(&old).unwrap().len(), 2);
     assert_eq!(h.sm.finished_runs().unwrap(), [(old.clone(), 4000)]);
