@@ -679,6 +679,10 @@ impl StateMachine {
             for job in 0..run.jobs.len() {
                 tx.batch.remove(&inventory_key(id, job));
             }
+            // A client retries a submit within a minute, not after the retention.
+            if !run.submission.is_empty() {
+                tx.batch.remove(&submission_key(&run.submission));
+            }
             run.compacted = true;
             tx.batch.put(&format!("run/{id}"), &run);
             runs += 1;

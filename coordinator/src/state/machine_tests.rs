@@ -517,9 +517,32 @@ fn a_compacted_run_keeps_its_summary_and_drops_its_tasks_and_test_lists() {
     let mut h = Harness::new();
     let old = planned(&mut h);
     run_shard(&mut h, &old, TestStatus::Passed, TestStatus::Passed);
+    let Applied::RunAccepted { run_id: named } = h.apply(Command::AcceptRun {
+        run: Box::new(Run {
+            submission: "s-9".into(),
+            ..run()
+        }),
+    }) else {
+        panic!()
+    };
+    h.apply(Command::CancelRun {
+        run_id: named.clone(),
+        reason: String::new(),
+        now_ms: 4500,
+    });
+    assert!(h.sm.store().get::<String>("submission/s-9").unwrap().is_some());
+    h.apply(Command::CompactRuns { run_ids: vec![named] });
+    assert!(
+        h.sm.store().get::<String>("submission/s-9").unwrap().is_none(),
+        "a compacted run's submission id goes with it"
+    );
     let active = planned(&mut h);
     assert_eq!(h.sm.run_tasks(&old).unwrap().len(), 2);
-    assert_eq!(h.sm.finished_runs().unwrap(), [(old.clone(), 4000)]);
+    assert_eq!(
+        h.sm.finished_runs().unwrap(),
+        [(old.clone(), 4000)],
+        "only the finished, not compacted"
+    );
 
     let applied = h.apply(Command::CompactRuns {
         run_ids: vec![old.clone(), active.clone(), "r404".into()],
