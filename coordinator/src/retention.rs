@@ -20,7 +20,8 @@ pub async fn run(node: Arc<Node>, retention: Retention, every: Duration, shutdow
         if !node.is_leader() {
             continue;
         }
-        let finished = match node.read(|sm| sm.finished_runs()) {
+        let store = node.read(|sm| sm.store().clone());
+        let finished = match crate::state::machine::finished_runs(&store) {
             Ok(finished) => finished,
             Err(e) => {
                 tracing::warn!("retention: cannot read the finished runs: {e}");

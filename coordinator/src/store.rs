@@ -85,6 +85,15 @@ impl Store {
         }
     }
 
+    /// The keys under a prefix, in key order, without reading their values.
+    pub fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.tree.scan_prefix(prefix.as_bytes()).keys() {
+            out.push(String::from_utf8_lossy(&key?).into_owned());
+        }
+        Ok(out)
+    }
+
     /// Every record under a key prefix, in key order.
     pub fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
         let mut out = Vec::new();

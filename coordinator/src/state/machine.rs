@@ -44,6 +44,18 @@ pub fn profile_key(project: &str, stage: &str, test: &str) -> String {
 const DRAINED: &str = "drained/";
 
 /// Where the run a client's submission id became is kept.
+/// The finished runs of `store` not yet compacted: (id, finished at). Read from a
+/// clone of the store handle, so that retention does not hold the state machine
+/// (and with it the raft loop's applies) while it reads every run.
+pub fn finished_runs(store: &Store) -> Result<Vec<(String, u64)>, StoreError> {
+    Ok(store
+        .scan::<Run>("run/")?
+        .into_iter()
+        .filter(|(_, r)| !r.compacted)
+        .filter_map(|(_, r)| Some((r.id, r.finished_ms?)))
+        .collect())
+}
+
 /// `quarantine/PROJECT/TEST`: project names hold no `/` (config::is_name), tests may.
 const QUARANTINE: &str = "quarantine/";
 
@@ -673,7 +685,7 @@ impl StateMachine {
             if run.finished_ms.is_none() || run.compacted {
                 continue;
             }
-            for (key, _) in self.store.scan::<serde_json::Value>(&format!("task/{id}."))? {
+            for key in self.store.keys(&format!("task/{id}."))? {
                 tx.batch.remove(&key);
             }
             for job in 0..run.jobs.len() {
@@ -692,13 +704,7 @@ impl StateMachine {
 
     /// The finished runs not yet compacted: (id, finished at), for retention.
     pub fn finished_runs(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        Ok(self
-            .store
-            .scan::<Run>("run/")?
-            .into_iter()
-            .filter(|(_, r)| !r.compacted)
-            .filter_map(|(_, r)| Some((r.id, r.finished_ms?)))
-            .collect())
+        finished_runs(&self.store)
     }
 
     /// Of `running` (an agent's tasks), those nobody wants any more: cancelled, done
