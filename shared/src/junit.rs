@@ -172,7 +172,9 @@ fn testcase(e: &BytesStart) -> Result<TestResult, String> {
         Some(t) => t
             .trim()
             .parse::<f64>()
-            .map_err(|_| format!("testcase `{id}` has time=\"{t}\", which is not a number of seconds"))?,
+            .ok()
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .ok_or_else(|| format!("testcase `{id}` has time=\"{t}\", which is not a number of seconds"))?,
         None => 0.0,
     };
     Ok(TestResult {
@@ -235,6 +237,11 @@ mod tests {
         assert!(e.message.contains("without a `name`"));
         let e = parse_junit("<testsuite><testcase name=\"x\" time=\"soon\"/></testsuite>", "o.xml").unwrap_err();
         assert!(e.message.contains("not a number"), "{e}");
+        for time in ["-0.5", "NaN", "inf"] {
+            let xml = format!("<testsuite><testcase name=\"x\" time=\"{time}\"/></testsuite>");
+            let e = parse_junit(&xml, "o.xml").unwrap_err();
+            assert!(e.message.contains(&format!("time=\"{time}\"")), "{e}");
+        }
         let e = parse_junit("<testsuite><testcase name=\"x\">", "o.xml").unwrap_err();
         assert!(e.message.contains("not closed"), "{e}");
     }

@@ -239,6 +239,29 @@ impl TaskOutcome {
     pub fn is_infrastructure_failure(&self) -> bool {
         matches!(self.exit, ExitKind::Infrastructure { .. })
     }
+
+    /// The first measurement that is not a finite, non-negative number of seconds,
+    /// named by its field (`results.3.duration_secs`, `phases.run_secs`): such a
+    /// figure would poison every timing profile it is averaged into.
+    pub fn bad_measurement(&self) -> Option<String> {
+        let bad = |secs: f64| !(secs.is_finite() && secs >= 0.0);
+        if let Some(n) = self.results.iter().position(|r| bad(r.duration_secs)) {
+            return Some(format!("results.{n}.duration_secs"));
+        }
+        let p = &self.phases;
+        let named = [
+            ("phases.queued_secs", p.queued_secs),
+            ("phases.prepare_secs", p.prepare_secs),
+            ("phases.start_secs", p.start_secs),
+            ("phases.run_secs", p.run_secs),
+            ("phases.upload_secs", p.upload_secs),
+            ("usage.cpu_secs", self.usage.cpu_secs),
+        ];
+        named
+            .iter()
+            .find(|(_, secs)| bad(*secs))
+            .map(|(field, _)| field.to_string())
+    }
 }
 
 /// Reconciles what a runner reported with what the shard scheduled: every scheduled

@@ -933,10 +933,13 @@ pub fn validate(command: &Command) -> Result<(), String> {
             Some(n) => Err(format!("shard {n} has not one estimate per test")),
             None => Ok(()),
         },
-        Command::LeaseTask { .. }
-        | Command::CompleteTask { .. }
-        | Command::LoseTask { .. }
-        | Command::CancelRun { .. } => Ok(()),
+        Command::CompleteTask { task_id, outcome, .. } => match outcome.bad_measurement() {
+            Some(field) => Err(format!(
+                "report of task {task_id}: {field} is not a finite, non-negative number of seconds"
+            )),
+            None => Ok(()),
+        },
+        Command::LeaseTask { .. } | Command::LoseTask { .. } | Command::CancelRun { .. } => Ok(()),
         Command::SetDrained { agent, .. } if agent.is_empty() || agent.len() > 200 => {
             Err("an agent id of 1 to 200 bytes".into())
         }

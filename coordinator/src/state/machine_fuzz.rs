@@ -80,12 +80,22 @@ fn exit() -> impl Strategy<Value = ExitKind> {
     ]
 }
 
+/// Seconds as a report may carry them: mostly sane, sometimes negative, NaN or infinite.
+fn seconds() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => 0.0f64..10.0,
+        1 => -1.0f64..0.0,
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+    ]
+}
+
 fn outcome() -> impl Strategy<Value = TaskOutcome> {
     (
         exit(),
         prop::collection::vec(test_id(), 0..6),
-        prop::collection::vec((test_id(), status(), -1.0f64..5.0), 0..6),
-        -1.0f64..10.0,
+        prop::collection::vec((test_id(), status(), seconds()), 0..6),
+        seconds(),
     )
         .prop_map(|(exit, discovered, results, run_secs)| {
             let results = results

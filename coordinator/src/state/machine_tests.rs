@@ -276,6 +276,44 @@ fn a_command_that_contradicts_itself_is_rejected_and_the_machine_goes_on() {
 }
 
 #[test]
+fn a_report_with_a_negative_or_nan_duration_is_rejected_and_the_task_stays_leased() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    let s = format!("{run_id}.j0.s0");
+    let attempt = lease(&mut h, &s, "a1");
+    for (secs, field) in [(-0.5, "results.1.duration_secs"), (f64::NAN, "results.1.duration_secs")] {
+        let report = Command::CompleteTask {
+            task_id: s.clone(),
+            agent: "a1".into(),
+            attempt,
+            outcome: outcome(&[], &[("a", TestStatus::Passed, 0.1), ("b", TestStatus::Passed, secs)]),
+            now_ms: 4000,
+        };
+        let Applied::Rejected(reason) = h.apply(report) else {
+            panic!("a duration of {secs} s is rejected")
+        };
+        assert!(reason.contains(field), "{reason}");
+    }
+    let run = h.sm.run(&run_id).unwrap().unwrap();
+    assert!(run.verdict.is_none(), "the run waits for a report it can use");
+    assert!(
+        h.sm.store()
+            .get::<TestProfile>(&profile_key("p", "unit", "a"))
+            .unwrap()
+            .is_none(),
+        "no profile took the rejected report's figures"
+    );
+    let good = Command::CompleteTask {
+        task_id: s,
+        agent: "a1".into(),
+        attempt,
+        outcome: outcome(&[], &[("a", TestStatus::Passed, 0.1), ("b", TestStatus::Passed, 0.2)]),
+        now_ms: 4100,
+    };
+    assert_eq!(h.apply(good), Applied::Completed { applied: true });
+}
+
+#[test]
 fn reload_drops_what_only_memory_held() {
     let mut h = Harness::new();
     let run_id = planned(&mut h);

@@ -386,7 +386,7 @@ impl TryFrom<wire::TaskOutcome> for task::TaskOutcome {
     fn try_from(o: wire::TaskOutcome) -> Result<Self> {
         let p = o.phases.unwrap_or_default();
         let u = o.usage.unwrap_or_default();
-        Ok(task::TaskOutcome {
+        let outcome = task::TaskOutcome {
             exit: required(o.exit, "exit")?
                 .try_into()
                 .map_err(|e: ConvertError| e.within("exit"))?,
@@ -412,6 +412,13 @@ impl TryFrom<wire::TaskOutcome> for task::TaskOutcome {
             log_path: o.log_path,
             log_tail: o.log_tail,
             sent_at_ms: o.sent_at_ms,
-        })
+        };
+        match outcome.bad_measurement() {
+            Some(field) => Err(ConvertError {
+                field,
+                problem: "not a finite, non-negative number of seconds".into(),
+            }),
+            None => Ok(outcome),
+        }
     }
 }

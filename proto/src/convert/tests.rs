@@ -340,6 +340,18 @@ fn a_message_missing_a_part_or_with_an_unknown_value_is_named() {
         TaskOutcome::try_from(o).unwrap_err().to_string(),
         "results.3.status: unknown value 42"
     );
+    let mut o = wire::TaskOutcome::from(&outcome(ExitKind::TimedOut));
+    o.results[2].duration_secs = -1.0;
+    assert_eq!(
+        TaskOutcome::try_from(o).unwrap_err().to_string(),
+        "results.2.duration_secs: not a finite, non-negative number of seconds"
+    );
+    let mut o = wire::TaskOutcome::from(&outcome(ExitKind::TimedOut));
+    o.phases.as_mut().unwrap().run_secs = f64::NAN;
+    assert_eq!(
+        TaskOutcome::try_from(o).unwrap_err().to_string(),
+        "phases.run_secs: not a finite, non-negative number of seconds"
+    );
     let mut rec = run::record(&run(), &[], String::new());
     rec.run.as_mut().unwrap().jobs[2].state = 17;
     assert_eq!(
