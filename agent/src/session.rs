@@ -333,7 +333,15 @@ async fn report(
                 if let Ok(value) = trace_parent.parse() {
                     request.metadata_mut().insert("traceparent", value);
                 }
-                client.report_task(request).await.map_err(|e| e.message().to_string())
+                match client.report_task(request).await {
+                    Err(e) if refused_for_good(e.code()) => {
+                        // Sending it again cannot help: the coordinator refused this
+                        // report (the lease is gone, or the report is malformed).
+                        tracing::error!(task = %task_id, attempt, "report refused: {}", e.message());
+                        return;
+                    }
+                    other => other.map_err(|e| e.message().to_string()),
+                }
             }
             Err(e) => Err(e.to_string()),
         };
@@ -353,6 +361,14 @@ async fn report(
             _ = tokio::time::sleep(backoff.next()) => {}
         }
     }
+}
+
+/// Answers to a report that a retry would get again.
+fn refused_for_good(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::FailedPrecondition | tonic::Code::InvalidArgument | tonic::Code::PermissionDenied
+    )
 }
 
 fn now_ms() -> u64 {

@@ -505,6 +505,7 @@ impl AgentService for Services {
         let now = now_ms();
         outcome.phases.upload_secs = now.saturating_sub(outcome.sent_at_ms) as f64 / 1000.0;
         let shard = !req.task_id.ends_with(".d");
+        let (task, agent, attempt) = (req.task_id.clone(), req.agent_id.clone(), req.attempt);
         let command = Command::CompleteTask {
             task_id: req.task_id,
             agent: req.agent_id,
@@ -512,8 +513,18 @@ impl AgentService for Services {
             outcome: Box::new(outcome.clone()),
             now_ms: now,
         };
-        let applied = self.node.propose(command).await.map_err(proposal)?;
-        let applied = matches!(applied, Applied::Completed { applied: true });
+        let applied = match self.node.propose(command).await.map_err(proposal)? {
+            Applied::Completed { applied } => applied,
+            Applied::ReportRefused(why) => {
+                crate::metrics::report_refused(why.label());
+                tracing::warn!(task = %task, agent = %agent, attempt, "report refused: {why}");
+                return Err(Status::failed_precondition(format!(
+                    "report of task {task} attempt {attempt} from agent {agent} refused: {why}"
+                )));
+            }
+            Applied::Rejected(why) => return Err(Status::invalid_argument(why)),
+            _ => false,
+        };
         if applied && !outcome.is_infrastructure_failure() {
             crate::metrics::task_completed(&outcome, shard);
         }

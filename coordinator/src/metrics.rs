@@ -32,6 +32,12 @@ pub fn task_lost() {
     counter!("farm_tasks_lost_total").increment(1);
 }
 
+/// A task report refused because its agent does not hold the task's current lease
+/// (`reason`: not_leased, other_agent, stale_attempt).
+pub fn report_refused(reason: &'static str) {
+    counter!("farm_reports_refused_total", "reason" => reason).increment(1);
+}
+
 /// A committed command every replica rejected (it did not decode, contradicted
 /// itself, or its apply failed).
 pub fn command_rejected() {

@@ -386,11 +386,51 @@ pub enum Applied {
         cancelled: bool,
         verdict: String,
     },
+    /// CompleteTask from an agent that does not hold the task's current lease: nothing
+    /// of the report is applied.
+    ReportRefused(ReportRefused),
     /// The command no longer fits the state (e.g. the task was re-leased): ignored.
     Ignored(String),
     /// The command contradicts itself (validation) or could not be applied: every
     /// replica rejected it and went on.
     Rejected(String),
+}
+
+/// Why a task's report was refused. A lease is the task's attempt, counted up and
+/// committed with each lease: only the agent holding the current one reports, so a
+/// report from an agent whose lease was lost, or from one that never had it, cannot
+/// put results into a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportRefused {
+    /// The task is queued again: the lease was lost before the report came.
+    NotLeased { attempt: u32 },
+    /// Another agent holds the task's lease.
+    OtherAgent { holder: String },
+    /// The report is for an older attempt than the current lease.
+    StaleAttempt { current: u32 },
+}
+
+impl ReportRefused {
+    /// The metric label: `not_leased`, `other_agent`, `stale_attempt`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ReportRefused::NotLeased { .. } => "not_leased",
+            ReportRefused::OtherAgent { .. } => "other_agent",
+            ReportRefused::StaleAttempt { .. } => "stale_attempt",
+        }
+    }
+}
+
+impl std::fmt::Display for ReportRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportRefused::NotLeased { attempt } => {
+                write!(f, "the lease of attempt {attempt} was lost; the task is queued again")
+            }
+            ReportRefused::OtherAgent { holder } => write!(f, "the task is leased to agent {holder}"),
+            ReportRefused::StaleAttempt { current } => write!(f, "the current lease is attempt {current}"),
+        }
+    }
 }
 
 /// A run with its tasks: what GetRun answers, `farm submit --json` prints and `farm

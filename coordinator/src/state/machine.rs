@@ -450,23 +450,30 @@ impl StateMachine {
         let Some(task) = self.tasks.get(task_id) else {
             return Ok(Applied::Completed { applied: false });
         };
+        // A task done or cancelled takes no report: a copy of the one applied (a retry
+        // whose acknowledgement was lost) or one that came too late.
         if matches!(task.state, TaskState::Done | TaskState::Cancelled) {
             return Ok(Applied::Completed { applied: false });
         }
-        if outcome.is_infrastructure_failure() {
-            let reason = match &outcome.exit {
-                ExitKind::Infrastructure { message } => message.clone(),
-                _ => unreachable!(),
-            };
-            // Only the holder of the current lease can give the task back.
-            if !matches!(&task.state, TaskState::Leased { agent: a, .. } if a == agent) || task.attempt != attempt {
-                return Ok(Applied::Completed { applied: false });
+        // Only the holder of the current lease reports.
+        let refused = match &task.state {
+            TaskState::Leased { agent: holder, .. } if holder != agent => {
+                Some(ReportRefused::OtherAgent { holder: holder.clone() })
             }
-            self.lose(tx, task_id, agent, &format!("infrastructure failure: {reason}"), now_ms);
+            TaskState::Leased { .. } if task.attempt != attempt => {
+                Some(ReportRefused::StaleAttempt { current: task.attempt })
+            }
+            TaskState::Leased { .. } => None,
+            _ => Some(ReportRefused::NotLeased { attempt }),
+        };
+        if let Some(refused) = refused {
+            return Ok(Applied::ReportRefused(refused));
+        }
+        if let ExitKind::Infrastructure { message } = &outcome.exit {
+            let reason = format!("infrastructure failure: {message}");
+            self.lose(tx, task_id, agent, &reason, now_ms);
             return Ok(Applied::Completed { applied: true });
         }
-        // First result wins, even from an agent whose lease already expired: the work
-        // is done, and a later copy's report is ignored above.
         let task = self.tasks.get_mut(task_id).expect("checked above");
         if let TaskState::Leased { since_ms, .. } = task.state {
             outcome.phases.queued_secs = since_ms.saturating_sub(task.queued_ms) as f64 / 1000.0;

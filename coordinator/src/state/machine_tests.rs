@@ -150,6 +150,55 @@ fn a_second_report_is_acknowledged_but_not_applied() {
 }
 
 #[test]
+fn only_the_holder_of_the_current_lease_reports() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    let s = format!("{run_id}.j0.s0");
+    let first = lease(&mut h, &s, "a1");
+    let report = |agent: &str, attempt: u32| Command::CompleteTask {
+        task_id: s.clone(),
+        agent: agent.into(),
+        attempt,
+        outcome: outcome(&[], &[("a", TestStatus::Passed, 0.5), ("b", TestStatus::Passed, 0.5)]),
+        now_ms: 4000,
+    };
+    assert_eq!(
+        h.apply(report("intruder", first)),
+        Applied::ReportRefused(ReportRefused::OtherAgent { holder: "a1".into() })
+    );
+    assert_eq!(
+        h.apply(report("a1", first + 1)),
+        Applied::ReportRefused(ReportRefused::StaleAttempt { current: first })
+    );
+    // The lease is lost: a1's late report no longer counts, nor once a2 holds it.
+    h.apply(Command::LoseTask {
+        task_id: s.clone(),
+        agent: "a1".into(),
+        reason: "lease expired".into(),
+        now_ms: 5000,
+    });
+    assert_eq!(
+        h.apply(report("a1", first)),
+        Applied::ReportRefused(ReportRefused::NotLeased { attempt: first })
+    );
+    let second = lease(&mut h, &s, "a2");
+    assert_eq!(
+        h.apply(report("a2", first)),
+        Applied::ReportRefused(ReportRefused::StaleAttempt { current: second })
+    );
+    let run = h.sm.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.counts.tests_passed, 0, "no refused report put a result in the run");
+    assert!(h
+        .sm
+        .store()
+        .get::<TestProfile>(&profile_key("p", "unit", "a"))
+        .unwrap()
+        .is_none());
+    assert_eq!(h.apply(report("a2", second)), Applied::Completed { applied: true });
+    assert_eq!(h.sm.run(&run_id).unwrap().unwrap().counts.tests_passed, 2);
+}
+
+#[test]
 fn replaying_applied_indexes_changes_nothing_and_state_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let run_id;
