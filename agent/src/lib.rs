@@ -57,6 +57,9 @@ pub struct AgentSetup {
     /// Use the Docker daemon when one is reachable (false: never, e.g. in tests of
     /// the sandbox alone).
     pub docker: bool,
+    /// This agent's credentials (an agent certificate naming `id`): the agent then
+    /// talks to coordinators over mutual TLS only.
+    pub tls: Option<testfarm_proto::tls::Tls>,
 }
 
 /// Prepares the host (reaps what a crash left: containers, then cgroups; probes
@@ -72,6 +75,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
         http,
         image_cache,
         docker,
+        tls,
     } = setup;
     if let Some((listener, handle)) = http {
         tokio::spawn(telemetry::serve(listener, handle, shutdown.clone()));
@@ -117,6 +121,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
     let owned = cgroup_parent.clone();
     let config = AgentConfig {
         coordinators,
+        tls,
         id,
         labels,
         slots,

@@ -25,6 +25,7 @@ const END_TRIES: u32 = 8;
 
 /// The log of one task attempt, and who sends it.
 pub struct Shipment {
+    pub tls: Option<testfarm_proto::tls::Tls>,
     pub agent_id: String,
     pub task_id: String,
     pub attempt: u32,
@@ -55,7 +56,10 @@ pub async fn ship(shipment: Shipment, coordinator: impl Fn() -> String, finished
         if !data.is_empty() || at_end {
             let url = coordinator();
             if client.as_ref().is_none_or(|(u, _)| *u != url) {
-                client = crate::session::connect(&url).await.ok().map(|c| (url, c));
+                client = crate::session::connect(&url, shipment.tls.as_ref())
+                    .await
+                    .ok()
+                    .map(|c| (url, c));
             }
             let chunk = LogChunk {
                 agent_id: shipment.agent_id.clone(),

@@ -26,6 +26,8 @@ pub struct AgentConfig {
     /// `http://host:port` of each coordinator the agent may talk to; it follows the
     /// leader's address when a follower names it.
     pub coordinators: Vec<String>,
+    /// Its credentials, for mutual TLS with every coordinator.
+    pub tls: Option<testfarm_proto::tls::Tls>,
     pub id: String,
     pub labels: BTreeMap<String, String>,
     pub slots: u32,
@@ -83,11 +85,14 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) {
     tasks.wait().await;
 }
 
-pub(crate) async fn connect(url: &str) -> Result<AgentServiceClient<Channel>, AgentError> {
-    let channel = Channel::from_shared(url.to_string())
+pub(crate) async fn connect(
+    url: &str,
+    tls: Option<&testfarm_proto::tls::Tls>,
+) -> Result<AgentServiceClient<Channel>, AgentError> {
+    let channel = testfarm_proto::tls::endpoint(url, tls)
         .map_err(|e| AgentError::Invalid {
             what: format!("coordinator address `{url}`"),
-            why: e.to_string(),
+            why: e.why,
         })?
         .connect_timeout(Duration::from_secs(2))
         .connect()
@@ -150,7 +155,7 @@ fn refused(what: &str, status: tonic::Status) -> SessionError {
 async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &CancellationToken) -> Result<(), SessionError> {
     let config = &shared.config;
     let url = shared.current();
-    let mut client = connect(&url).await?;
+    let mut client = connect(&url, config.tls.as_ref()).await?;
     let reply = client
         .register(RegisterRequest {
             agent_id: config.id.clone(),
@@ -259,6 +264,7 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
             let started_ns = now_ms() * 1_000_000;
             let finished = CancellationToken::new();
             let shipment = crate::log_ship::Shipment {
+                tls: shared.config.tls.clone(),
                 agent_id: shared.config.id.clone(),
                 task_id: task_id.clone(),
                 attempt: assignment.attempt,
@@ -326,7 +332,7 @@ async fn report(
             outcome: Some(crate::report_size::fit(&mut outcome, crate::report_size::limit())),
         };
         // Any coordinator takes a report (followers forward it to the leader).
-        let result = match connect(&shared.current()).await {
+        let result = match connect(&shared.current(), shared.config.tls.as_ref()).await {
             Ok(mut client) => {
                 // The trace context travels back with the report, as gRPC metadata.
                 let mut request = tonic::Request::new(request);

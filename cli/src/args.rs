@@ -8,6 +8,11 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "farm", version, about = "testfarm: a distributed build-and-test farm")]
 pub struct Cli {
+    /// Mutual TLS: this party's credentials directory (`ca.pem`, `cert.pem`,
+    /// `key.pem`, as `farm certs issue` writes it). Every connection of the command
+    /// (serving, or to a coordinator) is then TLS with that certificate.
+    #[arg(long, global = true, env = "FARM_TLS", value_name = "DIR")]
+    pub tls: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,6 +54,9 @@ pub enum Command {
     Cluster(ClusterCommand),
     /// Capacity planning: replay a recorded run, or size the farm for a rate and target.
     Capacity(CapacityArgs),
+    /// The farm's certificate authority and its parties' certificates (mTLS).
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Runtime images built from Debian packages (deploy/images/NAME.yaml).
     Image(ImageArgs),
     /// Which tests a change needs, without running them: each with why and how
@@ -566,4 +574,38 @@ pub struct CapacityArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum CertsCommand {
+    /// Make the farm's CA in DIR (`ca.pem`, `ca.key`; keep the key offline).
+    Init {
+        dir: PathBuf,
+        /// How long the CA is valid.
+        #[arg(long, default_value_t = 3650)]
+        days: i64,
+    },
+    /// Issue one party's certificate: writes `ca.pem`, `cert.pem`, `key.pem` into
+    /// `--out`, the directory its `--tls` reads.
+    Issue {
+        /// The certificate's holder: a coordinator's name, the agent id an agent
+        /// certificate may use, a person's or CI system's name.
+        name: String,
+        #[arg(long, value_parser = role)]
+        role: testfarm_proto::tls::Role,
+        /// The CA directory (`farm certs init`).
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// More server names for a coordinator (clients check coordinator.testfarm).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+}
+
+fn role(s: &str) -> Result<testfarm_proto::tls::Role, String> {
+    testfarm_proto::tls::Role::parse(s).ok_or_else(|| format!("`{s}`: a role is coordinator, agent or client"))
 }

@@ -43,6 +43,24 @@ impl From<tonic::Status> for CliError {
             tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::FailedPrecondition => {
                 CliError::Rejected(status.message().to_string())
             }
+            tonic::Code::PermissionDenied => CliError::Rejected(status.message().to_string()),
+            // A plain client at a TLS port gets no gRPC answer at all.
+            _ if !crate::submit::tls_in_use()
+                && ["h2 protocol error", "transport error"]
+                    .iter()
+                    .any(|m| status.message().contains(m)) =>
+            {
+                CliError::Infrastructure(format!(
+                    "coordinator: {} (does the coordinator use TLS? give this command --tls DIR)",
+                    status.message()
+                ))
+            }
+            _ if crate::submit::tls_in_use() && status.message().contains("transport error") => {
+                CliError::Infrastructure(format!(
+                    "coordinator: {} (over TLS: was this command's certificate issued by the farm's CA?)",
+                    status.message()
+                ))
+            }
             _ => CliError::Infrastructure(format!("coordinator: {}", status.message())),
         }
     }

@@ -3,6 +3,7 @@
 
 mod args;
 mod capacity;
+mod certs;
 mod cluster;
 mod error;
 mod files;
@@ -34,12 +35,22 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    let tls = match cli.tls.as_deref().map(testfarm_proto::tls::Tls::load).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("farm: error: --tls: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(tls) = &tls {
+        submit::use_tls(tls.clone());
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Up(a) => up::up(a).await,
-            Command::Coordinator(a) => serve::coordinator(a).await,
-            Command::Agent(a) => serve::agent(a).await,
+            Command::Coordinator(a) => serve::coordinator(a, tls).await,
+            Command::Agent(a) => serve::agent(a, tls).await,
             Command::Submit(a) => submit::submit_command(a).await,
             Command::Watch(a) => submit::watch_command(a).await,
             Command::Cancel(a) => submit::cancel_command(a).await,
@@ -52,6 +63,7 @@ fn main() {
             Command::Cluster(c) => cluster::cluster(c).await,
             Command::Image(a) => image::image(a).await,
             Command::Capacity(a) => capacity::capacity(a),
+            Command::Certs(c) => certs::certs_command(c),
             Command::Select(a) => match a.command {
                 Some(args::SelectCommand::Evaluate(e)) => select::evaluate_command(e),
                 None => select::query_command(a.query).await,

@@ -1,6 +1,7 @@
 //! `farm coordinator` and `farm agent`: long-running processes until SIGINT/SIGTERM.
 
 use std::io::Write;
+use testfarm_proto::tls::{Role, Tls};
 
 use testfarm_coordinator::CoordinatorConfig;
 use tokio::net::TcpListener;
@@ -36,7 +37,7 @@ fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
+pub async fn coordinator(args: CoordinatorArgs, tls: Option<Tls>) -> Result<(), CliError> {
     let listener = TcpListener::bind(&args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -67,6 +68,7 @@ pub async fn coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
         keep_for: args.keep_for,
     };
     config.retention_every = args.retention_every;
+    config.tls = tls;
     let http = match &args.http {
         Some(addr) => {
             let l = TcpListener::bind(addr)
@@ -90,8 +92,20 @@ pub fn default_agent_id() -> String {
     format!("{}-{}", host.trim(), std::process::id())
 }
 
-pub async fn agent(args: AgentArgs) -> Result<(), CliError> {
+pub async fn agent(args: AgentArgs, tls: Option<Tls>) -> Result<(), CliError> {
     let id = args.id.unwrap_or_else(default_agent_id);
+    if let Some(tls) = &tls {
+        match tls.peer() {
+            Some(peer) if peer.role == Role::Agent && peer.name == id => {}
+            other => {
+                return Err(CliError::Usage(format!(
+                "--tls {}: {} is no certificate of agent `{id}` (issue one with `farm certs issue --role agent {id}`)",
+                tls.dir().display(),
+                other.map_or("this".to_string(), |p| p.to_string())
+            )))
+            }
+        }
+    }
     std::fs::create_dir_all(&args.work_dir)
         .map_err(|e| CliError::Usage(format!("cannot create work dir {}: {e}", args.work_dir.display())))?;
     let work_dir = args
@@ -132,6 +146,7 @@ pub async fn agent(args: AgentArgs) -> Result<(), CliError> {
         http,
         image_cache: args.executors.image_cache,
         docker: !args.executors.no_docker,
+        tls,
     };
     testfarm_agent::run(setup, shutdown_on_signal()).await;
     Ok(())

@@ -32,26 +32,38 @@ pub async fn first_answering(urls: &str) -> Result<(usize, Channel), CliError> {
     Err(last_error.unwrap_or_else(|| CliError::Usage("no coordinator address given".into())))
 }
 
-/// A coordinator's address as a URL: `host:port` is `http://host:port`.
+/// This command's own credentials, for mutual TLS with every coordinator it calls
+/// (`--tls`, or those `farm up` made).
+static CLIENT_TLS: std::sync::OnceLock<testfarm_proto::tls::Tls> = std::sync::OnceLock::new();
+
+/// Every connection this command makes from now on is mutual TLS with `tls`.
+pub fn use_tls(tls: testfarm_proto::tls::Tls) {
+    let _ = CLIENT_TLS.set(tls);
+}
+
+/// Whether this command talks TLS.
+pub fn tls_in_use() -> bool {
+    CLIENT_TLS.get().is_some()
+}
+
+/// A coordinator's address as a URL: `host:port` is `http://host:port`, or `https://`
+/// with TLS.
 pub fn coordinator_url(addr: &str) -> String {
-    if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    }
+    testfarm_proto::tls::coordinator_url(addr, CLIENT_TLS.get())
 }
 
 /// A connection to one coordinator (`host:port` or a URL).
 pub async fn channel(url: &str, timeout: Duration) -> Result<Channel, CliError> {
     let url = coordinator_url(url);
-    Channel::from_shared(url.clone())
-        .map_err(|e| CliError::Usage(format!("bad coordinator address `{url}`: {e}")))?
+    testfarm_proto::tls::endpoint(&url, CLIENT_TLS.get())
+        .map_err(|e| CliError::Usage(e.to_string()))?
         .connect_timeout(timeout)
         .connect()
         .await
         .map_err(|e| CliError::Connect {
             url,
-            message: e.to_string(),
+            // A TLS handshake failure is only in the source chain.
+            message: testfarm_agent::cgroup::error_chain_of(&e),
         })
 }
 

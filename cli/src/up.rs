@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use testfarm_proto::tls::{Role, Tls};
 use testfarm_shared::model::{Mode, RunRecord, Verdict};
 
 use crate::args::UpArgs;
@@ -43,15 +44,24 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| CliError::Infrastructure(e.to_string()))?;
+    // Zero set-up, and no plain port even on loopback: the farm's own CA and a
+    // certificate for each party in DATA_DIR/tls (made once, kept across runs).
+    let certs = data_dir.join("tls");
+    let credentials = |role, name: &str| -> Result<Tls, CliError> {
+        let dir = crate::certs::ensure(&certs, role, name)?;
+        Tls::load(&dir).map_err(|e| CliError::Infrastructure(e.to_string()))
+    };
+    crate::submit::use_tls(credentials(Role::Client, "farm-up")?);
     let url = format!(
-        "http://{}",
+        "https://{}",
         listener
             .local_addr()
             .map_err(|e| CliError::Infrastructure(e.to_string()))?
     );
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let config = coordinator_config(data_dir.join("coordinator"), &args.timing);
+    let mut config = coordinator_config(data_dir.join("coordinator"), &args.timing);
+    config.tls = Some(credentials(Role::Coordinator, "coordinator-1")?);
     let coordinator_done = tasks.spawn(testfarm_coordinator::serve(config, listener, None, shutdown.clone()));
     let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
     // Agent ids (and so their cgroup parents) derive from the data dir: two farms with
@@ -65,6 +75,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         let work_dir = data_dir.join("agents").join(&id);
         let setup = testfarm_agent::AgentSetup {
             coordinators: vec![url.clone()],
+            tls: Some(credentials(Role::Agent, &id)?),
             id,
             labels: labels.clone(),
             slots: args.slots,

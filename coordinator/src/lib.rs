@@ -3,6 +3,7 @@
 //! ([`scheduler`]) and the gRPC services ([`grpc`]) that only convert and delegate.
 //! See ../shared/DESIGN.md.
 
+pub mod auth;
 pub mod codec;
 pub mod grpc;
 pub mod http;
@@ -29,6 +30,7 @@ use testfarm_proto::raft_service_server::RaftServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::scheduler::{Agents, Scheduler, SchedulerConfig};
 
@@ -60,6 +62,10 @@ pub struct CoordinatorConfig {
     pub retention: testfarm_shared::retention::Retention,
     /// How often the leader looks for runs to compact.
     pub retention_every: Duration,
+    /// This coordinator's credentials (a coordinator certificate): every connection,
+    /// served or made, is then mutual TLS, and each call is allowed by the role its
+    /// caller's certificate names. None: plain connections that anyone can use.
+    pub tls: Option<testfarm_proto::tls::Tls>,
 }
 
 impl Default for CoordinatorConfig {
@@ -79,6 +85,7 @@ impl Default for CoordinatorConfig {
             logs: logs::LogConfig::default(),
             retention: testfarm_shared::retention::Retention::default(),
             retention_every: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -97,6 +104,8 @@ pub enum CoordinatorError {
     },
     #[error(transparent)]
     Logs(#[from] logs::LogError),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("gRPC reflection: {0}")]
     Reflection(String),
     #[error("gRPC server failed: {0}")]
@@ -139,6 +148,18 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), CoordinatorError> {
     let metrics = config.metrics.clone();
+    if let Some(tls) = &config.tls {
+        match tls.peer() {
+            Some(peer) if peer.role == testfarm_proto::tls::Role::Coordinator => {}
+            other => {
+                return Err(CoordinatorError::Tls(format!(
+                    "{}: {} is no coordinator certificate",
+                    tls.dir().display(),
+                    other.map_or("this".to_string(), |p| p.to_string())
+                )))
+            }
+        }
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(|source| CoordinatorError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
@@ -158,6 +179,7 @@ pub async fn serve(
         election_ticks: 10,
         heartbeat_ticks: 2,
         snapshot_every: config.snapshot_every,
+        tls: config.tls.clone(),
     };
     let node = node::Node::start(raft_config, store, shutdown.clone())?;
     // Without its raft loop a node would answer from a frozen state: stop serving.
@@ -202,9 +224,11 @@ pub async fn serve(
             }
         });
     }
+    let tls = config.tls.is_some();
     let raft_server = raft_service::RaftServer {
         node: node.clone(),
         mailbox: node.mailbox(),
+        peers_only: auth::Gate::new(tls, "raft", auth::PEER_ROLES),
     };
     let services = grpc::Services {
         node,
@@ -212,6 +236,7 @@ pub async fn serve(
         config: sched_config,
         max_lost: config.max_lost,
         logs: Arc::new(logs::Logs::open(config.data_dir.join("logs"), config.logs.clone())?),
+        tls,
     };
     // Server reflection: grpcurl and other generic clients read farm.proto from here
     // (v1, and v1alpha, which grpcio-reflection and older grpcurl ask).
@@ -225,20 +250,47 @@ pub async fn serve(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(|e| CoordinatorError::Reflection(e.to_string()))?;
-    let result = tonic::transport::Server::builder()
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(
+    let mut server = tonic::transport::Server::builder();
+    match &config.tls {
+        Some(credentials) => {
+            server = server
+                .tls_config(credentials.server())
+                .map_err(|e| CoordinatorError::Tls(format!("{}: {e}", credentials.dir().display())))?;
+        }
+        None => tracing::warn!(
+            "no --tls: plain connections, and anyone who reaches this port may submit runs, \
+             report results and send raft messages; see `farm certs`"
+        ),
+    }
+    let gate = |service, roles| {
+        let gate = auth::Gate::new(tls, service, roles);
+        move |request| gate.check(request)
+    };
+    let result = server
+        .add_service(InterceptedService::new(
+            reflection_v1,
+            gate("reflection", auth::FARM_ROLES),
+        ))
+        .add_service(InterceptedService::new(
+            reflection_v1alpha,
+            gate("reflection", auth::FARM_ROLES),
+        ))
+        .add_service(InterceptedService::new(
             FarmServer::new(services.clone())
                 .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES),
-        )
-        .add_service(
+            gate("farm", auth::FARM_ROLES),
+        ))
+        .add_service(InterceptedService::new(
             AgentServiceServer::new(services)
                 .max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES),
-        )
-        .add_service(RaftServiceServer::new(raft_server).max_decoding_message_size(256 << 20))
+            gate("agent", auth::AGENT_ROLES),
+        ))
+        .add_service(InterceptedService::new(
+            RaftServiceServer::new(raft_server).max_decoding_message_size(256 << 20),
+            gate("raft", auth::CLUSTER_ROLES),
+        ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
         .await;
     shutdown.cancel();

@@ -32,6 +32,12 @@ pub fn task_lost() {
     counter!("farm_tasks_lost_total").increment(1);
 }
 
+/// A call refused by its service's gate (crate::auth): a certificate whose role may
+/// not call the service, or an agent speaking for another agent id.
+pub fn call_refused(service: &'static str) {
+    counter!("farm_calls_refused_total", "service" => service).increment(1);
+}
+
 /// A task report refused because its agent does not hold the task's current lease
 /// (`reason`: not_leased, other_agent, stale_attempt).
 pub fn report_refused(reason: &'static str) {

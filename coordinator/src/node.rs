@@ -161,7 +161,8 @@ impl Node {
         if let Some(c) = self.forwarders.lock().expect("forwarders lock").get(addr) {
             return Ok(c.clone());
         }
-        let channel = raft::transport::endpoint(addr, self.raft.local_ip)
+        let channel = raft::transport::endpoint(addr, &self.raft.link)
+            .map_err(|e| ProposeError::Raft(e.to_string()))?
             .connect()
             .await
             .map_err(|_| ProposeError::NoLeader)?;

@@ -15,6 +15,8 @@ use crate::state::Command;
 pub struct RaftServer {
     pub node: Arc<Node>,
     pub mailbox: tokio::sync::mpsc::Sender<Mail>,
+    /// Members only: raft messages and forwarded commands.
+    pub peers_only: crate::auth::Gate,
 }
 
 fn reply(result: Result<crate::state::Applied, ProposeError>) -> Result<ForwardReply, Status> {
@@ -48,6 +50,7 @@ pub fn role_message(role: &crate::raft::Role) -> ClusterStatusReply {
 #[tonic::async_trait]
 impl RaftService for RaftServer {
     async fn send(&self, request: Request<RaftBatch>) -> Result<Response<RaftAck>, Status> {
+        self.peers_only.admit(&request)?;
         for bytes in request.into_inner().messages {
             let message = raft::prelude::Message::parse_from_bytes(&bytes)
                 .map_err(|e| Status::invalid_argument(format!("bad raft message: {e}")))?;
@@ -60,6 +63,8 @@ impl RaftService for RaftServer {
     }
 
     async fn forward(&self, request: Request<ForwardRequest>) -> Result<Response<ForwardReply>, Status> {
+        // A forwarded command skips every check of the public calls: members only.
+        self.peers_only.admit(&request)?;
         let command: Command = crate::codec::decode(&request.into_inner().command)
             .map_err(|e| Status::invalid_argument(format!("bad command: {e}")))?;
         // Only here: a forwarded proposal is never forwarded again.

@@ -12,6 +12,7 @@ mod generated {
 pub use generated::*;
 
 pub mod convert;
+pub mod tls;
 
 /// The file descriptor set of farm.proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("farm_descriptor");

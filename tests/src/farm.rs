@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cleanup::{kill_service_leftovers, kill_shard_leftovers, remove_agent_cgroups, remove_agent_containers};
-use crate::process::{farm_command, spawn_logged, tail, Output, Proc};
+use crate::process::{base_command, farm_command, spawn_logged, tail, Output, Proc};
 
 /// How long one CLI command (a whole run, followed to its verdict) may take.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
@@ -35,6 +35,10 @@ pub struct Options {
     pub command_timeout: Duration,
     /// More flags for the coordinator (e.g. retention).
     pub coordinator_args: Vec<&'static str>,
+    /// Mutual TLS everywhere: a CA made with `farm certs init` in the farm's dir,
+    /// and a certificate for the coordinator, each agent and the CLI commands
+    /// ([`Farm::credentials`]).
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             http: false,
             command_timeout: COMMAND_TIMEOUT,
             coordinator_args: Vec::new(),
+            tls: false,
         }
     }
 }
@@ -100,6 +105,17 @@ impl Farm {
             commands: 0,
             command_logs: Vec::new(),
         };
+        if farm.opts.tls {
+            let ca = farm.dir().join("tls");
+            let out = base_command(&["certs".into(), "init".into(), ca.display().to_string()])
+                .output()
+                .expect("farm certs init");
+            assert!(
+                out.status.success(),
+                "farm certs init: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         farm.start_coordinator("127.0.0.1:0");
         for _ in 0..farm.opts.agents {
             farm.add_agent();
@@ -166,6 +182,9 @@ impl Farm {
         if self.opts.http {
             args.extend(["--http".to_string(), "127.0.0.1:0".to_string()]);
         }
+        if let Some(dir) = self.credentials("coordinator", "coordinator") {
+            args.extend(["--tls".to_string(), dir.display().to_string()]);
+        }
         args.extend(self.opts.coordinator_args.iter().map(|s| s.to_string()));
         let mut proc = spawn_logged(&format!("coordinator #{n}"), &args, &log);
         let deadline = Instant::now() + START_TIMEOUT;
@@ -197,12 +216,39 @@ impl Farm {
         }
     }
 
+    /// With `Options::tls`: the credentials directory of `role NAME` (issued by the
+    /// farm's CA with `farm certs issue` on first use); None without TLS.
+    pub fn credentials(&self, role: &str, name: &str) -> Option<PathBuf> {
+        if !self.opts.tls {
+            return None;
+        }
+        let ca = self.dir().join("tls");
+        let out = ca.join(format!("{role}-{name}"));
+        if !out.join("cert.pem").exists() {
+            let args: Vec<String> = ["certs", "issue", name, "--role", role, "--ca"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([ca.display().to_string(), "--out".into(), out.display().to_string()])
+                .collect();
+            let done = base_command(&args).output().expect("farm certs issue");
+            assert!(
+                done.status.success(),
+                "farm certs issue: {}",
+                String::from_utf8_lossy(&done.stderr)
+            );
+        }
+        Some(out)
+    }
+
     /// Starts one more agent; returns its index.
     pub fn add_agent(&mut self) -> usize {
         let n = self.agents.len() + 1;
         let id = format!("{}-{}-a{n}", self.tag, std::process::id());
         let work_dir = self.dir().join(format!("agent-{n}"));
-        let args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        let mut args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        if let Some(dir) = self.credentials("agent", &id) {
+            args.extend(["--tls".to_string(), dir.display().to_string()]);
+        }
         let log = self.dir().join(format!("agent-{n}.log"));
         let proc = spawn_logged(&format!("agent {id}"), &args, &log);
         self.agents.push(proc);
@@ -253,7 +299,10 @@ impl Farm {
         let id = self.agent_ids[index].clone();
         let work_dir = self.agent_work_dir(index);
         let restarts = self.restarted_agents.len() + 1;
-        let args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        let mut args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        if let Some(dir) = self.credentials("agent", &id) {
+            args.extend(["--tls".to_string(), dir.display().to_string()]);
+        }
         let log = self.dir().join(format!("agent-{}-restart-{restarts}.log", index + 1));
         let old = std::mem::replace(
             &mut self.agents[index],
@@ -298,7 +347,11 @@ impl Farm {
         self.command_logs.push(stderr.clone());
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let started = Instant::now();
-        let mut child = farm_command(&args, &stdout, &stderr).spawn().expect("spawn farm");
+        let mut command = farm_command(&args, &stdout, &stderr);
+        if let Some(dir) = self.credentials("client", "it-client") {
+            command.env("FARM_TLS", dir);
+        }
+        let mut child = command.spawn().expect("spawn farm");
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for farm") {
                 break status;

@@ -28,3 +28,14 @@ pub fn get_json(base: &str, path: &str) -> Value {
     assert_eq!(code, 200, "GET {path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path} is not JSON ({e}): {body}"))
 }
+
+/// The value of one Prometheus counter series (`name{label="value"}`) on `base`'s
+/// /metrics; 0 when the series is not there yet.
+pub fn counter(base: &str, series: &str) -> u64 {
+    let (_, metrics) = get(base, "/metrics");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 pub use cluster::{Cluster, ClusterOptions};
 pub use farm::{Farm, Options, COMMAND_TIMEOUT};
-pub use process::{alive, Output};
+pub use process::{alive, farm_command_without_tls, Output};
 
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {

@@ -35,7 +35,7 @@ impl Proc {
 
 /// `farm <args>` with stdin closed, no colours in its logs, and SIGKILLed when the
 /// thread that starts it ends.
-fn base_command(args: &[String]) -> Command {
+pub(crate) fn base_command(args: &[String]) -> Command {
     let mut cmd = Command::new(farm_bin());
     cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
     // SAFETY: runs in the forked child before exec; prctl is async-signal-safe and
@@ -139,4 +139,32 @@ pub(crate) fn clip(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}… [{} more bytes]", &text[..end], text.len() - end)
+}
+
+/// `farm ARGS` run on its own, without the credentials a TLS farm gives its CLI
+/// commands (FARM_TLS removed): what a stranger, or a party with the wrong
+/// certificate, gets. Killed after 30 s.
+pub fn farm_command_without_tls(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let started = std::time::Instant::now();
+    let mut child = base_command(&args)
+        .env_remove("FARM_TLS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn farm");
+    while child.try_wait().expect("wait for farm").is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("farm output");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
 }

@@ -26,15 +26,6 @@ fn invented_pass(test: &str) -> TaskOutcome {
     }
 }
 
-fn refused_count(metrics: &str, reason: &str) -> u64 {
-    let series = format!("farm_reports_refused_total{{reason=\"{reason}\"}}");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_report_from_anyone_but_the_lease_holder_is_refused_and_counted() {
     let mut farm = Farm::start(
@@ -58,7 +49,10 @@ fn a_report_from_anyone_but_the_lease_holder_is_refused_and_counted() {
     let attempt = lease["attempt"].as_u64().unwrap() as u32;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let attempts = [("intruder", attempt, "other_agent"), (holder.as_str(), attempt + 1, "stale_attempt")];
+    let attempts = [
+        ("intruder", attempt, "other_agent"),
+        (holder.as_str(), attempt + 1, "stale_attempt"),
+    ];
     for (agent, attempt, reason) in attempts {
         let report = TaskReport {
             agent_id: agent.into(),
@@ -83,8 +77,8 @@ fn a_report_from_anyone_but_the_lease_holder_is_refused_and_counted() {
             format!("current lease is attempt {}", attempt - 1)
         };
         assert!(status.message().contains(&why), "{}", status.message());
-        let (_, metrics) = http::get(&farm.http_url(), "/metrics");
-        assert_eq!(refused_count(&metrics, reason), 1, "{reason} counted once");
+        let series = format!("farm_reports_refused_total{{reason=\"{reason}\"}}");
+        assert_eq!(http::counter(&farm.http_url(), &series), 1, "{reason} counted once");
     }
 
     // Nothing of it reached the run: the task is still leased to its holder.
@@ -95,7 +89,11 @@ fn a_report_from_anyone_but_the_lease_holder_is_refused_and_counted() {
         .iter()
         .find(|l| l["task"] == task.as_str())
         .cloned();
-    assert_eq!(still.as_ref().map(|l| l["agent"].clone()), Some(holder.clone().into()), "{status}");
+    assert_eq!(
+        still.as_ref().map(|l| l["agent"].clone()),
+        Some(holder.clone().into()),
+        "{status}"
+    );
     let out = farm.farm(&["cancel", &run_id, "--coordinator", &url]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let watched = farm.watch(&run_id);

@@ -40,6 +40,8 @@ pub struct RaftConfig {
     pub heartbeat_ticks: usize,
     /// Compact the log when it holds more than this many applied entries.
     pub snapshot_every: u64,
+    /// This node's credentials: peers are then reached over mutual TLS.
+    pub tls: Option<testfarm_proto::tls::Tls>,
 }
 
 impl From<crate::store::StoreError> for ProposeError {
@@ -58,6 +60,7 @@ impl RaftConfig {
             election_ticks: 10,
             heartbeat_ticks: 2,
             snapshot_every: 10_000,
+            tls: None,
         }
     }
 }
@@ -126,8 +129,8 @@ pub enum Mail {
 /// The handle the rest of the coordinator uses.
 pub struct RaftHandle {
     pub mailbox: mpsc::Sender<Mail>,
-    /// This node's own IP, which its outgoing connections to peers leave from.
-    pub local_ip: Option<std::net::IpAddr>,
+    /// How this node reaches its peers (the IP it leaves from, its credentials).
+    pub link: transport::Link,
     pub role: watch::Receiver<Role>,
     /// Cancelled when the raft loop stops on an error (not on shutdown): the process
     /// must not go on serving without it.
@@ -212,7 +215,11 @@ pub fn start(
         .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
         .map(|a| a.ip())
         .filter(|ip| !ip.is_unspecified());
-    let mut transport = transport::Peers::new(mailbox.clone(), local_ip);
+    let link = transport::Link {
+        local_ip,
+        tls: config.tls.clone(),
+    };
+    let mut transport = transport::Peers::new(mailbox.clone(), link.clone());
     for (id, addr) in &peers {
         if *id != config.id {
             transport.connect(*id, addr.clone());
@@ -239,7 +246,7 @@ pub fn start(
     tokio::spawn(driver.run(inbox, config.tick, shutdown, died.clone()));
     Ok(RaftHandle {
         mailbox,
-        local_ip,
+        link,
         role,
         died,
     })

@@ -22,15 +22,15 @@ pub struct Peers {
     /// Outgoing connections leave from this node's own address, so that traffic
     /// between two coordinators is identified by their two addresses (and a test
     /// can cut exactly that with a firewall rule).
-    local_ip: Option<IpAddr>,
+    link: Link,
 }
 
 impl Peers {
-    pub fn new(mailbox: mpsc::Sender<Mail>, local_ip: Option<IpAddr>) -> Peers {
+    pub fn new(mailbox: mpsc::Sender<Mail>, link: Link) -> Peers {
         Peers {
             senders: HashMap::new(),
             mailbox,
-            local_ip,
+            link,
         }
     }
 
@@ -38,7 +38,7 @@ impl Peers {
     pub fn connect(&mut self, id: u64, addr: String) {
         let (tx, rx) = mpsc::channel(1024);
         self.senders.insert(id, tx);
-        tokio::spawn(peer_loop(id, addr, self.local_ip, rx, self.mailbox.clone()));
+        tokio::spawn(peer_loop(id, addr, self.link.clone(), rx, self.mailbox.clone()));
     }
 
     pub fn remove(&mut self, id: u64) {
@@ -58,21 +58,23 @@ impl Peers {
     }
 }
 
-/// A channel to a peer coordinator, leaving from `local_ip` when given.
-pub fn endpoint(addr: &str, local_ip: Option<IpAddr>) -> tonic::transport::Endpoint {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("peer address is a valid URI")
-        .local_address(local_ip)
-        .connect_timeout(Duration::from_millis(500))
+/// How this node connects to its peers.
+#[derive(Debug, Clone, Default)]
+pub struct Link {
+    /// The IP its connections leave from (its own member address), when known.
+    pub local_ip: Option<IpAddr>,
+    /// Its credentials: peers are then reached over mutual TLS.
+    pub tls: Option<testfarm_proto::tls::Tls>,
 }
 
-async fn peer_loop(
-    id: u64,
-    addr: String,
-    local_ip: Option<IpAddr>,
-    mut rx: mpsc::Receiver<Message>,
-    mailbox: mpsc::Sender<Mail>,
-) {
+/// A channel to a peer coordinator at `addr`, the way `link` says.
+pub fn endpoint(addr: &str, link: &Link) -> Result<tonic::transport::Endpoint, testfarm_proto::tls::EndpointError> {
+    Ok(testfarm_proto::tls::endpoint(addr, link.tls.as_ref())?
+        .local_address(link.local_ip)
+        .connect_timeout(Duration::from_millis(500)))
+}
+
+async fn peer_loop(id: u64, addr: String, link: Link, mut rx: mpsc::Receiver<Message>, mailbox: mpsc::Sender<Mail>) {
     let mut client: Option<RaftServiceClient<Channel>> = None;
     let mut backoff = Duration::from_millis(50);
     while let Some(first) = rx.recv().await {
@@ -84,12 +86,17 @@ async fn peer_loop(
             }
         }
         if client.is_none() {
-            match endpoint(&addr, local_ip).connect().await {
+            let channel = match endpoint(&addr, &link) {
+                Ok(endpoint) => endpoint.connect().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match channel {
                 Ok(channel) => {
                     client = Some(RaftServiceClient::new(channel).max_decoding_message_size(256 << 20));
                     backoff = Duration::from_millis(50);
                 }
-                Err(_) => {
+                Err(e) => {
+                    tracing::debug!(peer = id, %addr, "cannot connect: {e}");
                     fail(&mailbox, id, &batch).await;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
