@@ -17,6 +17,8 @@ pub struct Cli {
     dir: PathBuf,
     seq: Arc<AtomicU32>,
     logs: Arc<Mutex<Vec<PathBuf>>>,
+    /// The credentials every command uses (FARM_TLS), for a farm with TLS.
+    tls: Option<PathBuf>,
 }
 
 impl Cli {
@@ -26,7 +28,14 @@ impl Cli {
             dir: dir.to_path_buf(),
             seq: Arc::new(AtomicU32::new(0)),
             logs: Arc::new(Mutex::new(Vec::new())),
+            tls: None,
         }
+    }
+
+    /// The same, every command with these credentials (FARM_TLS).
+    pub fn with_tls(mut self, credentials: PathBuf) -> Cli {
+        self.tls = Some(credentials);
+        self
     }
 
     /// The output files of every command so far, in order (stdout, stderr, ...).
@@ -54,7 +63,11 @@ impl Cli {
         }
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let started = Instant::now();
-        let mut child = farm_command(&args, &stdout, &stderr).spawn().expect("spawn farm");
+        let mut command = farm_command(&args, &stdout, &stderr);
+        if let Some(dir) = &self.tls {
+            command.env("FARM_TLS", dir);
+        }
+        let mut child = command.spawn().expect("spawn farm");
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for farm") {
                 break status;

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::certs::Certs;
 use crate::cleanup::{kill_shard_leftovers, remove_agent_cgroups};
 use crate::cli::Cli;
 use crate::firewall::Firewall;
@@ -50,6 +51,9 @@ pub struct ClusterOptions {
     /// Elections after 10 ticks, heartbeats every 2.
     pub raft_tick: &'static str,
     pub snapshot_every: u64,
+    /// Mutual TLS on every connection, raft between the nodes included: a CA made
+    /// with `farm certs init` and a certificate for each node, agent and the CLI.
+    pub tls: bool,
 }
 
 impl Default for ClusterOptions {
@@ -64,6 +68,7 @@ impl Default for ClusterOptions {
             min_shard: "1s",
             raft_tick: "50ms",
             snapshot_every: 10_000,
+            tls: false,
         }
     }
 }
@@ -90,6 +95,8 @@ pub struct Cluster {
     agent_ids: Vec<String>,
     cli: Cli,
     firewall: Firewall,
+    /// The cluster's CA, with `ClusterOptions::tls`.
+    certs: Option<Certs>,
 }
 
 /// Clusters started by this process, for distinct addresses.
@@ -123,8 +130,13 @@ impl Cluster {
             .tempdir()
             .expect("temp dir");
         let (ips, port) = pick_addresses(opts.nodes);
-        let cli = Cli::new(dir.path());
+        let certs = opts.tls.then(|| Certs::init(&dir.path().join("tls")));
+        let mut cli = Cli::new(dir.path());
+        if let Some(certs) = &certs {
+            cli = cli.with_tls(certs.issue("client", "it-client"));
+        }
         let mut cluster = Cluster {
+            certs,
             tag: tag.into(),
             nodes: ips
                 .into_iter()
@@ -207,7 +219,7 @@ impl Cluster {
         let n = self.nodes[i].starts;
         let log = self.dir().join(format!("node-{id}-start-{n}.log"));
         let listen = self.addr(i);
-        let args: Vec<String> = [
+        let mut args: Vec<String> = [
             "coordinator",
             "--id",
             &id.to_string(),
@@ -235,6 +247,10 @@ impl Cluster {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if let Some(certs) = &self.certs {
+            let credentials = certs.issue("coordinator", &format!("node-{id}"));
+            args.extend(["--tls".to_string(), credentials.display().to_string()]);
+        }
         let mut proc = spawn_logged(&format!("node {id} (start {n})"), &args, &log);
         self.nodes[i].logs.push(log.clone());
         let deadline = Instant::now() + START_TIMEOUT;
@@ -392,7 +408,10 @@ impl Cluster {
         let n = self.agents.len() + 1;
         let id = format!("{}-{}-a{n}", self.tag, std::process::id());
         let work_dir = self.dir().join(format!("agent-{n}"));
-        let args = crate::agent_args(&self.urls(), &id, self.opts.slots, &work_dir);
+        let mut args = crate::agent_args(&self.urls(), &id, self.opts.slots, &work_dir);
+        if let Some(certs) = &self.certs {
+            args.extend(["--tls".to_string(), certs.issue("agent", &id).display().to_string()]);
+        }
         let log = self.dir().join(format!("agent-{n}.log"));
         let proc = spawn_logged(&format!("agent {id}"), &args, &log);
         self.agents.push(proc);

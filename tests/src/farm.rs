@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::certs::Certs;
 use crate::cleanup::{kill_service_leftovers, kill_shard_leftovers, remove_agent_cgroups, remove_agent_containers};
-use crate::process::{base_command, farm_command, spawn_logged, tail, Output, Proc};
+use crate::process::{farm_command, spawn_logged, tail, Output, Proc};
 
 /// How long one CLI command (a whole run, followed to its verdict) may take.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
@@ -79,6 +80,8 @@ pub struct Farm {
     commands: u32,
     /// Command output files, for the failure report.
     command_logs: Vec<PathBuf>,
+    /// The farm's CA, with `Options::tls`.
+    certs: Option<Certs>,
 }
 
 impl Farm {
@@ -104,17 +107,10 @@ impl Farm {
             agent_ids: Vec::new(),
             commands: 0,
             command_logs: Vec::new(),
+            certs: None,
         };
         if farm.opts.tls {
-            let ca = farm.dir().join("tls");
-            let out = base_command(&["certs".into(), "init".into(), ca.display().to_string()])
-                .output()
-                .expect("farm certs init");
-            assert!(
-                out.status.success(),
-                "farm certs init: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            farm.certs = Some(Certs::init(&farm.dir().join("tls")));
         }
         farm.start_coordinator("127.0.0.1:0");
         for _ in 0..farm.opts.agents {
@@ -217,27 +213,9 @@ impl Farm {
     }
 
     /// With `Options::tls`: the credentials directory of `role NAME` (issued by the
-    /// farm's CA with `farm certs issue` on first use); None without TLS.
+    /// farm's CA on first use); None without TLS.
     pub fn credentials(&self, role: &str, name: &str) -> Option<PathBuf> {
-        if !self.opts.tls {
-            return None;
-        }
-        let ca = self.dir().join("tls");
-        let out = ca.join(format!("{role}-{name}"));
-        if !out.join("cert.pem").exists() {
-            let args: Vec<String> = ["certs", "issue", name, "--role", role, "--ca"]
-                .iter()
-                .map(|s| s.to_string())
-                .chain([ca.display().to_string(), "--out".into(), out.display().to_string()])
-                .collect();
-            let done = base_command(&args).output().expect("farm certs issue");
-            assert!(
-                done.status.success(),
-                "farm certs issue: {}",
-                String::from_utf8_lossy(&done.stderr)
-            );
-        }
-        Some(out)
+        self.certs.as_ref().map(|c| c.issue(role, name))
     }
 
     /// Starts one more agent; returns its index.

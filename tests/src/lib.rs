@@ -20,6 +20,7 @@
 //! a loopback address of its own (so that iptables rules can partition them), and
 //! agents that follow the leader. Partition rules are deleted on drop, on a panic too.
 
+pub mod certs;
 mod cleanup;
 pub mod cli;
 pub mod cluster;

@@ -210,7 +210,25 @@ fn a_command_every_replica_rejects_leaves_the_cluster_serving() {
 
 #[test]
 fn leader_kill9_mid_run() {
-    let mut c = Cluster::start("cl-leader-kill", ClusterOptions::default());
+    leader_kill9_mid_run_of(Cluster::start("cl-leader-kill", ClusterOptions::default()));
+}
+
+/// The same with every connection mutual TLS: raft between the nodes, forwarding,
+/// agents and the CLI each with a certificate of the cluster's own CA.
+#[test]
+fn leader_kill9_mid_run_over_mutual_tls() {
+    let opts = ClusterOptions {
+        tls: true,
+        ..ClusterOptions::default()
+    };
+    let c = Cluster::start("cl-leader-kill-tls", opts);
+    let url = c.url(0);
+    let plain = testfarm_integration::farm_command_without_tls(&["status", "--coordinator", &url]);
+    assert_eq!(plain.code, 2, "no plain port is left open: {}", plain.stdout);
+    leader_kill9_mid_run_of(c);
+}
+
+fn leader_kill9_mid_run_of(mut c: Cluster) {
     let leader = c.wait_for_leader(Duration::from_secs(10));
     let old_term = c.members().role(leader).expect("leader answers").term;
     let follower = others(&c, leader)[0];
