@@ -368,6 +368,11 @@ pub struct CoordinatorArgs {
     /// How often the leader looks for runs to compact.
     #[arg(long, default_value = "60s", value_parser = duration)]
     pub retention_every: Duration,
+    /// The access file: grants (submit:gate|check|select, read, admin) of client
+    /// certificate names and of bearer tokens (kept as SHA-256). Without it, every
+    /// client the TLS gate lets in may do everything.
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
     #[command(flatten)]
     pub timing: TimingArgs,
 }

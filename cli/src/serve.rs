@@ -69,6 +69,14 @@ pub async fn coordinator(args: CoordinatorArgs, tls: Option<Tls>) -> Result<(), 
     };
     config.retention_every = args.retention_every;
     config.tls = tls;
+    if let Some(path) = &args.access {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("--access {}: {e}", path.display())))?;
+        config.access = Some(testfarm_shared::access::parse_policy(
+            &text,
+            &path.display().to_string(),
+        )?);
+    }
     let http = match &args.http {
         Some(addr) => {
             let l = TcpListener::bind(addr)

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use testfarm_proto::tls::{Role, Tls};
-use testfarm_shared::model::{Mode, RunRecord, Verdict};
+use testfarm_shared::model::{RunRecord, Verdict};
 
 use crate::args::UpArgs;
 use crate::error::CliError;
@@ -154,11 +154,7 @@ pub fn summary(record: &RunRecord) -> String {
     let c = &run.counts;
     let wall = run.finished_ms.unwrap_or(0).saturating_sub(run.accepted_ms) as f64 / 1000.0;
     let verdict = run.verdict.map_or("?", |v| v.as_str());
-    let mode = match run.mode {
-        Mode::Gate => "gate",
-        Mode::Check => "check",
-        Mode::Select => "select",
-    };
+    let mode = run.mode.as_str();
     let mut out = String::new();
     let _ = writeln!(
         out,

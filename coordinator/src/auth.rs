@@ -8,7 +8,12 @@
 //! `farm_calls_refused_total{service}`. Without TLS nothing is checked (and the
 //! coordinator says so loudly at start).
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 use testfarm_proto::tls::{self, Role};
+use testfarm_shared::access::{Grant, Policy};
 use tonic::{Request, Status};
 
 /// A service's gate: the roles it lets in.
@@ -18,6 +23,9 @@ pub struct Gate {
     enabled: bool,
     service: &'static str,
     roles: &'static [Role],
+    /// A call without a certificate may go on to present a bearer token (the Farm
+    /// API, when the access file lists tokens); the handler checks it.
+    tokens: bool,
 }
 
 impl Gate {
@@ -26,7 +34,13 @@ impl Gate {
             enabled,
             service,
             roles,
+            tokens: false,
         }
+    }
+
+    /// The same gate, letting calls without a certificate on to their token check.
+    pub fn or_token(self, tokens: bool) -> Gate {
+        Gate { tokens, ..self }
     }
 
     /// The role check, as a tonic interceptor in front of the whole service.
@@ -43,6 +57,7 @@ impl Gate {
         match tls::peer(request) {
             Some(peer) if self.roles.contains(&peer.role) => Ok(()),
             Some(peer) => Err(self.refuse(format!("{peer} may not call the {} service", self.service))),
+            None if self.tokens => Ok(()),
             None => Err(self.refuse(format!(
                 "the {} service takes calls only with a farm certificate naming a role",
                 self.service
@@ -82,3 +97,103 @@ pub const AGENT_ROLES: &[Role] = &[Role::Agent];
 pub const CLUSTER_ROLES: &[Role] = &[Role::Coordinator, Role::Client];
 /// Raft messages and forwarded commands: members only.
 pub const PEER_ROLES: &[Role] = &[Role::Coordinator];
+
+/// What the Farm API checks of each call: with an access file, the grants of the
+/// caller's client certificate or bearer token (`authorization: Bearer TOKEN`);
+/// without one, any caller the TLS gate let in may do everything.
+#[derive(Clone, Default)]
+pub struct Access {
+    pub tls: bool,
+    pub policy: Option<Arc<Policy>>,
+}
+
+/// Who called, and what they may do.
+pub struct Caller {
+    who: String,
+    grants: Option<BTreeSet<Grant>>,
+}
+
+impl Caller {
+    /// Ok when the caller holds `grant`; else PERMISSION_DENIED naming both.
+    pub fn require(&self, grant: Grant) -> Result<(), Status> {
+        match &self.grants {
+            None => Ok(()),
+            Some(grants) if grants.contains(&grant) => Ok(()),
+            Some(_) => {
+                crate::metrics::call_refused("farm");
+                tracing::warn!(caller = %self.who, %grant, "call refused: grant missing");
+                Err(Status::permission_denied(format!(
+                    "{} lacks the grant `{grant}`",
+                    self.who
+                )))
+            }
+        }
+    }
+}
+
+/// Every grant: what a coordinator, or anyone without an access file, holds.
+fn everything() -> Option<BTreeSet<Grant>> {
+    None
+}
+
+impl Access {
+    /// Whether a Farm call without a certificate may present a token.
+    pub fn takes_tokens(&self) -> bool {
+        self.policy.as_ref().is_some_and(|p| p.has_tokens())
+    }
+
+    /// The caller of `request`, by certificate, else by bearer token.
+    pub fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        if let Some(peer) = tls::peer(request) {
+            let grants = match (&self.policy, peer.role) {
+                (_, Role::Coordinator) | (None, _) => everything(),
+                (Some(policy), _) => Some(policy.client(&peer.name)),
+            };
+            return Ok(Caller {
+                who: peer.to_string(),
+                grants,
+            });
+        }
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match (&self.policy, token) {
+            (Some(policy), Some(token)) => {
+                let digest: String = Sha256::digest(token.trim().as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                match policy.token(&digest) {
+                    Some(holder) => Ok(Caller {
+                        who: format!("token `{}`", holder.name),
+                        grants: Some(holder.grants.clone()),
+                    }),
+                    None => {
+                        crate::metrics::call_refused("farm");
+                        Err(Status::unauthenticated("unknown bearer token"))
+                    }
+                }
+            }
+            // The TLS gate let a call without a certificate in only to show a token.
+            (Some(_), None) if self.tls => Err(Status::unauthenticated(
+                "a client certificate or a bearer token (authorization: Bearer TOKEN) is needed",
+            )),
+            (Some(_), None) => Err(Status::unauthenticated(
+                "this coordinator takes calls with a bearer token (authorization: Bearer TOKEN)",
+            )),
+            (None, _) => Ok(Caller {
+                who: "anyone".into(),
+                grants: everything(),
+            }),
+        }
+    }
+
+    /// The caller, checked for `grant`.
+    pub fn require<T>(&self, request: &Request<T>, grant: Grant) -> Result<Caller, Status> {
+        let caller = self.caller(request)?;
+        caller.require(grant)?;
+        Ok(caller)
+    }
+}

@@ -8,6 +8,7 @@ use testfarm_proto::agent_service_server::AgentService;
 use testfarm_proto::convert;
 use testfarm_proto::farm_server::Farm;
 use testfarm_proto::*;
+use testfarm_shared::access::Grant;
 use testfarm_shared::config::{parse_pipeline, Pipeline};
 use testfarm_shared::matrix::{expand, only_cells, stage_named};
 use testfarm_shared::select::{Pick, RepoGraph, Selection};
@@ -33,6 +34,8 @@ pub struct Services {
     /// Calls come over mutual TLS: each agent call must come from its agent's
     /// certificate (crate::auth).
     pub tls: bool,
+    /// What each Farm call's caller may do.
+    pub access: crate::auth::Access,
 }
 
 pub(crate) fn internal(e: StoreError) -> Status {
@@ -109,6 +112,7 @@ impl Services {
 #[tonic::async_trait]
 impl Farm for Services {
     async fn submit(&self, request: Request<SubmitRequest>) -> Result<Response<SubmitReply>, Status> {
+        let caller = self.access.caller(&request)?;
         let req = request.into_inner();
         let file = if req.pipeline_path.is_empty() {
             "farm.yaml"
@@ -119,6 +123,7 @@ impl Farm for Services {
         let mode = Mode::parse(&req.mode).ok_or_else(|| {
             Status::invalid_argument(format!("unknown mode `{}` (use gate, check or select)", req.mode))
         })?;
+        caller.require(Grant::Submit(mode))?;
         let mut pipeline = pipeline;
         let selection = selection(&mut pipeline, &req, mode)?;
         pin_commits(&mut pipeline, &req.repo_commits, !req.patch.is_empty())?;
@@ -146,6 +151,7 @@ impl Farm for Services {
     type WatchRunStream = ReceiverStream<Result<RunEvent, Status>>;
 
     async fn watch_run(&self, request: Request<WatchRunRequest>) -> Result<Response<Self::WatchRunStream>, Status> {
+        self.access.require(&request, Grant::Read)?;
         let run_id = request.into_inner().run_id;
         // Subscribe before the first read, so no change between them is missed.
         let mut events = self.node.subscribe();
@@ -189,6 +195,7 @@ impl Farm for Services {
     }
 
     async fn cancel(&self, request: Request<CancelRequest>) -> Result<Response<CancelReply>, Status> {
+        self.access.require(&request, Grant::Admin)?;
         let req = request.into_inner();
         if req.reason.len() > 1000 {
             return Err(Status::invalid_argument("reason: at most 1000 bytes"));
@@ -211,11 +218,13 @@ impl Farm for Services {
     }
 
     async fn rerun(&self, request: Request<RerunRequest>) -> Result<Response<SubmitReply>, Status> {
+        let caller = self.access.caller(&request)?;
         let req = request.into_inner();
         let old = self
             .run_caught_up(&req.run_id)
             .await?
             .ok_or_else(|| Status::not_found(format!("no run `{}`", req.run_id)))?;
+        caller.require(Grant::Submit(old.mode))?;
         if old.finished_ms.is_none() {
             return Err(Status::failed_precondition(format!(
                 "run {} has not finished: rerun it once it has (or cancel it first)",
@@ -242,6 +251,7 @@ impl Farm for Services {
     }
 
     async fn quarantine(&self, request: Request<QuarantineRequest>) -> Result<Response<QuarantineReply>, Status> {
+        self.access.require(&request, Grant::Admin)?;
         let req = request.into_inner();
         quarantine::check(&req.project, &req.test, &req.reason).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let test = req.test.trim().to_string();
@@ -276,6 +286,7 @@ impl Farm for Services {
         &self,
         request: Request<ListQuarantineRequest>,
     ) -> Result<Response<ListQuarantineReply>, Status> {
+        self.access.require(&request, Grant::Read)?;
         let project = request.into_inner().project;
         // What the leader committed a moment ago, on a follower too.
         let _ = self.node.linearizable().await;
@@ -297,12 +308,14 @@ impl Farm for Services {
     type WatchLogStream = ReceiverStream<Result<LogData, Status>>;
 
     async fn watch_log(&self, request: Request<WatchLogRequest>) -> Result<Response<Self::WatchLogStream>, Status> {
+        self.access.require(&request, Grant::Read)?;
         crate::log_service::watch(self, request.into_inner())
             .await
             .map(Response::new)
     }
 
     async fn drain(&self, request: Request<DrainRequest>) -> Result<Response<DrainReply>, Status> {
+        self.access.require(&request, Grant::Admin)?;
         let req = request.into_inner();
         let known =
             self.agents.is_registered(&req.agent_id) || self.node.read(|sm| sm.drained().contains(&req.agent_id));
@@ -332,7 +345,8 @@ impl Farm for Services {
         Ok(Response::new(DrainReply { was_drained, running }))
     }
 
-    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
+    async fn status(&self, request: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
+        self.access.require(&request, Grant::Read)?;
         let (active_runs, queued, applied, leases, queue_head, drained) = self.node.read(|sm| {
             let runs: Vec<_> = sm.active_runs().map(convert::run::summary).collect();
             let mut leases: Vec<Lease> = sm
@@ -387,6 +401,7 @@ impl Farm for Services {
     }
 
     async fn get_run(&self, request: Request<GetRunRequest>) -> Result<Response<RunRecord>, Status> {
+        self.access.require(&request, Grant::Read)?;
         let run_id = request.into_inner().run_id;
         let run = self
             .run_caught_up(&run_id)
@@ -398,6 +413,7 @@ impl Farm for Services {
     }
 
     async fn get_profile(&self, request: Request<GetProfileRequest>) -> Result<Response<ProfileReport>, Status> {
+        self.access.require(&request, Grant::Read)?;
         let req = request.into_inner();
         let mut opts = crate::report_data::profile_options(req.recent_runs as usize, req.stable_runs as usize);
         if req.max_rows > 0 {

@@ -66,6 +66,9 @@ pub struct CoordinatorConfig {
     /// served or made, is then mutual TLS, and each call is allowed by the role its
     /// caller's certificate names. None: plain connections that anyone can use.
     pub tls: Option<testfarm_proto::tls::Tls>,
+    /// Grants of client certificates and bearer tokens on the Farm API (`--access`);
+    /// None: every client the TLS gate lets in may do everything.
+    pub access: Option<testfarm_shared::access::Policy>,
 }
 
 impl Default for CoordinatorConfig {
@@ -86,6 +89,7 @@ impl Default for CoordinatorConfig {
             retention: testfarm_shared::retention::Retention::default(),
             retention_every: Duration::from_secs(60),
             tls: None,
+            access: None,
         }
     }
 }
@@ -225,10 +229,15 @@ pub async fn serve(
         });
     }
     let tls = config.tls.is_some();
+    let access = auth::Access {
+        tls,
+        policy: config.access.clone().map(Arc::new),
+    };
     let raft_server = raft_service::RaftServer {
         node: node.clone(),
         mailbox: node.mailbox(),
         peers_only: auth::Gate::new(tls, "raft", auth::PEER_ROLES),
+        access: access.clone(),
     };
     let services = grpc::Services {
         node,
@@ -237,6 +246,7 @@ pub async fn serve(
         max_lost: config.max_lost,
         logs: Arc::new(logs::Logs::open(config.data_dir.join("logs"), config.logs.clone())?),
         tls,
+        access: access.clone(),
     };
     // Server reflection: grpcurl and other generic clients read farm.proto from here
     // (v1, and v1alpha, which grpcio-reflection and older grpcurl ask).
@@ -254,7 +264,7 @@ pub async fn serve(
     match &config.tls {
         Some(credentials) => {
             server = server
-                .tls_config(credentials.server())
+                .tls_config(credentials.server(access.takes_tokens()))
                 .map_err(|e| CoordinatorError::Tls(format!("{}: {e}", credentials.dir().display())))?;
         }
         None => tracing::warn!(
@@ -262,8 +272,9 @@ pub async fn serve(
              report results and send raft messages; see `farm certs`"
         ),
     }
+    let tokens = access.takes_tokens();
     let gate = |service, roles| {
-        let gate = auth::Gate::new(tls, service, roles);
+        let gate = auth::Gate::new(tls, service, roles).or_token(tokens && roles == auth::FARM_ROLES);
         move |request| gate.check(request)
     };
     let result = server

@@ -17,11 +17,7 @@ use crate::scheduler::Agents;
 use crate::state::TaskState;
 
 fn class(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Gate => "gate",
-        Mode::Check => "check",
-        Mode::Select => "select",
-    }
+    mode.as_str()
 }
 
 pub fn task_leased() {

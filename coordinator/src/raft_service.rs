@@ -17,6 +17,8 @@ pub struct RaftServer {
     pub mailbox: tokio::sync::mpsc::Sender<Mail>,
     /// Members only: raft messages and forwarded commands.
     pub peers_only: crate::auth::Gate,
+    /// What a client calling cluster status or membership may do.
+    pub access: crate::auth::Access,
 }
 
 fn reply(result: Result<crate::state::Applied, ProposeError>) -> Result<ForwardReply, Status> {
@@ -71,7 +73,11 @@ impl RaftService for RaftServer {
         reply(self.node.propose_here(command).await).map(Response::new)
     }
 
-    async fn cluster_status(&self, _: Request<ClusterStatusRequest>) -> Result<Response<ClusterStatusReply>, Status> {
+    async fn cluster_status(
+        &self,
+        request: Request<ClusterStatusRequest>,
+    ) -> Result<Response<ClusterStatusReply>, Status> {
+        self.access.require(&request, testfarm_shared::access::Grant::Read)?;
         Ok(Response::new(role_message(&self.node.role())))
     }
 
@@ -79,6 +85,7 @@ impl RaftService for RaftServer {
         &self,
         request: Request<MembershipRequest>,
     ) -> Result<Response<MembershipReply>, Status> {
+        self.access.require(&request, testfarm_shared::access::Grant::Admin)?;
         let req = request.into_inner();
         let change = match req.change.as_str() {
             "add" => Membership::Add,

@@ -117,12 +117,15 @@ impl Tls {
         identity_of(&pem_der(&self.cert)?)
     }
 
-    /// The server side: this party's identity, and client certificates required and
-    /// checked against the farm CA.
-    pub fn server(&self) -> ServerTlsConfig {
+    /// The server side: this party's identity, and client certificates checked
+    /// against the farm CA — required, unless `tokens_too` (bearer-token clients
+    /// present none; every service then refuses a call without one that the token
+    /// does not cover).
+    pub fn server(&self, tokens_too: bool) -> ServerTlsConfig {
         ServerTlsConfig::new()
             .identity(Identity::from_pem(&self.cert, &self.key))
             .client_ca_root(Certificate::from_pem(&self.ca))
+            .client_auth_optional(tokens_too)
     }
 
     /// The client side: the coordinator checked against the farm CA under

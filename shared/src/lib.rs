@@ -3,6 +3,7 @@
 //! Everything here is a plain function over plain types, tested in microseconds.
 //! See ../shared/DESIGN.md, "The house".
 
+pub mod access;
 pub mod capacity;
 pub mod config;
 pub mod image;

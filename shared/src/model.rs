@@ -29,6 +29,14 @@ impl Mode {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Gate => "gate",
+            Mode::Check => "check",
+            Mode::Select => "select",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Mode> {
         match text {
             "gate" | "" => Some(Mode::Gate),

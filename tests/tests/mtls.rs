@@ -186,3 +186,137 @@ fn only_parties_with_the_right_certificate_get_in() {
     let again = farm.submit(&fixture("tiny"), &[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
 }
+
+/// A request carrying `authorization: Bearer TOKEN` when given.
+fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    request
+}
+
+/// `printf %s TOKEN | sha256sum`, as the README tells an operator to do.
+fn sha256_hex(token: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("printf %s '{token}' | sha256sum")])
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The access file's grants, on real processes: a reader may read but neither submit
+/// nor cancel; a client granted `submit:gate` may submit gate runs but not check
+/// runs; a bearer token (no client certificate at all) gets what its entry grants,
+/// and an unknown token nothing.
+#[test]
+fn the_access_file_decides_what_each_client_and_token_may_do() {
+    let token = "s3cret-zuul-token";
+    let access_dir = tempfile::tempdir().unwrap();
+    let access = access_dir.path().join("access.yaml");
+    std::fs::write(
+        &access,
+        format!(
+            "clients:\n  it-client: [submit, read, admin]\n  reader: [read]\n  gatekeeper: [submit:gate, read]\n\
+             tokens:\n  - name: zuul\n    sha256: {}\n    grants: [submit:check, read]\n",
+            sha256_hex(token)
+        ),
+    )
+    .unwrap();
+    let access_arg: &'static str = Box::leak(access.display().to_string().into_boxed_str());
+    let farm = Farm::start(
+        "access",
+        Options {
+            tls: true,
+            coordinator_args: vec!["--access", access_arg],
+            ..Options::default()
+        },
+    );
+    let addr = farm.url();
+    let tiny = fixture("tiny");
+    let tiny_path = tiny.display().to_string();
+    let as_client = |name: &str, args: &[&str]| {
+        let credentials = farm.credentials("client", name).unwrap();
+        let mut all: Vec<&str> = args.to_vec();
+        let dir = credentials.display().to_string();
+        all.extend(["--coordinator", &addr, "--tls", &dir]);
+        testfarm_integration::farm_command_without_tls(&all)
+    };
+
+    let read = as_client("reader", &["status"]);
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    let submit = as_client("reader", &["submit", &tiny_path]);
+    assert_eq!(submit.code, 2, "{}", submit.stderr);
+    assert!(
+        submit.stderr.contains("client `reader` lacks the grant `submit:gate`"),
+        "{}",
+        submit.stderr
+    );
+    let cancel = as_client("reader", &["cancel", "r1"]);
+    assert!(cancel.stderr.contains("lacks the grant `admin`"), "{}", cancel.stderr);
+
+    let check = as_client("gatekeeper", &["submit", &tiny_path, "--mode", "check"]);
+    assert!(
+        check.stderr.contains("lacks the grant `submit:check`"),
+        "{}",
+        check.stderr
+    );
+    let gate = as_client("gatekeeper", &["submit", &tiny_path]);
+    assert_eq!(gate.code, 0, "a gate run by the gatekeeper passes: {}", gate.stderr);
+
+    // A bearer token over TLS, with no client certificate.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ca = std::fs::read(farm.dir().join("tls/ca.pem")).unwrap();
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("https://{}", addr.trim_start_matches("http://")))
+        .unwrap()
+        .tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+                .domain_name(tls::COORDINATOR_DOMAIN),
+        )
+        .unwrap();
+    let channel = runtime
+        .block_on(endpoint.connect())
+        .expect("TLS without a client certificate");
+    let mut api = testfarm_proto::farm_client::FarmClient::new(channel.clone());
+    let status = runtime.block_on(api.status(with_token(testfarm_proto::StatusRequest {}, Some(token))));
+    assert!(status.is_ok(), "the token may read: {status:?}");
+    let submit = |mode: &str| testfarm_proto::SubmitRequest {
+        pipeline_yaml: std::fs::read_to_string(&tiny).unwrap(),
+        project_dir: tiny.parent().unwrap().display().to_string(),
+        mode: mode.into(),
+        ..testfarm_proto::SubmitRequest::default()
+    };
+    denied(
+        runtime.block_on(api.submit(with_token(submit("gate"), Some(token)))),
+        "token `zuul` lacks the grant `submit:gate`",
+    );
+    let checked = runtime.block_on(api.submit(with_token(submit("check"), Some(token))));
+    assert!(checked.is_ok(), "the token may submit check runs: {checked:?}");
+    for bad in [Some("wrong-token"), None] {
+        let answer = runtime.block_on(api.status(with_token(testfarm_proto::StatusRequest {}, bad)));
+        let status = answer.expect_err("no valid token, no certificate");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    }
+    // Without a certificate, the agent and raft services stay shut even to a token.
+    let mut agent = AgentServiceClient::new(channel.clone());
+    let heartbeat = HeartbeatRequest {
+        agent_id: farm.agent_id(0).into(),
+        running_tasks: Vec::new(),
+    };
+    denied(
+        runtime.block_on(agent.heartbeat(with_token(heartbeat, Some(token)))),
+        "only with a farm certificate",
+    );
+    let mut raft = RaftServiceClient::new(channel);
+    denied(
+        runtime.block_on(raft.send(with_token(RaftBatch { messages: Vec::new() }, Some(token)))),
+        "only with a farm certificate",
+    );
+}

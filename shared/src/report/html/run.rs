@@ -105,11 +105,7 @@ pub fn run_page(r: &RunReport, links: &Links) -> String {
 }
 
 fn mode_name(r: &RunReport) -> &'static str {
-    match r.mode {
-        crate::model::Mode::Gate => "gate",
-        crate::model::Mode::Check => "check",
-        crate::model::Mode::Select => "select",
-    }
+    r.mode.as_str()
 }
 
 fn phases_section(r: &RunReport) -> String {
