@@ -59,23 +59,7 @@ pub fn manifest_requires(project_dir: &Path, pipeline: &Pipeline) -> Result<BTre
 pub fn patch_files(patch: &Path) -> Result<Vec<String>, CliError> {
     let text = std::fs::read_to_string(patch)
         .map_err(|e| CliError::Usage(format!("cannot read patch {}: {e}", patch.display())))?;
-    let mut files = Vec::new();
-    for line in text.lines() {
-        let path = line
-            .strip_prefix("+++ ")
-            .or_else(|| line.strip_prefix("--- "))
-            .map(|p| p.split('\t').next().unwrap_or(p).trim());
-        let Some(path) = path.filter(|p| *p != "/dev/null") else {
-            continue;
-        };
-        let path = path
-            .strip_prefix("a/")
-            .or_else(|| path.strip_prefix("b/"))
-            .unwrap_or(path);
-        if !files.iter().any(|f| f == path) {
-            files.push(path.to_string());
-        }
-    }
+    let files = testfarm_shared::select::diff::changed_files(&text);
     if files.is_empty() {
         return Err(CliError::Usage(format!(
             "{}: no `+++ b/PATH` line: is it a unified diff?",

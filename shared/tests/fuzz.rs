@@ -5,10 +5,12 @@
 //! what CI runs; the README's long version runs 100,000).
 
 use proptest::prelude::*;
+use testfarm_shared::access::parse_policy;
 use testfarm_shared::config::parse_pipeline;
 use testfarm_shared::image::{apt_mirror, parse_image};
 use testfarm_shared::junit::parse_junit;
 use testfarm_shared::phpunit::{parse_list, parse_results, Phpunit, Roots};
+use testfarm_shared::select::diff::changed_files;
 use testfarm_shared::units::{parse_bytes, parse_duration};
 
 fn config() -> ProptestConfig {
@@ -128,6 +130,10 @@ const RESULTS: &str = "{\"id\":\"C::a\",\"status\":\"passed\",\"secs\":0.5,\"mes
 const IMAGE: &str =
     "suite: bookworm\nvariant: minbase\npackages: [php8.2-cli, phpunit]\nmirror: http://deb.debian.org/debian\n";
 
+const ACCESS: &str = "clients:\n  zuul: [submit:gate, submit:check, read]\n  ops: [admin, read]\ntokens:\n  - name: bot\n    sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\n    grants: [submit, read]\n";
+
+const DIFF: &str = "diff --git a/includes/A.php b/includes/A.php\n--- a/includes/A.php\n+++ b/includes/A.php\n@@ -1,3 +1,3 @@\n <?php\n-old();\n+new();\n--- x\n--- /dev/null\n+++ b/tests/phpunit/ATest.php\n@@ -0,0 +1 @@\n+<?php\n\\ No newline at end of file\n";
+
 const SOURCES: &str = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\ndeb [arch=amd64] http://m.example/debian bookworm main\n";
 
 fn stage() -> Phpunit {
@@ -219,6 +225,31 @@ proptest! {
         if let Some(mirror) = apt_mirror([text.as_str()]) {
             prop_assert!(mirror.starts_with("http"), "{mirror}");
         }
+    }
+
+    #[test]
+    fn access_file_mutated(text in mutated(ACCESS)) {
+        if let Err(e) = parse_policy(&text, "access.yaml") {
+            prop_assert_eq!(&e.file, "access.yaml");
+            prop_assert!(e.line <= text.lines().count() + 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn access_file_random(text in any::<String>()) {
+        let _ = parse_policy(&text, "access.yaml");
+    }
+
+    #[test]
+    fn diff_mutated(text in mutated(DIFF)) {
+        for path in changed_files(&text) {
+            prop_assert!(!path.is_empty() && path != "/dev/null", "{path:?}");
+        }
+    }
+
+    #[test]
+    fn diff_random(text in any::<String>()) {
+        let _ = changed_files(&text);
     }
 
     #[test]

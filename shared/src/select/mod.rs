@@ -9,6 +9,7 @@
 
 pub mod cochange;
 pub mod depmap;
+pub mod diff;
 pub mod evaluate;
 pub mod model;
 pub mod php;
