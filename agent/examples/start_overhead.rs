@@ -74,6 +74,7 @@ async fn measure(
                 command: "true",
                 env: &setup.env,
                 log: &setup.log,
+                log_cap: testfarm_agent::log_cap::DEFAULT_CAP,
                 timeout: Duration::from_secs(60),
                 limits: &setup.limits,
                 project_dir: &setup.project,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod executor;
 pub mod image;
 pub mod install;
+pub mod log_cap;
 mod log_ship;
 pub mod namespace;
 pub mod phpunit;
@@ -60,6 +61,8 @@ pub struct AgentSetup {
     /// This agent's credentials (an agent certificate naming `id`): the agent then
     /// talks to coordinators over mutual TLS only.
     pub tls: Option<testfarm_proto::tls::Tls>,
+    /// The most one task's log keeps of its output ([`log_cap`]).
+    pub log_cap: u64,
 }
 
 /// Prepares the host (reaps what a crash left: containers, then cgroups; probes
@@ -76,6 +79,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
         image_cache,
         docker,
         tls,
+        log_cap,
     } = setup;
     if let Some((listener, handle)) = http {
         tokio::spawn(telemetry::serve(listener, handle, shutdown.clone()));
@@ -137,6 +141,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
             work_dir,
             docker,
             images,
+            log_cap,
         },
     };
     session::run(config, shutdown).await;

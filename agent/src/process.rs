@@ -25,7 +25,6 @@
 //! error instead of running the command outside its limits.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
@@ -44,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cgroup::{error_chain, ShardCgroup};
 use crate::error::AgentError;
+use crate::log_cap::CappedLog;
 use crate::namespace::Isolation;
 
 /// The whole environment a command gets, before its own `env` on top.
@@ -62,8 +62,10 @@ pub struct SandboxCommand<'a> {
     /// Added on top of a minimal environment (`PATH`, `HOME`, `LANG=C.UTF-8`); the
     /// agent's own environment never reaches the command.
     pub env: &'a BTreeMap<String, String>,
-    /// Stdout and stderr are both appended here (created if missing).
+    /// Stdout and stderr are both appended here (created if missing), through the
+    /// agent, up to `log_cap` bytes for the whole log ([`crate::log_cap`]).
     pub log: &'a Path,
+    pub log_cap: u64,
     /// Measured from the moment the command is released to run.
     pub timeout: Duration,
     /// The shard's cgroup; None: run without limits or accounting.
@@ -117,6 +119,7 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
         mut child,
         pgid,
         released,
+        log,
     } = started;
 
     let deadline = tokio::time::Instant::from_std(released) + cmd.timeout;
@@ -159,6 +162,11 @@ pub async fn run(cmd: SandboxCommand<'_>) -> ProcessOutcome {
         }
     };
     let run_secs = released.elapsed().as_secs_f64();
+    // Everything that could write is dead: the log reaches its end at once (bounded,
+    // for a writer that escaped both the group and the cgroup).
+    if tokio::time::timeout(Duration::from_secs(2), log).await.is_err() {
+        tracing::warn!(log = %cmd.log.display(), "the command's output is still open after it ended; the log may be cut");
+    }
 
     let cgroup_usage = cmd.cgroup.map(ShardCgroup::usage);
     let exit = match (exit, &cgroup_usage) {
@@ -222,25 +230,31 @@ struct Started {
     pgid: Pid,
     /// When it was released to exec the command.
     released: Instant,
+    /// Copies the command's output into the capped log; ends at end of output.
+    log: tokio::task::JoinHandle<()>,
 }
 
 /// Spawns the child blocked, moves it into the cgroup, releases it. Err: why it could
 /// not be started (for [`ExitKind::Infrastructure`]).
 async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, AgentError> {
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(cmd.log)
-        .map_err(AgentError::io("open the log", cmd.log))?;
-    let log_err = log.try_clone().map_err(AgentError::io("open the log", cmd.log))?;
-
-    // Close-on-exec everywhere: the command must not inherit either pipe.
+    let capped = CappedLog::open(cmd.log, cmd.log_cap).map_err(AgentError::io("open the log", cmd.log))?;
+    // Close-on-exec everywhere: the command must not inherit either pipe (its
+    // stdout and stderr are dup2'ed copies of the output pipe, which exec keeps).
     let pipe = || {
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| AgentError::Sys {
             call: "pipe2".into(),
             source,
         })
     };
+    let (output_rx, output_tx) = pipe()?;
+    let output_tx_err = output_tx.try_clone().map_err(|source| AgentError::Os {
+        what: "the output pipe".into(),
+        source,
+    })?;
+    let output_rx = tokio::net::unix::pipe::Receiver::from_owned_fd(output_rx).map_err(|source| AgentError::Os {
+        what: "the output pipe".into(),
+        source,
+    })?;
     let (pid_rx, pid_tx) = pipe()?;
     let (go_rx, go_tx) = pipe()?;
     let mut pid_rx = tokio::net::unix::pipe::Receiver::from_owned_fd(pid_rx).map_err(|source| AgentError::Os {
@@ -259,8 +273,8 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, AgentError> {
         .env("LANG", "C.UTF-8")
         .envs(cmd.env)
         .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
+        .stdout(Stdio::from(output_tx))
+        .stderr(Stdio::from(output_tx_err))
         .process_group(0)
         .kill_on_drop(true);
     let child_ends = (pid_tx.as_raw_fd(), go_rx.as_raw_fd());
@@ -349,6 +363,7 @@ async fn start(cmd: &SandboxCommand<'_>) -> Result<Started, AgentError> {
             child,
             pgid: Pid::from_raw(pid),
             released: released_at,
+            log: tokio::spawn(copy_output(output_rx, capped)),
         }),
         Ok(Err(e)) => Err(start_error(cmd, e)),
         Err(e) => Err(spawn_thread_failed(e)),
@@ -403,6 +418,30 @@ fn wait_for_release(pid_tx: RawFd, go_rx: RawFd, parent_ends: [RawFd; 2]) -> io:
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Copies a command's output into its capped log until every writer has closed it.
+async fn copy_output(mut output: tokio::net::unix::pipe::Receiver, mut log: CappedLog) {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match output.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                if let Err(e) = log.write(&buf[..n]) {
+                    tracing::warn!("cannot write the task log: {e}");
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::warn!("cannot read the command's output: {e}");
+                break;
+            }
+        }
+    }
+    if let Err(e) = log.finish() {
+        tracing::warn!("cannot close the task log: {e}");
     }
 }
 
@@ -467,6 +506,7 @@ mod tests {
                 cwd: self.dir.path(),
                 env: &self.env,
                 log: &log,
+                log_cap: crate::log_cap::DEFAULT_CAP,
                 timeout,
                 cgroup,
                 isolation: None,
@@ -501,6 +541,37 @@ mod tests {
                 .rsplit_once(')')
                 .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
         }
+    }
+
+    #[tokio::test]
+    async fn output_past_the_log_cap_is_cut_to_its_tail_and_named() {
+        let f = Fixture::new();
+        let log = f.log();
+        // 8 MiB of output, background writers included, against a 256 KiB cap.
+        let out = run(SandboxCommand {
+            command:
+                "head -c 4194304 /dev/zero | tr '\\0' x & head -c 4194304 /dev/zero | tr '\\0' y; wait; echo last-line",
+            cwd: f.dir.path(),
+            env: &f.env,
+            log: &log,
+            log_cap: 256 << 10,
+            timeout: Duration::from_secs(30),
+            cgroup: None,
+            isolation: None,
+            stop: None,
+        })
+        .await;
+        assert_eq!(out.exit, ExitKind::Exited { code: 0 });
+        let size = std::fs::metadata(&log).unwrap().len();
+        assert!(
+            size < (256 << 10) + crate::log_cap::TAIL as u64 + 1024,
+            "{size} bytes kept"
+        );
+        let text = f.log_text();
+        assert!(text.contains("last-line\n"), "the end of the output is kept");
+        let closing = text.trim_end().lines().last().unwrap();
+        assert!(closing.contains("log capped at 256.0 KiB per task"), "{closing}");
+        assert!(closing.contains("7.7 MiB of output were left out"), "{closing}");
     }
 
     #[tokio::test]
@@ -577,6 +648,7 @@ mod tests {
             cwd: f.dir.path(),
             env: &f.env,
             log: &log,
+            log_cap: crate::log_cap::DEFAULT_CAP,
             timeout: Duration::from_secs(60),
             cgroup: None,
             isolation: None,
@@ -787,6 +859,7 @@ mod tests {
             cwd: &missing,
             env: &f.env,
             log: &log,
+            log_cap: crate::log_cap::DEFAULT_CAP,
             timeout: Duration::from_secs(5),
             cgroup: None,
             isolation: None,
@@ -818,6 +891,7 @@ mod tests {
             cwd: f.dir.path(),
             env: &f.env,
             log: &log,
+            log_cap: crate::log_cap::DEFAULT_CAP,
             timeout: Duration::from_secs(10),
             cgroup: None,
             isolation: Some(&isolation),

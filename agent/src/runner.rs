@@ -40,6 +40,8 @@ pub struct Runner {
     pub services: Arc<Services>,
     /// Install steps done on this agent.
     pub installs: Arc<Installs>,
+    /// The most a task's log keeps of its commands' output ([`crate::log_cap`]).
+    pub log_cap: u64,
 }
 
 const LOG_TAIL_LINES: usize = 30;
@@ -177,6 +179,7 @@ impl Runner {
             spec,
             dir: &dir,
             log: &log,
+            log_cap: self.log_cap,
             project: &project,
             binds: Vec::new(),
         };
@@ -400,6 +403,7 @@ struct Ctx<'a> {
     spec: &'a TaskSpec,
     dir: &'a Path,
     log: &'a Path,
+    log_cap: u64,
     project: &'a Path,
     /// Mounted into an image or container besides the project and task directories.
     binds: Vec<Bind>,
@@ -419,6 +423,7 @@ impl<'a> Ctx<'a> {
             spec: self.spec,
             dir: self.dir,
             log: self.log,
+            log_cap: self.log_cap,
             project: self.project,
             binds: self.binds.clone(),
         }
@@ -454,6 +459,7 @@ impl<'a> Ctx<'a> {
                 command,
                 env,
                 log: self.log,
+                log_cap: self.log_cap,
                 timeout,
                 limits: &self.spec.limits,
                 project_dir: self.project,

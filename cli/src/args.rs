@@ -175,6 +175,10 @@ pub struct ExecutorArgs {
     /// Do not use the Docker daemon even when one is reachable.
     #[arg(long)]
     pub no_docker: bool,
+    /// The most of its commands' output one task's log keeps on the agent: past it,
+    /// only the last 64 KiB, and a line naming the cap and what was left out.
+    #[arg(long, default_value = "64MiB", value_parser = testfarm_shared::units::parse_bytes)]
+    pub task_log_cap: u64,
 }
 
 #[derive(Subcommand)]
@@ -352,7 +356,7 @@ pub struct CoordinatorArgs {
     #[arg(long, default_value = "100ms", value_parser = duration)]
     pub raft_tick: Duration,
     /// Bytes of each task attempt's log the leader keeps for `farm logs` (what
-    /// comes past it is counted and dropped; the agent keeps the whole log).
+    /// comes past it is counted and dropped; the agent keeps up to its --task-log-cap).
     #[arg(long, default_value = "16MiB", value_parser = testfarm_shared::units::parse_bytes)]
     pub log_cap: u64,
     /// Task logs kept under DATA_DIR/logs; the oldest are deleted past it.

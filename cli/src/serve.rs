@@ -154,6 +154,7 @@ pub async fn agent(args: AgentArgs, tls: Option<Tls>) -> Result<(), CliError> {
         http,
         image_cache: args.executors.image_cache,
         docker: !args.executors.no_docker,
+        log_cap: args.executors.task_log_cap,
         tls,
     };
     testfarm_agent::run(setup, shutdown_on_signal()).await;

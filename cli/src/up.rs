@@ -83,6 +83,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
             http: None,
             image_cache: args.executors.image_cache.clone(),
             docker: !args.executors.no_docker,
+            log_cap: args.executors.task_log_cap,
         };
         tasks.spawn(testfarm_agent::run(setup, shutdown.clone()));
     }

@@ -36,6 +36,8 @@ pub struct Options {
     pub command_timeout: Duration,
     /// More flags for the coordinator (e.g. retention).
     pub coordinator_args: Vec<&'static str>,
+    /// More flags for every agent (e.g. `--task-log-cap`).
+    pub agent_args: Vec<&'static str>,
     /// Mutual TLS everywhere: a CA made with `farm certs init` in the farm's dir,
     /// and a certificate for the coordinator, each agent and the CLI commands
     /// ([`Farm::credentials`]).
@@ -55,6 +57,7 @@ impl Default for Options {
             http: false,
             command_timeout: COMMAND_TIMEOUT,
             coordinator_args: Vec::new(),
+            agent_args: Vec::new(),
             tls: false,
         }
     }
@@ -224,6 +227,7 @@ impl Farm {
         let id = format!("{}-{}-a{n}", self.tag, std::process::id());
         let work_dir = self.dir().join(format!("agent-{n}"));
         let mut args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        args.extend(self.opts.agent_args.iter().map(|a| a.to_string()));
         if let Some(dir) = self.credentials("agent", &id) {
             args.extend(["--tls".to_string(), dir.display().to_string()]);
         }
@@ -278,6 +282,7 @@ impl Farm {
         let work_dir = self.agent_work_dir(index);
         let restarts = self.restarted_agents.len() + 1;
         let mut args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        args.extend(self.opts.agent_args.iter().map(|a| a.to_string()));
         if let Some(dir) = self.credentials("agent", &id) {
             args.extend(["--tls".to_string(), dir.display().to_string()]);
         }

@@ -123,3 +123,41 @@ fn a_followed_log_arrives_while_the_shard_runs_in_order_and_whole() {
         followed.as_secs_f64()
     );
 }
+
+/// A test that floods its output (8 MiB) on agents with `--task-log-cap 1MiB`: the
+/// agent keeps the log's first MiB and its last 64 KiB, the report's log tail ends
+/// with the line naming the cap and what was left out, and the test's own last
+/// words are there to read.
+#[test]
+fn a_flooding_test_is_cut_at_the_task_log_cap_and_the_report_names_it() {
+    let mut farm = Farm::start(
+        "logcap",
+        Options {
+            agents: 1,
+            agent_args: vec!["--task-log-cap", "1MiB"],
+            ..Options::default()
+        },
+    );
+    let out = farm.submit(&fixture("flood"), &[]);
+    assert_eq!(out.code, 1, "the flooding test fails: {}", out.stderr);
+    let rec = out.json();
+    let shard = testfarm_integration::record::shard_tasks(&rec)
+        .into_iter()
+        .next()
+        .expect("the shard");
+    let tail = shard["outcome"]["log_tail"].as_str().unwrap_or_default();
+    assert!(tail.contains("the last words"), "{tail}");
+    let closing = tail.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        closing.contains("log capped at 1.0 MiB per task") && closing.contains("of output were left out"),
+        "{closing}"
+    );
+    let (_, log) = farm
+        .task_files("log.txt")
+        .into_iter()
+        .find(|(_, p)| p.to_string_lossy().contains(".s"))
+        .expect("the shard's log");
+    let size = std::fs::metadata(&log).unwrap().len();
+    assert!(size < (1 << 20) + (80 << 10), "{size} bytes of an 8 MiB output kept");
+    eprintln!("8 MiB of output, cap 1 MiB: {size} bytes kept; report: {closing}");
+}

@@ -25,7 +25,6 @@
 
 use crate::error::AgentError;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -262,7 +261,12 @@ impl DockerExecutor {
             );
         }
         let released = Instant::now();
-        let logs = tokio::spawn(stream_logs(self.docker.clone(), id.to_string(), exec.log.to_path_buf()));
+        let logs = tokio::spawn(stream_logs(
+            self.docker.clone(),
+            id.to_string(),
+            exec.log.to_path_buf(),
+            exec.log_cap,
+        ));
 
         let mut peak_pids = 0;
         let stopped = async {
@@ -447,14 +451,15 @@ fn container_body(
     })
 }
 
-/// Appends the container's stdout and stderr to the task log until it stops.
-async fn stream_logs(docker: Docker, id: String, log: std::path::PathBuf) {
+/// Appends the container's stdout and stderr to the task log until it stops, up to
+/// the log's cap ([`crate::log_cap`]).
+async fn stream_logs(docker: Docker, id: String, log: std::path::PathBuf, cap: u64) {
     let options = LogsOptionsBuilder::default()
         .follow(true)
         .stdout(true)
         .stderr(true)
         .build();
-    let mut file = match std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+    let mut file = match crate::log_cap::CappedLog::open(&log, cap) {
         Ok(f) => f,
         Err(e) => {
             tracing::warn!("cannot open log {}: {e}", log.display());
@@ -466,13 +471,16 @@ async fn stream_logs(docker: Docker, id: String, log: std::path::PathBuf) {
     while let Some(item) = stream.next().await {
         match item {
             Ok(output) => {
-                let _ = file.write_all(&output.into_bytes());
+                let _ = file.write(&output.into_bytes());
             }
             Err(e) => {
-                let _ = writeln!(file, "farm: the container's log stream broke: {e}");
+                let _ = file.write(format!("farm: the container's log stream broke: {e}\n").as_bytes());
                 break;
             }
         }
+    }
+    if let Err(e) = file.finish() {
+        tracing::warn!("cannot close log {}: {e}", log.display());
     }
 }
 
@@ -506,6 +514,7 @@ mod tests {
             command: "true",
             env: &env,
             log: Path::new("/w/t/log.txt"),
+            log_cap: crate::log_cap::DEFAULT_CAP,
             timeout: Duration::from_secs(5),
             limits: &limits,
             project_dir: Path::new("/src/proj"),

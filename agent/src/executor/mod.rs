@@ -28,8 +28,9 @@ pub struct Exec<'a> {
     pub command: &'a str,
     /// On top of `PATH`, `HOME` (the project dir) and `LANG`.
     pub env: &'a BTreeMap<String, String>,
-    /// Stdout and stderr are appended here.
+    /// Stdout and stderr are appended here, up to `log_cap` bytes for the whole log.
     pub log: &'a Path,
+    pub log_cap: u64,
     pub timeout: Duration,
     pub limits: &'a Limits,
     /// The working directory (read-only inside an image or container).

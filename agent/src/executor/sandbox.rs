@@ -60,6 +60,7 @@ impl SandboxExecutor {
             cwd: exec.project_dir,
             env: exec.env,
             log: exec.log,
+            log_cap: exec.log_cap,
             timeout: exec.timeout,
             cgroup: cgroup.as_ref(),
             isolation: isolation.as_ref(),
