@@ -7,7 +7,8 @@
 #      provisioning fits it, promtool accepts the Prometheus config;
 #   4. the units as shipped boot under a real systemd (a container whose PID 1 is
 #      systemd), run the smoke pipeline, hold their hardening and stop cleanly;
-#   5. the compose cluster — 3 coordinators, 2 agents, Prometheus — comes up, runs the
+#   5. the compose cluster — 3 coordinators, 2 agents, Prometheus, all over mutual TLS
+#      with certificates its `certs` service made — comes up, refuses a plain client, runs the
 #      smoke pipeline (deploy/compose/pipeline) to a passed verdict, shows 3 voting
 #      members with one leader and 2 connected agents; Prometheus has all 5 targets up
 #      and every metric name the Grafana dashboard's queries use;
@@ -341,6 +342,16 @@ poll "3 voting members agreeing on one leader" cluster_ready
 poll "2 agents connected to the leader" agents_ready
 farm_in cluster status --coordinator "$coords"
 farm_in status --coordinator "http://$(leader)"
+
+step "tls: every connection is mutual TLS; a client without a certificate is refused"
+if dc exec -T agent-1 env -u FARM_TLS farm status --coordinator http://coordinator-1:7700 >/dev/null 2>&1; then
+  fail "a client without a certificate was served"
+fi
+refusal=$(dc exec -T agent-1 env -u FARM_TLS farm status --coordinator http://coordinator-1:7700 2>&1 || true)
+case $refusal in
+  *"--tls DIR"*) echo "a plain client: $refusal" ;;
+  *) fail "the refusal of a plain client does not point to --tls: $refusal" ;;
+esac
 
 step "pipeline: farm submit deploy/compose/pipeline/farm.yaml"
 run_json=$(mktemp)

@@ -60,10 +60,13 @@ pub async fn channel(url: &str, timeout: Duration) -> Result<Channel, CliError> 
         .connect_timeout(timeout)
         .connect()
         .await
-        .map_err(|e| CliError::Connect {
-            url,
+        .map_err(|e| {
             // A TLS handshake failure is only in the source chain.
-            message: testfarm_agent::cgroup::error_chain_of(&e),
+            let mut message = testfarm_agent::cgroup::error_chain_of(&e);
+            if !tls_in_use() {
+                message.push_str(" (if the coordinator uses TLS, give this command --tls DIR)");
+            }
+            CliError::Connect { url, message }
         })
 }
 
