@@ -347,6 +347,14 @@ step "tls: every connection is mutual TLS; a client without a certificate is ref
 if dc exec -T agent-1 env -u FARM_TLS farm status --coordinator http://coordinator-1:7700 >/dev/null 2>&1; then
   fail "a client without a certificate was served"
 fi
+# The run pages over plain HTTP take the reader token the certs service made.
+web=http://$(dc port coordinator-1 9700)
+code=$(curl -s -o /dev/null -w '%{http_code}' "$web/")
+[ "$code" = 401 ] || fail "the run pages answered $code without a token"
+token=$(dc exec -T agent-1 cat /etc/testfarm/tls/reader-token)
+code=$(curl -s -o /dev/null -w '%{http_code}' "$web/?token=$token")
+[ "$code" = 200 ] || fail "the run pages answered $code with the reader token"
+echo "run pages: 401 without a token, 200 with the reader token"
 refusal=$(dc exec -T agent-1 env -u FARM_TLS farm status --coordinator http://coordinator-1:7700 2>&1 || true)
 case $refusal in
   *"--tls DIR"*) echo "a plain client: $refusal" ;;

@@ -45,17 +45,15 @@ impl From<tonic::Status> for CliError {
             }
             tonic::Code::PermissionDenied => CliError::Rejected(status.message().to_string()),
             // A plain client at a TLS port gets no gRPC answer at all.
-            _ if !crate::submit::tls_in_use()
-                && ["h2 protocol error", "transport error"]
-                    .iter()
-                    .any(|m| status.message().contains(m)) =>
-            {
+            // A status made on this side from a transport failure carries its cause
+            // (one the coordinator sent has none).
+            _ if !crate::submit::tls_in_use() && std::error::Error::source(&status).is_some() => {
                 CliError::Infrastructure(format!(
                     "coordinator: {} (does the coordinator use TLS? give this command --tls DIR)",
                     status.message()
                 ))
             }
-            _ if crate::submit::tls_in_use() && status.message().contains("transport error") => {
+            _ if crate::submit::tls_in_use() && std::error::Error::source(&status).is_some() => {
                 CliError::Infrastructure(format!(
                     "coordinator: {} (over TLS: was this command's certificate issued by the farm's CA?)",
                     status.message()

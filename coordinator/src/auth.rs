@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use testfarm_proto::tls::{self, Role};
-use testfarm_shared::access::{Grant, Policy};
+use testfarm_shared::access::{Grant, Policy, TokenHolder};
 use tonic::{Request, Status};
 
 /// A service's gate: the roles it lets in.
@@ -142,6 +142,37 @@ impl Access {
         self.policy.as_ref().is_some_and(|p| p.has_tokens())
     }
 
+    /// The holder of a bearer token, by the token's SHA-256.
+    fn token_holder(&self, token: &str) -> Option<&TokenHolder> {
+        let digest: String = Sha256::digest(token.trim().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.policy.as_ref()?.token(&digest)
+    }
+
+    /// Whether the HTTP side's run pages are open to anyone: only on a farm without
+    /// TLS or an access file. Otherwise (plain HTTP carries no client certificate)
+    /// they take a bearer token with the `read` grant.
+    pub fn http_open(&self) -> bool {
+        !self.tls && self.policy.is_none()
+    }
+
+    /// The HTTP side's check of a token: Ok when it holds `read`.
+    pub fn http_reader(&self, token: Option<&str>) -> Result<(), HttpRefusal> {
+        if self.http_open() {
+            return Ok(());
+        }
+        let Some(token) = token else {
+            return Err(HttpRefusal::NoToken);
+        };
+        match self.token_holder(token) {
+            Some(holder) if holder.grants.contains(&Grant::Read) => Ok(()),
+            Some(holder) => Err(HttpRefusal::NoRead(holder.name.clone())),
+            None => Err(HttpRefusal::UnknownToken),
+        }
+    }
+
     /// The caller of `request`, by certificate, else by bearer token.
     pub fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         if let Some(peer) = tls::peer(request) {
@@ -160,22 +191,16 @@ impl Access {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         match (&self.policy, token) {
-            (Some(policy), Some(token)) => {
-                let digest: String = Sha256::digest(token.trim().as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                match policy.token(&digest) {
-                    Some(holder) => Ok(Caller {
-                        who: format!("token `{}`", holder.name),
-                        grants: Some(holder.grants.clone()),
-                    }),
-                    None => {
-                        crate::metrics::call_refused("farm");
-                        Err(Status::unauthenticated("unknown bearer token"))
-                    }
+            (Some(_), Some(token)) => match self.token_holder(token) {
+                Some(holder) => Ok(Caller {
+                    who: format!("token `{}`", holder.name),
+                    grants: Some(holder.grants.clone()),
+                }),
+                None => {
+                    crate::metrics::call_refused("farm");
+                    Err(Status::unauthenticated("unknown bearer token"))
                 }
-            }
+            },
             // The TLS gate let a call without a certificate in only to show a token.
             (Some(_), None) if self.tls => Err(Status::unauthenticated(
                 "a client certificate or a bearer token (authorization: Bearer TOKEN) is needed",
@@ -196,4 +221,18 @@ impl Access {
         caller.require(grant)?;
         Ok(caller)
     }
+}
+
+/// Why the HTTP side refused a page.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpRefusal {
+    #[error(
+        "this farm's run pages take a bearer token with the `read` grant: \
+         `Authorization: Bearer TOKEN`, or `?token=TOKEN` once in a browser (a cookie keeps it)"
+    )]
+    NoToken,
+    #[error("unknown token")]
+    UnknownToken,
+    #[error("token `{0}` lacks the grant `read`")]
+    NoRead(String),
 }

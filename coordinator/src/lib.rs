@@ -215,11 +215,17 @@ pub async fn serve(
         config.retention_every,
         shutdown.clone(),
     ));
+    let tls = config.tls.is_some();
+    let access = auth::Access {
+        tls,
+        policy: config.access.clone().map(Arc::new),
+    };
     if let Some(listener) = http {
         let state = http::HttpState {
             node: node.clone(),
             agents: agents.clone(),
             metrics,
+            access: access.clone(),
         };
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
@@ -228,11 +234,6 @@ pub async fn serve(
             }
         });
     }
-    let tls = config.tls.is_some();
-    let access = auth::Access {
-        tls,
-        policy: config.access.clone().map(Arc::new),
-    };
     let raft_server = raft_service::RaftServer {
         node: node.clone(),
         mailbox: node.mailbox(),

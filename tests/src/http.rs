@@ -8,10 +8,17 @@ use serde_json::Value;
 
 /// `GET path` on `base` (`http://host:port`): (status code, body).
 pub fn get(base: &str, path: &str) -> (u16, String) {
+    let (code, _, body) = get_with(base, path, &[]);
+    (code, body)
+}
+
+/// `GET path` with these request headers: (status code, response head, body).
+pub fn get_with(base: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let addr = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send request");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{extra}\r\n").expect("send request");
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read response");
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
@@ -20,7 +27,7 @@ pub fn get(base: &str, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("bad response to GET {path}: {head}"));
-    (code, body.to_string())
+    (code, head.to_string(), body.to_string())
 }
 
 pub fn get_json(base: &str, path: &str) -> Value {

@@ -234,6 +234,7 @@ fn the_access_file_decides_what_each_client_and_token_may_do() {
         "access",
         Options {
             tls: true,
+            http: true,
             coordinator_args: vec!["--access", access_arg],
             ..Options::default()
         },
@@ -267,8 +268,39 @@ fn the_access_file_decides_what_each_client_and_token_may_do() {
         "{}",
         check.stderr
     );
-    let gate = as_client("gatekeeper", &["submit", &tiny_path]);
+    let gate = as_client("gatekeeper", &["submit", &tiny_path, "--json"]);
     assert_eq!(gate.code, 0, "a gate run by the gatekeeper passes: {}", gate.stderr);
+    let run_id = gate.json()["run"]["id"].as_str().unwrap().to_string();
+
+    // The run pages over plain HTTP: a token with `read`, once as ?token= (a cookie
+    // keeps it) or as a header; nothing without one; /metrics stays open.
+    let web = farm.http_url();
+    let page = format!("/runs/{run_id}");
+    let (code, _, body) = http::get_with(&web, &page, &[]);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("bearer token with the `read` grant"), "{body}");
+    let (code, _, _) = http::get_with(&web, &format!("/api/runs/{run_id}?token=wrong"), &[]);
+    assert_eq!(code, 401);
+    let (code, head, body) = http::get_with(&web, &format!("{page}?token={token}"), &[]);
+    assert_eq!(code, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no cookie set: {head}"))
+        .to_string();
+    assert!(cookie.starts_with("farm_token="), "{cookie}");
+    let (code, _, body) = http::get_with(&web, &format!("/api/runs/{run_id}"), &[("Cookie", &cookie)]);
+    assert_eq!(code, 200, "the cookie keeps the browser in: {body}");
+    let bearer = format!("Bearer {token}");
+    let (code, _, _) = http::get_with(&web, "/", &[("Authorization", &bearer)]);
+    assert_eq!(code, 200);
+    let (code, _, body) = http::get_with(&web, "/metrics", &[]);
+    assert_eq!(code, 200, "/metrics stays open");
+    assert!(
+        body.contains("farm_calls_refused_total{service=\"http\"}"),
+        "HTTP refusals are counted"
+    );
 
     // A bearer token over TLS, with no client certificate.
     let runtime = tokio::runtime::Runtime::new().unwrap();
