@@ -92,6 +92,11 @@ impl Services {
                 tracing::info!(run = %run_id, jobs, "{what} accepted");
                 Ok(Response::new(SubmitReply { run_id, jobs }))
             }
+            // A retried submission: its run was accepted (and counted) before.
+            Applied::SubmissionSeen { run_id } => {
+                tracing::info!(run = %run_id, "{what} submitted again: the run it became");
+                Ok(Response::new(SubmitReply { run_id, jobs }))
+            }
             Applied::Rejected(reason) => Err(Status::invalid_argument(format!("the {what} was rejected: {reason}"))),
             other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
         }

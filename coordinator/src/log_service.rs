@@ -61,6 +61,19 @@ fn find_task(services: &Services, task_id: &str) -> Result<Option<Task>, Status>
     Ok(tasks.into_iter().find(|t| t.id == task_id))
 }
 
+/// Tells the logs that a follower is gone ([`crate::logs::Logs::unwatch`]).
+struct Unwatch {
+    logs: std::sync::Arc<crate::logs::Logs>,
+    task_id: String,
+    attempt: u32,
+}
+
+impl Drop for Unwatch {
+    fn drop(&mut self) {
+        self.logs.unwatch(&self.task_id, self.attempt);
+    }
+}
+
 pub async fn watch(
     services: &Services,
     req: WatchLogRequest,
@@ -108,6 +121,12 @@ pub async fn watch(
             ..Default::default()
         };
         let mut stopped: Option<Instant> = None;
+        // Dropped when this follower ends, however it ends.
+        let _unwatch = follow.then(|| Unwatch {
+            logs: services.logs.clone(),
+            task_id: task_id.clone(),
+            attempt,
+        });
         loop {
             let read = match services.logs.read(&task_id, attempt, offset, CHUNK) {
                 Ok(read) => read,

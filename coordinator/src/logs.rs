@@ -217,6 +217,24 @@ impl Logs {
         Ok(self.sender(&key).subscribe())
     }
 
+    /// A follower of a log that was never written is gone: the log leaves the open
+    /// map unless another follower or a writer holds it (else every `farm logs -f`
+    /// of a task that never ran here would stay in memory for good). Called by the
+    /// follower itself, so one receiver, its own, is still counted.
+    pub fn unwatch(&self, task_id: &str, attempt: u32) {
+        let Ok(key) = key(task_id, attempt) else {
+            return;
+        };
+        let mut open = self.open.lock().expect("logs lock");
+        let unused = open.get(&key).is_some_and(|sender| {
+            let state = *sender.borrow();
+            state.stored == 0 && !state.done && sender.receiver_count() <= 1
+        });
+        if unused {
+            open.remove(&key);
+        }
+    }
+
     /// Counts a new log file; every so often deletes the oldest past the limit.
     fn made_one(&self) {
         let mut made = self.made.lock().expect("logs lock");
@@ -327,6 +345,25 @@ mod tests {
         assert_eq!(rx.borrow_and_update().stored, 1);
         logs.append("t", 1, 1, b"", true).unwrap();
         assert!(rx.borrow_and_update().done);
+    }
+
+    #[test]
+    fn a_follower_of_a_log_never_written_leaves_nothing_behind() {
+        let (_d, logs) = logs(100, 100);
+        let open = |logs: &Logs| logs.open.lock().unwrap().len();
+        let (first, second) = (logs.watch("t", 1).unwrap(), logs.watch("t", 1).unwrap());
+        assert_eq!(open(&logs), 1);
+        logs.unwatch("t", 1);
+        assert_eq!(open(&logs), 1, "another follower still waits");
+        drop(first);
+        logs.unwatch("t", 1);
+        assert_eq!(open(&logs), 0, "the last follower gone, nothing written: forgotten");
+        drop(second);
+        // A log with something in it stays open for its writer.
+        let _rx = logs.watch("w", 1).unwrap();
+        logs.append("w", 1, 0, b"x", false).unwrap();
+        logs.unwatch("w", 1);
+        assert_eq!(open(&logs), 1);
     }
 
     #[test]

@@ -368,6 +368,11 @@ pub enum Applied {
     RunAccepted {
         run_id: String,
     },
+    /// AcceptRun of a submission seen before (a client's retry): the run it became,
+    /// and nothing new.
+    SubmissionSeen {
+        run_id: String,
+    },
     Planned,
     Leased {
         attempt: u32,

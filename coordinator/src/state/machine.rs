@@ -207,9 +207,9 @@ impl StateMachine {
         if index <= self.applied {
             return Ok((Applied::Ignored(format!("index {index} already applied")), None));
         }
-        if let Err(reason) = validate(&command) {
+        if let Err(invalid) = validate(&command) {
             self.advance_to(index)?;
-            return Ok((Applied::Rejected(reason), None));
+            return Ok((Applied::Rejected(invalid.to_string()), None));
         }
         let mut tx = Tx {
             batch: Batch::default(),
@@ -309,7 +309,7 @@ impl StateMachine {
         let submission = (!run.submission.is_empty()).then(|| submission_key(&run.submission));
         if let Some(key) = &submission {
             match self.store.get::<String>(key) {
-                Ok(Some(run_id)) => return Applied::RunAccepted { run_id },
+                Ok(Some(run_id)) => return Applied::SubmissionSeen { run_id },
                 Ok(None) => {}
                 Err(e) => return Applied::Rejected(format!("cannot read submission {}: {e}", run.submission)),
             }
@@ -915,51 +915,79 @@ pub fn task_spec(run: &Run, task: &Task) -> Option<TaskSpec> {
 /// Why a command cannot be applied whatever the state: it contradicts itself. Every
 /// replica rejects it alike and goes on (a command comes from a peer or a forward,
 /// and no input may stop a replica).
-pub fn validate(command: &Command) -> Result<(), String> {
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    #[error("a run with no jobs")]
+    NoJobs,
+    #[error("repo {repo}: path `{path}` {why}")]
+    RepoPath {
+        repo: String,
+        path: String,
+        why: &'static str,
+    },
+    #[error("job {job} names stage `{stage}`, which pipeline `{pipeline}` does not have")]
+    UnknownStage {
+        job: usize,
+        stage: String,
+        pipeline: String,
+    },
+    #[error("shard {0} has not one estimate per test")]
+    ShardEstimates(usize),
+    #[error("report of task {task}: {field} is not a finite, non-negative number of seconds")]
+    Measurement { task: String, field: String },
+    #[error("an agent id of 1 to 200 bytes")]
+    AgentId,
+    #[error(transparent)]
+    Quarantine(#[from] quarantine::EntryError),
+    #[error("{0} runs in one compaction, at most {max}", max = testfarm_shared::retention::BATCH)]
+    CompactionTooBig(usize),
+}
+
+pub fn validate(command: &Command) -> Result<(), Invalid> {
     match command {
         Command::AcceptRun { run } => {
             if run.jobs.is_empty() {
-                return Err("a run with no jobs".into());
+                return Err(Invalid::NoJobs);
             }
             for repo in &run.pipeline.repos {
                 if let Some(why) = testfarm_shared::workspace::path_problem(&repo.path) {
-                    return Err(format!("repo {}: path `{}` {why}", repo.name, repo.path));
+                    return Err(Invalid::RepoPath {
+                        repo: repo.name.clone(),
+                        path: repo.path.clone(),
+                        why,
+                    });
                 }
             }
-            for (n, job) in run.jobs.iter().enumerate() {
-                if !run.pipeline.stages.iter().any(|s| s.name == job.spec.stage) {
-                    return Err(format!(
-                        "job {n} names stage `{}`, which pipeline `{}` does not have",
-                        job.spec.stage, run.pipeline.name
-                    ));
+            for (job, spec) in run.jobs.iter().map(|j| &j.spec).enumerate() {
+                if !run.pipeline.stages.iter().any(|s| s.name == spec.stage) {
+                    return Err(Invalid::UnknownStage {
+                        job,
+                        stage: spec.stage.clone(),
+                        pipeline: run.pipeline.name.clone(),
+                    });
                 }
             }
             Ok(())
         }
         Command::PlanJob { shards, .. } => match shards.iter().position(|s| s.tests.len() != s.estimates.len()) {
-            Some(n) => Err(format!("shard {n} has not one estimate per test")),
+            Some(n) => Err(Invalid::ShardEstimates(n)),
             None => Ok(()),
         },
         Command::CompleteTask { task_id, outcome, .. } => match outcome.bad_measurement() {
-            Some(field) => Err(format!(
-                "report of task {task_id}: {field} is not a finite, non-negative number of seconds"
-            )),
+            Some(field) => Err(Invalid::Measurement {
+                task: task_id.clone(),
+                field,
+            }),
             None => Ok(()),
         },
         Command::LeaseTask { .. } | Command::LoseTask { .. } | Command::CancelRun { .. } => Ok(()),
-        Command::SetDrained { agent, .. } if agent.is_empty() || agent.len() > 200 => {
-            Err("an agent id of 1 to 200 bytes".into())
-        }
+        Command::SetDrained { agent, .. } if agent.is_empty() || agent.len() > 200 => Err(Invalid::AgentId),
         Command::SetDrained { .. } => Ok(()),
-        Command::Quarantine { project, entry } => {
-            quarantine::check(project, &entry.test, &entry.reason).map_err(|e| e.to_string())
+        Command::Quarantine { project, entry } => Ok(quarantine::check(project, &entry.test, &entry.reason)?),
+        Command::Unquarantine { project, test } => Ok(quarantine::check(project, test, "")?),
+        Command::CompactRuns { run_ids } if run_ids.len() > testfarm_shared::retention::BATCH => {
+            Err(Invalid::CompactionTooBig(run_ids.len()))
         }
-        Command::Unquarantine { project, test } => quarantine::check(project, test, "").map_err(|e| e.to_string()),
-        Command::CompactRuns { run_ids } if run_ids.len() > testfarm_shared::retention::BATCH => Err(format!(
-            "{} runs in one compaction, at most {}",
-            run_ids.len(),
-            testfarm_shared::retention::BATCH
-        )),
         Command::CompactRuns { .. } => Ok(()),
     }
 }

@@ -383,7 +383,7 @@ fn a_submission_retried_is_the_run_it_became_even_after_a_restart() {
     }) else {
         panic!()
     };
-    let Applied::RunAccepted { run_id: again } = h.apply(Command::AcceptRun {
+    let Applied::SubmissionSeen { run_id: again } = h.apply(Command::AcceptRun {
         run: Box::new(named("s-1")),
     }) else {
         panic!()
@@ -404,7 +404,7 @@ fn a_submission_retried_is_the_run_it_became_even_after_a_restart() {
     // What a replica reloads from its store still knows the submission.
     let store = h.sm.store().clone();
     h.sm = StateMachine::open(store).unwrap();
-    let Applied::RunAccepted { run_id: late } = h.apply(Command::AcceptRun {
+    let Applied::SubmissionSeen { run_id: late } = h.apply(Command::AcceptRun {
         run: Box::new(named("s-1")),
     }) else {
         panic!()
