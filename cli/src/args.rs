@@ -591,9 +591,12 @@ pub enum CertsCommand {
     Init {
         dir: PathBuf,
         /// How long the CA is valid.
-        #[arg(long, default_value_t = 3650)]
+        #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(i64).range(1..))]
         days: i64,
     },
+    /// What a credentials directory holds: its holder's role and name, the server
+    /// names, and until when it is valid.
+    Show { dir: PathBuf },
     /// Issue one party's certificate: writes `ca.pem`, `cert.pem`, `key.pem` into
     /// `--out`, the directory its `--tls` reads.
     Issue {
@@ -610,7 +613,7 @@ pub enum CertsCommand {
         /// More server names for a coordinator (clients check coordinator.testfarm).
         #[arg(long = "host")]
         hosts: Vec<String>,
-        #[arg(long, default_value_t = 365)]
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..))]
         days: i64,
     },
 }

@@ -11,7 +11,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use testfarm_proto::tls::{Role, CA_FILE, CERT_FILE, COORDINATOR_DOMAIN, KEY_FILE};
+use testfarm_proto::tls::{Role, Tls, CA_FILE, CERT_FILE, COORDINATOR_DOMAIN, KEY_FILE};
 
 use crate::error::CliError;
 
@@ -134,6 +134,7 @@ pub fn certs_command(command: crate::args::CertsCommand) -> Result<(), CliError>
                 dir.join(CA_FILE).display()
             );
         }
+        crate::args::CertsCommand::Show { dir } => print!("{}", show(&dir)?),
         crate::args::CertsCommand::Issue {
             name,
             role,
@@ -153,6 +154,35 @@ pub fn certs_command(command: crate::args::CertsCommand) -> Result<(), CliError>
         }
     }
     Ok(())
+}
+
+/// `farm certs show DIR`: who the credentials say their holder is, and for how long.
+pub fn show(dir: &Path) -> Result<String, CliError> {
+    let tls = Tls::load(dir).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut out = String::new();
+    if let Some(peer) = tls.peer() {
+        out.push_str(&format!("{}: {peer}\n", dir.display()));
+    }
+    let names = tls.server_names();
+    if !names.is_empty() {
+        out.push_str(&format!("  server names: {}\n", names.join(", ")));
+    }
+    if let Some(until) = tls.valid_until() {
+        out.push_str(&format!(
+            "  valid until {} ({} days)\n",
+            until.text,
+            days_left(until.unix)
+        ));
+    }
+    Ok(out)
+}
+
+/// Whole days from now to `unix` (negative once past).
+pub fn days_left(unix: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    (unix - now).div_euclid(86_400)
 }
 
 /// A CA in `dir` (made when missing) and credentials for `role NAME` in `dir/NAME`
@@ -177,7 +207,6 @@ pub fn ensure(dir: &Path, role: Role, name: &str) -> Result<std::path::PathBuf, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use testfarm_proto::tls::Tls;
 
     #[test]
     fn issued_credentials_load_and_name_their_role_and_holder() {
@@ -206,5 +235,31 @@ mod tests {
             ..request
         };
         assert!(issue(dir.path(), &bad, &out).is_err());
+        let shown = show(&out).unwrap();
+        assert!(shown.contains("agent `a1`"), "{shown}");
+        assert!(shown.contains("(29 days)") || shown.contains("(30 days)"), "{shown}");
+    }
+
+    #[test]
+    fn an_expired_certificate_is_refused_naming_when_it_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), 30).unwrap();
+        let node = dir.path().join("n1");
+        let request = Request {
+            role: Role::Coordinator,
+            name: "n1",
+            hosts: &["farm.example".to_string()],
+            days: -1,
+        };
+        issue(dir.path(), &request, &node).unwrap();
+        let e = Tls::load(&node).unwrap_err().to_string();
+        assert!(e.contains("cert.pem: the certificate expired on"), "{e}");
+        let fresh = Request { days: 30, ..request };
+        issue(dir.path(), &fresh, &dir.path().join("n2")).unwrap();
+        let shown = show(&dir.path().join("n2")).unwrap();
+        assert!(
+            shown.contains("coordinator.testfarm") && shown.contains("farm.example"),
+            "{shown}"
+        );
     }
 }

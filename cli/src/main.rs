@@ -44,6 +44,14 @@ fn main() {
     };
     if let Some(tls) = &tls {
         submit::use_tls(tls.clone());
+        if let Some(until) = tls.valid_until().filter(|u| certs::days_left(u.unix) < 14) {
+            eprintln!(
+                "farm: warning: the certificate in {} expires {} ({} days): issue a new one with `farm certs issue`",
+                tls.dir().display(),
+                until.text,
+                certs::days_left(until.unix)
+            );
+        }
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(async move {

@@ -104,7 +104,58 @@ impl Tls {
                 why: "the certificate names no farm role (organizational unit coordinator, agent or client)".into(),
             });
         }
+        if let Some(until) = tls.valid_until() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            if until.unix < now {
+                return Err(TlsError::Invalid {
+                    path,
+                    why: format!(
+                        "the certificate expired on {} (issue a new one with `farm certs issue`)",
+                        until.text
+                    ),
+                });
+            }
+        }
         Ok(tls)
+    }
+
+    /// When the certificate stops being valid.
+    pub fn valid_until(&self) -> Option<ValidUntil> {
+        let der = pem_der(&self.cert)?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+        let not_after = cert.validity().not_after;
+        Some(ValidUntil {
+            unix: not_after.timestamp(),
+            text: not_after.to_string(),
+        })
+    }
+
+    /// The server names a coordinator certificate carries (empty for others).
+    pub fn server_names(&self) -> Vec<String> {
+        let Some(der) = pem_der(&self.cert) else {
+            return Vec::new();
+        };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+            return Vec::new();
+        };
+        let Ok(Some(san)) = cert.subject_alternative_name() else {
+            return Vec::new();
+        };
+        san.value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                x509_parser::extensions::GeneralName::DNSName(dns) => dns.to_string(),
+                x509_parser::extensions::GeneralName::IPAddress(ip) => match ip.len() {
+                    4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*ip).unwrap_or_default()).to_string(),
+                    16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*ip).unwrap_or_default()).to_string(),
+                    _ => format!("{ip:?}"),
+                },
+                other => other.to_string(),
+            })
+            .collect()
     }
 
     /// The directory the credentials came from.
@@ -166,6 +217,15 @@ pub fn endpoint(addr: &str, tls: Option<&Tls>) -> Result<Endpoint, EndpointError
         }),
         None => Ok(endpoint),
     }
+}
+
+/// The end of a certificate's validity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidUntil {
+    /// Seconds since the Unix epoch.
+    pub unix: i64,
+    /// As the certificate says it, e.g. `Dec  4 03:12:56 2027 +00:00`.
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
