@@ -168,21 +168,9 @@ pub fn show(dir: &Path) -> Result<String, CliError> {
         out.push_str(&format!("  server names: {}\n", names.join(", ")));
     }
     if let Some(until) = tls.valid_until() {
-        out.push_str(&format!(
-            "  valid until {} ({} days)\n",
-            until.text,
-            days_left(until.unix)
-        ));
+        out.push_str(&format!("  valid until {} ({} days)\n", until.text, until.days_left()));
     }
     Ok(out)
-}
-
-/// Whole days from now to `unix` (negative once past).
-pub fn days_left(unix: i64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    (unix - now).div_euclid(86_400)
 }
 
 /// A CA in `dir` (made when missing) and credentials for `role NAME` in `dir/NAME`

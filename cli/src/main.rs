@@ -44,12 +44,12 @@ fn main() {
     };
     if let Some(tls) = &tls {
         submit::use_tls(tls.clone());
-        if let Some(until) = tls.valid_until().filter(|u| certs::days_left(u.unix) < 14) {
+        if let Some(until) = tls.valid_until().filter(|u| u.days_left() < 14) {
             eprintln!(
                 "farm: warning: the certificate in {} expires {} ({} days): issue a new one with `farm certs issue`",
                 tls.dir().display(),
                 until.text,
-                certs::days_left(until.unix)
+                until.days_left()
             );
         }
     }

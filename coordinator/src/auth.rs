@@ -189,7 +189,7 @@ impl Access {
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(bearer);
         match (&self.policy, token) {
             (Some(_), Some(token)) => match self.token_holder(token) {
                 Some(holder) => Ok(Caller {
@@ -235,4 +235,9 @@ pub enum HttpRefusal {
     UnknownToken,
     #[error("token `{0}` lacks the grant `read`")]
     NoRead(String),
+}
+
+/// The token of an `authorization` value `Bearer TOKEN` (gRPC metadata or HTTP header).
+pub fn bearer(value: &str) -> Option<&str> {
+    value.strip_prefix("Bearer ")
 }

@@ -31,10 +31,8 @@ pub struct Services {
     pub config: SchedulerConfig,
     pub max_lost: u32,
     pub logs: Arc<crate::logs::Logs>,
-    /// Calls come over mutual TLS: each agent call must come from its agent's
-    /// certificate (crate::auth).
-    pub tls: bool,
-    /// What each Farm call's caller may do.
+    /// What each Farm call's caller may do; with TLS, each agent call must come
+    /// from its agent's certificate (crate::auth).
     pub access: crate::auth::Access,
 }
 
@@ -475,7 +473,7 @@ fn run_event(run: &Run, failed_test: &str) -> RunEvent {
 #[tonic::async_trait]
 impl AgentService for Services {
     async fn register(&self, request: Request<RegisterRequest>) -> Result<Response<RegisterReply>, Status> {
-        crate::auth::speaks_for(self.tls, &request, &request.get_ref().agent_id)?;
+        crate::auth::speaks_for(self.access.tls, &request, &request.get_ref().agent_id)?;
         self.require_leader()?;
         let req = request.into_inner();
         if req.agent_id.is_empty() {
@@ -498,7 +496,7 @@ impl AgentService for Services {
     type LeaseStream = ReceiverStream<Result<TaskAssignment, Status>>;
 
     async fn lease(&self, request: Request<LeaseRequest>) -> Result<Response<Self::LeaseStream>, Status> {
-        crate::auth::speaks_for(self.tls, &request, &request.get_ref().agent_id)?;
+        crate::auth::speaks_for(self.access.tls, &request, &request.get_ref().agent_id)?;
         self.require_leader()?;
         let agent_id = request.into_inner().agent_id;
         let (tx, rx) = mpsc::channel(64);
@@ -512,7 +510,7 @@ impl AgentService for Services {
     }
 
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatReply>, Status> {
-        crate::auth::speaks_for(self.tls, &request, &request.get_ref().agent_id)?;
+        crate::auth::speaks_for(self.access.tls, &request, &request.get_ref().agent_id)?;
         self.require_leader()?;
         let req = request.into_inner();
         let stop_tasks: Vec<String> = self
@@ -523,7 +521,7 @@ impl AgentService for Services {
     }
 
     async fn report_task(&self, request: Request<TaskReport>) -> Result<Response<ReportAck>, Status> {
-        crate::auth::speaks_for(self.tls, &request, &request.get_ref().agent_id)?;
+        crate::auth::speaks_for(self.access.tls, &request, &request.get_ref().agent_id)?;
         let req = request.into_inner();
         let outcome = req
             .outcome
@@ -560,7 +558,7 @@ impl AgentService for Services {
     }
 
     async fn append_log(&self, request: Request<LogChunk>) -> Result<Response<LogAck>, Status> {
-        crate::auth::speaks_for(self.tls, &request, &request.get_ref().agent_id)?;
+        crate::auth::speaks_for(self.access.tls, &request, &request.get_ref().agent_id)?;
         self.require_leader()?;
         crate::log_service::append(self, request.into_inner()).map(Response::new)
     }

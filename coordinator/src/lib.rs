@@ -246,7 +246,6 @@ pub async fn serve(
         config: sched_config,
         max_lost: config.max_lost,
         logs: Arc::new(logs::Logs::open(config.data_dir.join("logs"), config.logs.clone())?),
-        tls,
         access: access.clone(),
     };
     // Server reflection: grpcurl and other generic clients read farm.proto from here

@@ -105,10 +105,7 @@ impl Tls {
             });
         }
         if let Some(until) = tls.valid_until() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            if until.unix < now {
+            if until.days_left() < 0 {
                 return Err(TlsError::Invalid {
                     path,
                     why: format!(
@@ -226,6 +223,16 @@ pub struct ValidUntil {
     pub unix: i64,
     /// As the certificate says it, e.g. `Dec  4 03:12:56 2027 +00:00`.
     pub text: String,
+}
+
+impl ValidUntil {
+    /// Whole days from now to the end (negative once past).
+    pub fn days_left(&self) -> i64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        (self.unix - now).div_euclid(86_400)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -49,7 +49,7 @@ async fn readers_only(State(state): State<HttpState>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(crate::auth::bearer)
         .map(str::to_string);
     let query_token = request.uri().query().and_then(|q| {
         q.split('&')
