@@ -6,7 +6,8 @@
 //! cargo run -p testfarm-agent --example start_overhead -- [RUNS]   # as root, after `farm image build base`
 //! ```
 //!
-//! Cases: the host sandbox; the sandbox in the `base` image; a docker container per
+//! Cases: the sandbox on the host as it is (`isolation: none`) and in its default
+//! read-only view of the host (namespaces, runtime user); the sandbox in the `base` image; a docker container per
 //! shard (the chosen design); `docker exec` in one warm container (the alternative,
 //! per job); and cold against warm "workspace", where the workspace is the runtime
 //! image: cold = the daemon does not have the image yet (first shard after `farm
@@ -24,7 +25,7 @@ use testfarm_agent::executor::docker::{self, DockerExecutor};
 use testfarm_agent::executor::sandbox::SandboxExecutor;
 use testfarm_agent::executor::{Exec, Executor};
 use testfarm_agent::image::{ImageCache, LocalImage, DEFAULT_CACHE};
-use testfarm_shared::config::{ExecutorKind, Limits, Runtime};
+use testfarm_shared::config::{ExecutorKind, Isolation, Limits, Runtime};
 use testfarm_shared::task::ExitKind;
 use tokio_stream::StreamExt;
 
@@ -187,14 +188,21 @@ async fn main() {
         cgroup_parent: Some(parent.clone()),
         scratch_dir: dir.path().join("sandbox"),
         namespaces: testfarm_agent::namespace::available().map_err(std::sync::Arc::new),
+        user_namespaces: false,
+    };
+    let open = Runtime {
+        isolation: Isolation::None,
+        ..Runtime::default()
     };
     let host = Runtime::default();
     let boxed = Runtime {
         executor: ExecutorKind::Sandbox,
         image: Some("base".into()),
         network: None,
+        ..Runtime::default()
     };
-    measure("sandbox (host)", &sandbox, &setup, &host, None, runs).await;
+    measure("sandbox, isolation: none", &sandbox, &setup, &open, None, runs).await;
+    measure("sandbox, host read-only (default)", &sandbox, &setup, &host, None, runs).await;
     let (first, _) = measure("sandbox + image", &sandbox, &setup, &boxed, Some(&image), runs).await;
     println!("{:<34} first run {:.1} ms (no per-image preparation)", "", first * 1e3);
 
@@ -204,6 +212,7 @@ async fn main() {
         executor: ExecutorKind::Docker,
         image: Some("base".into()),
         network: None,
+        ..Runtime::default()
     };
     measure(
         "docker, container per shard",

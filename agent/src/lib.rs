@@ -11,6 +11,7 @@
 pub mod cgroup;
 pub mod error;
 pub mod executor;
+pub mod host_view;
 pub mod image;
 pub mod install;
 pub mod log_cap;
@@ -105,9 +106,20 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
     };
     let docker = docker.map(|d| Arc::new(DockerExecutor::new(d, &id, cgroup_parent.clone())));
     let namespaces = namespace::available().map_err(Arc::new);
-    if let Err(why) = &namespaces {
-        tracing::warn!(agent = %id, "no sandbox namespaces ({why}): stages with an image or `network: none` need docker here");
-    }
+    let user_namespaces = match &namespaces {
+        Ok(()) => false,
+        Err(why) => match namespace::user_namespaces() {
+            Ok(()) => {
+                tracing::warn!(agent = %id, "not root ({why}): stages without an image run in the host's read-only view through a user namespace, as this agent's user; stages with an image need docker here");
+                true
+            }
+            Err(no) => {
+                tracing::warn!(agent = %id, "no sandbox namespaces ({why}; {no}): only stages with `isolation: none` or docker run here");
+                eprintln!("farm agent {id}: WARNING: cannot make namespaces ({why}; {no}): confined stages fail here; run the agent as root");
+                false
+            }
+        },
+    };
     let images = ImageCache::new(image_cache);
     for (key, value) in implicit_labels(&images, docker.is_some(), namespaces.is_ok()) {
         // An operator's own `--label executor.docker=no` wins.
@@ -134,6 +146,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
                 cgroup_parent,
                 scratch_dir: work_dir.join("sandbox"),
                 namespaces,
+                user_namespaces,
             },
             workspaces: Arc::new(workspace::Workspaces::new(&work_dir)),
             services: services.clone(),

@@ -26,6 +26,7 @@
 //! as in a container.
 
 use crate::error::AgentError;
+use crate::host_view::{HostView, ViewPlan};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -42,9 +43,21 @@ pub const HOSTNAME: &str = "testfarm";
 pub struct Isolation {
     /// A network namespace of its own (loopback only); false: the host's network.
     pub network_off: bool,
-    /// The runtime image to enter; None: the host's filesystem (then only the network
-    /// namespace, if any, is new).
-    pub image: Option<ImageRoot>,
+    /// The filesystem the command sees.
+    pub root: Root,
+}
+
+/// The root filesystem a command sees.
+#[derive(Debug, Clone)]
+pub enum Root {
+    /// The host's, as the agent sees it, as the agent's user (`isolation: none`):
+    /// only the network namespace, if any, is new.
+    Host,
+    /// The host's, read-only, in new namespaces, as the runtime user
+    /// ([`crate::host_view`]): a sandbox stage without an image.
+    HostView(HostView),
+    /// A runtime image's.
+    Image(ImageRoot),
 }
 
 /// A runtime image's root filesystem and what is mounted into it.
@@ -98,14 +111,47 @@ const DEV_LINKS: [(&str, &str); 4] = [
 #[derive(Debug)]
 pub(crate) struct Plan {
     network_off: bool,
-    image: Option<ImagePlan>,
+    fs: FsPlan,
+    /// A user namespace first (an agent that is not root), mapping only its own ids.
+    user: Option<UserMap>,
+}
+
+/// What is written to `/proc/self/{setgroups,uid_map,gid_map}` in a new user
+/// namespace: the agent's own uid and gid mapped to themselves, nothing else.
+#[derive(Debug)]
+struct UserMap {
+    uid_map: CString,
+    gid_map: CString,
+}
+
+#[derive(Debug)]
+enum FsPlan {
+    Host,
+    HostView(ViewPlan),
+    Image(ImagePlan),
+}
+
+/// Who the command runs as, and the hostname it sees.
+#[derive(Debug)]
+pub(crate) struct Identity {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) hostname: CString,
+}
+
+impl Identity {
+    pub(crate) fn new(uid: u32, gid: u32) -> io::Result<Identity> {
+        Ok(Identity {
+            uid,
+            gid,
+            hostname: c(HOSTNAME)?,
+        })
+    }
 }
 
 #[derive(Debug)]
 struct ImagePlan {
-    uid: u32,
-    gid: u32,
-    hostname: CString,
+    id: Identity,
     scratch: CString,
     scratch_opts: CString,
     upper: CString,
@@ -131,12 +177,12 @@ struct PlannedBind {
     writable: bool,
 }
 
-fn c(path: impl AsRef<[u8]>) -> io::Result<CString> {
+pub(crate) fn c(path: impl AsRef<[u8]>) -> io::Result<CString> {
     CString::new(path.as_ref().to_vec())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
-fn cpath(p: &Path) -> io::Result<CString> {
+pub(crate) fn cpath(p: &Path) -> io::Result<CString> {
     c(p.as_os_str().as_bytes())
 }
 
@@ -148,16 +194,45 @@ fn under(root: &Path, path: &Path) -> PathBuf {
 impl Isolation {
     /// Prepares the strings for [`enter`]; `cwd` is where the command starts (inside).
     pub(crate) fn plan(&self, cwd: &Path) -> io::Result<Plan> {
+        let user = match &self.root {
+            Root::HostView(view) if view.user_namespace => Some(UserMap {
+                uid_map: c(format!("{0} {0} 1\n", view.uid))?,
+                gid_map: c(format!("{0} {0} 1\n", view.gid))?,
+            }),
+            _ => None,
+        };
         Ok(Plan {
             network_off: self.network_off,
-            image: self.image.as_ref().map(|i| i.plan(cwd)).transpose()?,
+            fs: match &self.root {
+                Root::Host => FsPlan::Host,
+                Root::HostView(view) => FsPlan::HostView(view.plan(cwd)?),
+                Root::Image(image) => FsPlan::Image(image.plan(cwd)?),
+            },
+            user,
         })
     }
 
-    /// The root filesystem entered, if any (for messages).
-    pub fn rootfs(&self) -> Option<&Path> {
-        self.image.as_ref().map(|i| i.rootfs.as_path())
+    /// What the command is inside (for messages).
+    pub fn describe(&self) -> String {
+        match &self.root {
+            Root::Host => "a network namespace".into(),
+            Root::HostView(_) => "the host's read-only view".into(),
+            Root::Image(image) => image.rootfs.display().to_string(),
+        }
     }
+}
+
+/// Every path of a bind must be absolute and plain (no `..`).
+pub(crate) fn check_binds(binds: &[Bind]) -> io::Result<()> {
+    for b in binds {
+        if !b.path.is_absolute() || b.path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bind path {} must be absolute and plain", b.path.display()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl ImageRoot {
@@ -171,15 +246,8 @@ impl ImageRoot {
             }
         }
         let root = self.scratch.join("root");
+        check_binds(&self.binds)?;
         let mut binds = self.binds.clone();
-        for b in &binds {
-            if !b.path.is_absolute() || b.path.components().any(|c| matches!(c, Component::ParentDir)) {
-                return Err(invalid(format!(
-                    "bind path {} must be absolute and plain",
-                    b.path.display()
-                )));
-            }
-        }
         // Parents before children, so a task dir inside the project dir lands on top.
         binds.sort_by_key(|b| b.path.components().count());
         let mut planned = Vec::new();
@@ -199,9 +267,7 @@ impl ImageRoot {
         }
         let dev = root.join("dev");
         Ok(ImagePlan {
-            uid: self.uid,
-            gid: self.gid,
-            hostname: c(HOSTNAME)?,
+            id: Identity::new(self.uid, self.gid)?,
             scratch: cpath(&self.scratch)?,
             scratch_opts: c("mode=0755")?,
             upper: cpath(&self.scratch.join("upper"))?,
@@ -240,22 +306,36 @@ impl ImageRoot {
 /// command; the intermediate process never returns. Without an image: only a new
 /// network namespace (when asked for), in this process, no fork.
 pub(crate) fn enter(plan: &Plan) -> io::Result<()> {
-    let Some(image) = &plan.image else {
-        if plan.network_off {
-            // SAFETY: plain system call.
-            step("unshare the network namespace", unsafe {
-                libc::unshare(libc::CLONE_NEWNET)
-            })?;
-            loopback_up()?;
+    let (id, cwd) = match &plan.fs {
+        FsPlan::Host => {
+            if plan.network_off {
+                // SAFETY: plain system call.
+                step("unshare the network namespace", unsafe {
+                    libc::unshare(libc::CLONE_NEWNET)
+                })?;
+                loopback_up()?;
+            }
+            return Ok(());
         }
-        return Ok(());
+        FsPlan::Image(image) => (&image.id, &image.cwd),
+        FsPlan::HostView(view) => (&view.id, &view.cwd),
     };
     let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
     if plan.network_off {
         flags |= libc::CLONE_NEWNET;
     }
+    if plan.user.is_some() {
+        // Created first by the kernel: the other namespaces belong to it, so the
+        // mounts below are allowed without root on the host.
+        flags |= libc::CLONE_NEWUSER;
+    }
     // SAFETY: plain system call.
     step("unshare namespaces", unsafe { libc::unshare(flags) })?;
+    if let Some(user) = &plan.user {
+        write_proc(c"/proc/self/setgroups", c"deny")?;
+        write_proc(c"/proc/self/uid_map", &user.uid_map)?;
+        write_proc(c"/proc/self/gid_map", &user.gid_map)?;
+    }
     // SAFETY: fork in the single-threaded child; both sides only make system calls.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -268,12 +348,14 @@ pub(crate) fn enter(plan: &Plan) -> io::Result<()> {
     if plan.network_off {
         loopback_up()?;
     }
-    build_root(image)?;
-    drop_privileges(image)?;
+    match &plan.fs {
+        FsPlan::Image(image) => build_root(image)?,
+        FsPlan::HostView(view) => crate::host_view::build(view)?,
+        FsPlan::Host => {}
+    }
+    drop_privileges(id, plan.user.is_none())?;
     // SAFETY: prepared C string.
-    step("chdir to the working directory", unsafe {
-        libc::chdir(image.cwd.as_ptr())
-    })?;
+    step("chdir to the working directory", unsafe { libc::chdir(cwd.as_ptr()) })?;
     Ok(())
 }
 
@@ -344,26 +426,8 @@ fn build_root(p: &ImagePlan) -> io::Result<()> {
     let none: *const libc::c_char = std::ptr::null();
     // SAFETY: system calls on prepared C strings (and null where the kernel allows).
     unsafe {
-        step(
-            "make mounts private",
-            libc::mount(
-                none,
-                c"/".as_ptr(),
-                none,
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ),
-        )?;
-        step(
-            "mount the scratch tmpfs",
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                p.scratch.as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                p.scratch_opts.as_ptr().cast(),
-            ),
-        )?;
+        make_mounts_private()?;
+        mount_tmpfs("mount the scratch tmpfs", &p.scratch, &p.scratch_opts)?;
         for dir in [&p.upper, &p.work, &p.root] {
             step("create overlay directories", libc::mkdir(dir.as_ptr(), 0o755))?;
         }
@@ -402,16 +466,7 @@ fn build_root(p: &ImagePlan) -> io::Result<()> {
                 libc::mount(none, b.target.as_ptr(), none, flags, std::ptr::null()),
             )?;
         }
-        step(
-            "mount /proc",
-            libc::mount(
-                c"proc".as_ptr(),
-                p.proc_dir.as_ptr(),
-                c"proc".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                std::ptr::null(),
-            ),
-        )?;
+        mount_proc(&p.proc_dir)?;
         step(
             "mount /dev",
             libc::mount(
@@ -435,16 +490,7 @@ fn build_root(p: &ImagePlan) -> io::Result<()> {
             step("link in /dev", libc::symlink(target.as_ptr(), link.as_ptr()))?;
         }
         step("create /dev/shm", libc::mkdir(p.shm.as_ptr(), 0o1777))?;
-        step(
-            "mount /dev/shm",
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                p.shm.as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                c"mode=1777".as_ptr().cast(),
-            ),
-        )?;
+        mount_tmpfs("mount /dev/shm", &p.shm, c"mode=1777")?;
         // pivot_root(".", "."): the old root ends up on top of the new one, from
         // where it is detached; no directory for it is needed.
         step("chdir to the new root", libc::chdir(p.root.as_ptr()))?;
@@ -458,7 +504,25 @@ fn build_root(p: &ImagePlan) -> io::Result<()> {
     Ok(())
 }
 
-fn drop_privileges(p: &ImagePlan) -> io::Result<()> {
+/// Writes `text` into a `/proc` file of this process.
+fn write_proc(path: &std::ffi::CStr, text: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: system calls on C strings that outlive them.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        step("open a user namespace map", fd)?;
+        let bytes = text.to_bytes();
+        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        libc::close(fd);
+        if written != bytes.len() as isize {
+            return fail("write a user namespace map");
+        }
+    }
+    Ok(())
+}
+
+/// `host_root`: the agent is root on the host, so the groups can be cleared (a user
+/// namespace denies setgroups, and has none to clear).
+fn drop_privileges(p: &Identity, host_root: bool) -> io::Result<()> {
     // SAFETY: system calls only. In the single-threaded child, glibc's set*id need
     // no cross-thread synchronisation.
     unsafe {
@@ -473,7 +537,9 @@ fn drop_privileges(p: &ImagePlan) -> io::Result<()> {
                 break;
             }
         }
-        step("drop supplementary groups", libc::setgroups(0, std::ptr::null()))?;
+        if host_root {
+            step("drop supplementary groups", libc::setgroups(0, std::ptr::null()))?;
+        }
         step("set the gid", libc::setresgid(p.gid, p.gid, p.gid))?;
         step("set the uid", libc::setresuid(p.uid, p.uid, p.uid))?;
         step("set no_new_privs", libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
@@ -486,12 +552,54 @@ fn drop_privileges(p: &ImagePlan) -> io::Result<()> {
     Ok(())
 }
 
-fn errno() -> libc::c_int {
+/// Stops mounts from propagating between this (new) mount namespace and the host's.
+pub(crate) fn make_mounts_private() -> io::Result<()> {
+    // SAFETY: a system call on static C strings and nulls the kernel allows.
+    step("make mounts private", unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    })
+}
+
+/// A tmpfs (nosuid, nodev) with `options` on `path`; `what` names the step.
+pub(crate) fn mount_tmpfs(what: &str, path: &std::ffi::CStr, options: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: a system call on C strings that outlive it.
+    step(what, unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            path.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            options.as_ptr().cast(),
+        )
+    })
+}
+
+/// A proc of this pid namespace on `path`.
+pub(crate) fn mount_proc(path: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: a system call on C strings that outlive it.
+    step("mount /proc", unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            path.as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    })
+}
+
+pub(crate) fn errno() -> libc::c_int {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// `Err` with errno when `ret` is negative, after a line in the log.
-fn step(what: &str, ret: libc::c_int) -> io::Result<()> {
+pub(crate) fn step(what: &str, ret: libc::c_int) -> io::Result<()> {
     if ret < 0 {
         fail(what)
     } else {
@@ -499,7 +607,7 @@ fn step(what: &str, ret: libc::c_int) -> io::Result<()> {
     }
 }
 
-fn fail(what: &str) -> io::Result<()> {
+pub(crate) fn fail(what: &str) -> io::Result<()> {
     let err = io::Error::last_os_error();
     let errno = err.raw_os_error().unwrap_or(0);
     let mut digits = [0u8; 12];
@@ -528,8 +636,43 @@ fn fail(what: &str) -> io::Result<()> {
     Err(err)
 }
 
-/// Whether this process may make namespaces and mounts (root; the sandbox does not
-/// use user namespaces).
+/// Whether this (non-root) process may make a user namespace, and in it the mount,
+/// pid, net, uts and ipc namespaces of the host view: tried once in a child.
+pub fn user_namespaces() -> Result<(), AgentError> {
+    let mut probe = std::process::Command::new("/bin/true");
+    // SAFETY: one system call in the forked child.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        probe.pre_exec(|| {
+            let flags = libc::CLONE_NEWUSER
+                | libc::CLONE_NEWNS
+                | libc::CLONE_NEWPID
+                | libc::CLONE_NEWNET
+                | libc::CLONE_NEWUTS
+                | libc::CLONE_NEWIPC;
+            if libc::unshare(flags) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    match probe.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(AgentError::Unavailable {
+            what: "user namespaces".into(),
+            why: format!("the probe ended {status}"),
+        }),
+        Err(e) => Err(AgentError::Unavailable {
+            what: "user namespaces".into(),
+            why: format!(
+                "unshare(CLONE_NEWUSER | …) failed: {e} (kernel.unprivileged_userns_clone or user.max_user_namespaces)"
+            ),
+        }),
+    }
+}
+
+/// Whether this process may make namespaces and mounts as root (images, and the
+/// host view as user 65534); see [`user_namespaces`] for an agent that is not root.
 pub fn available() -> Result<(), AgentError> {
     let unavailable = |why: &str| AgentError::Unavailable {
         what: "the sandbox's namespaces".into(),

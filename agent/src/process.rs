@@ -12,9 +12,9 @@
 //! 2. the agent reads the pid, adds it to the cgroup, writes one byte to *go*;
 //! 3. the child returns from `pre_exec` and execs `/bin/sh -c <command>`.
 //!
-//! With an [`Isolation`] (the stage names a runtime image), a second step follows the
-//! release: the child enters new namespaces and the image's root filesystem
-//! ([`crate::namespace`]), forking once more for the PID namespace. The waiter in
+//! With an [`Isolation`], a second step follows the release: the child enters new
+//! namespaces and a root filesystem (a runtime image's, or the host's read-only view;
+//! [`crate::namespace`]), forking once more for the PID namespace. The waiter in
 //! between is the process the agent sees (same pid, same process group), so the
 //! timeout, the process-group kill and the cgroup work unchanged.
 //!
@@ -376,8 +376,7 @@ fn start_error(cmd: &SandboxCommand<'_>, source: io::Error) -> AgentError {
         Some(iso) => format!(
             "`{SHELL}` in {} inside {} (the task log names the step)",
             cmd.cwd.display(),
-            iso.rootfs()
-                .map_or_else(|| "a network namespace".into(), |r| r.display().to_string())
+            iso.describe()
         ),
     };
     AgentError::Spawn { program, source }
@@ -876,15 +875,12 @@ mod tests {
 
     #[tokio::test]
     async fn network_namespace_without_an_image_has_only_loopback() {
-        if let Err(why) = crate::namespace::available() {
-            eprintln!("skipping: {why}");
-            return;
-        }
+        crate::namespace::available().expect("this test needs namespaces (run as root)");
         let f = Fixture::new();
         let log = f.log();
         let isolation = Isolation {
             network_off: true,
-            image: None,
+            root: crate::namespace::Root::Host,
         };
         let out = run(SandboxCommand {
             command: "grep -c : /proc/net/dev; grep -q '^ *lo:' /proc/net/dev",

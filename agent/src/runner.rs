@@ -149,7 +149,7 @@ impl Runner {
                 }
             }
         }
-        if let Err(why) = prepare(&dir, &project, spec.runtime.isolated()) {
+        if let Err(why) = prepare(&dir, &project, spec.runtime.confined()) {
             outcome.exit = ExitKind::Infrastructure {
                 message: why.to_string(),
             };
@@ -283,7 +283,7 @@ impl Runner {
         }
         let infra = |why: AgentError| InstallFailed::Infrastructure(why.to_string());
         self.installs.reset(&dir).map_err(infra)?;
-        if ctx.spec.runtime.isolated() {
+        if ctx.spec.runtime.confined() {
             give_to_runtime_user(&dir.files).map_err(infra)?;
         }
         let mut env = env.clone();
@@ -375,8 +375,8 @@ impl InstallFailed {
 /// The task's own temporary directory, under its task directory: `$TMPDIR`.
 const TASK_TMP: &str = "tmp";
 
-/// The task directory, writable by the runtime user when the commands run in an
-/// image or container (they are not root there).
+/// The task directory, writable by the runtime user when the commands are confined
+/// (they are not root there).
 fn prepare(dir: &Path, project: &Path, isolated: bool) -> Result<(), AgentError> {
     if !project.is_dir() {
         return Err(AgentError::Unavailable {

@@ -110,7 +110,12 @@ impl Services {
             env.insert("FARM_DB_DIR".to_string(), sqlite_dir.display().to_string());
             return Ok(Provided {
                 env,
-                binds: Vec::new(),
+                // The database files are written there (the install's are not in the
+                // task directory).
+                binds: vec![Bind {
+                    path: sqlite_dir.to_path_buf(),
+                    writable: true,
+                }],
                 database: None,
             });
         }

@@ -73,12 +73,16 @@ impl Services {
         }
     }
 
-    /// The run, read after this node has applied everything committed when asked: a
-    /// run the leader acknowledged a moment ago (submitted through another member) is
-    /// then found on a follower too, not reported missing.
     /// Proposes a run (`what`: run or rerun, for messages) and answers with its id.
     async fn accept(&self, run: Run, what: &str) -> Result<Response<SubmitReply>, Status> {
         let (mode, jobs) = (run.mode, run.jobs.len() as u32);
+        let unconfined: Vec<String> = run
+            .pipeline
+            .stages
+            .iter()
+            .filter(|s| !s.runtime.confined())
+            .map(|s| s.name.clone())
+            .collect();
         match self
             .node
             .propose(Command::AcceptRun { run: Box::new(run) })
@@ -88,6 +92,9 @@ impl Services {
             Applied::RunAccepted { run_id } => {
                 crate::metrics::run_accepted(mode);
                 tracing::info!(run = %run_id, jobs, "{what} accepted");
+                if !unconfined.is_empty() {
+                    tracing::warn!(run = %run_id, stages = ?unconfined, "isolation: none: these stages run on the agents' hosts as the agents' user, unconfined");
+                }
                 Ok(Response::new(SubmitReply { run_id, jobs }))
             }
             // A retried submission: its run was accepted (and counted) before.

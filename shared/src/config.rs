@@ -17,7 +17,7 @@ use crate::service::Service;
 
 use crate::units::{ByteSize, HumanDuration};
 
-pub use crate::runtime::{ExecutorKind, Network, Runtime};
+pub use crate::runtime::{ExecutorKind, Isolation, Network, Runtime};
 
 /// The default estimate for a test that has no timing yet and whose stage has no
 /// measured test either.
@@ -81,11 +81,22 @@ struct RawDefaults {
     #[serde(default)]
     network: Option<String>,
     #[serde(default)]
+    isolation: Option<String>,
+    #[serde(default)]
     services: Option<Vec<ScalarString>>,
     #[serde(default)]
     install: Option<String>,
     #[serde(default)]
     tools: Option<Vec<ScalarString>>,
+}
+
+/// A stage's own runtime keys, as written (None: not set, the defaults' apply).
+#[derive(Clone, Copy)]
+struct RawRuntime<'a> {
+    executor: &'a Option<String>,
+    image: &'a Option<String>,
+    network: &'a Option<String>,
+    isolation: &'a Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +128,8 @@ struct RawStage {
     image: Option<String>,
     #[serde(default)]
     network: Option<String>,
+    #[serde(default)]
+    isolation: Option<String>,
     /// Databases the agent provides to each task; `{axis}` is filled in per cell.
     #[serde(default)]
     services: Option<Vec<ScalarString>>,
@@ -658,7 +671,16 @@ impl Validator<'_> {
                 .map(|d| d.0)
                 .unwrap_or(DEFAULT_TIMEOUT),
         };
-        let runtime = self.runtime(name, &raw.executor, &raw.image, &raw.network, defaults)?;
+        let runtime = self.runtime(
+            name,
+            RawRuntime {
+                executor: &raw.executor,
+                image: &raw.image,
+                network: &raw.network,
+                isolation: &raw.isolation,
+            },
+            defaults,
+        )?;
         let (services, own) = match raw.services {
             Some(v) => (v, true),
             None => (defaults.services.clone().unwrap_or_default(), false),
@@ -784,16 +806,15 @@ impl Validator<'_> {
         Ok(())
     }
 
-    /// The stage's executor, image and network (its own values, else `defaults`).
-    /// Errors point at the line that holds the bad value.
-    fn runtime(
-        &self,
-        stage: &str,
-        executor: &Option<String>,
-        image: &Option<String>,
-        network: &Option<String>,
-        defaults: &RawDefaults,
-    ) -> Result<Runtime, ConfigError> {
+    /// The stage's executor, image, network and isolation (its own values, else
+    /// `defaults`). Errors point at the line that holds the bad value.
+    fn runtime(&self, stage: &str, own: RawRuntime<'_>, defaults: &RawDefaults) -> Result<Runtime, ConfigError> {
+        let RawRuntime {
+            executor,
+            image,
+            network,
+            isolation,
+        } = own;
         // Where a value came from: the stage's own key, else the defaults' key.
         let path = |own: bool, field: &'static str| -> Vec<String> {
             if own {
@@ -861,10 +882,32 @@ impl Validator<'_> {
                 ));
             }
         };
+
+        let (isolation_text, own) = pick(isolation, &defaults.isolation);
+        let isolation = match isolation_text.as_deref() {
+            None | Some("sandbox") => Isolation::Sandbox,
+            Some("none") => Isolation::None,
+            Some(other) => {
+                let hint = closest(other, &["sandbox", "none"])
+                    .map(|h| format!(" (hint: did you mean `{h}`?)"))
+                    .unwrap_or_default();
+                return Err(err(
+                    path(own, "isolation"),
+                    format!("unknown isolation `{other}`, expected `sandbox` or `none`{hint}"),
+                ));
+            }
+        };
+        if isolation == Isolation::None && (executor == ExecutorKind::Docker || image.is_some()) {
+            return Err(err(
+                path(own, "isolation"),
+                "`isolation: none` is for a sandbox stage without an image; a container or a runtime image always isolates".into(),
+            ));
+        }
         Ok(Runtime {
             executor,
             image,
             network,
+            isolation,
         })
     }
 

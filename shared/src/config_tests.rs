@@ -168,7 +168,10 @@ fn executor_image_and_network_are_typed() {
     let plain = parse_pipeline(GOOD, "f").unwrap();
     let unit = &plain.stages[1].runtime;
     assert_eq!(unit, &Runtime::default());
-    assert!(!unit.network_off(), "the host sandbox keeps the host's network");
+    assert!(
+        unit.confined() && unit.network_off(),
+        "the host sandbox isolates by default"
+    );
 }
 
 #[test]
@@ -190,6 +193,28 @@ fn runtime_errors_name_the_line() {
     assert_eq!((e.line, e.field.as_str()), (18, "stages.container.network"), "{e}");
     let e = error_of(&RUNTIMES.replace("image: base", "image: PHP"));
     assert_eq!((e.line, e.field.as_str()), (4, "defaults.image"), "{e}");
+}
+
+#[test]
+fn isolation_is_the_default_and_none_is_the_opt_out() {
+    let text = "pipeline: iso\nstages:\n  strict:\n    discover: ls\n    each: \"true\"\n  open:\n    discover: ls\n    each: \"true\"\n    isolation: none\n";
+    let p = parse_pipeline(text, "farm.yaml").unwrap();
+    let stage = |n: &str| &p.stages.iter().find(|s| s.name == n).unwrap().runtime;
+    let (strict, open) = (stage("strict"), stage("open"));
+    assert_eq!(strict.isolation, Isolation::Sandbox);
+    assert!(strict.confined() && strict.network_off());
+    assert_eq!(open.isolation, Isolation::None);
+    assert!(
+        !open.confined() && !open.network_off(),
+        "the opt-out keeps the host's network"
+    );
+
+    let e = error_of(&text.replace("isolation: none", "isolation: nnone"));
+    assert_eq!((e.line, e.field.as_str()), (9, "stages.open.isolation"), "{e}");
+    assert!(e.message.contains("did you mean `none`"), "{e}");
+    let e = error_of(&text.replace("isolation: none", "isolation: none\n    image: base"));
+    assert_eq!((e.line, e.field.as_str()), (9, "stages.open.isolation"), "{e}");
+    assert!(e.message.contains("always isolates"), "{e}");
 }
 
 const MW: &str = r#"

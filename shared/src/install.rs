@@ -73,10 +73,11 @@ pub fn install_key(
         text.push_str(&format!("service={s}\n"));
     }
     text.push_str(&format!(
-        "{}|{}|{:?}\n",
+        "{}|{}|{:?}|{}\n",
         runtime.executor.as_str(),
         runtime.image.as_deref().unwrap_or(""),
-        runtime.network
+        runtime.network,
+        runtime.isolation.as_str()
     ));
     format!("{:016x}", fnv1a(text.as_bytes()))
 }
@@ -114,6 +115,16 @@ mod tests {
                 &[Service::Sqlite],
                 &Runtime {
                     image: Some("php82".into()),
+                    ..Runtime::default()
+                },
+            ),
+            install_key(
+                "git:a",
+                "install.sh",
+                &cell("sqlite"),
+                &[Service::Sqlite],
+                &Runtime {
+                    isolation: crate::runtime::Isolation::None,
                     ..Runtime::default()
                 },
             ),

@@ -14,26 +14,36 @@ pub struct Runtime {
     /// None: the sandbox runs on the host's filesystem (docker always needs one).
     #[serde(default)]
     pub image: Option<String>,
-    /// None: the executor's default, which is no network for a container or an image
-    /// sandbox, and the host's network for a sandbox without an image (unchanged).
+    /// None: the executor's default, which is no network (loopback only) wherever the
+    /// commands are confined, and the host's network with `isolation: none`.
     #[serde(default)]
     pub network: Option<Network>,
+    /// How a sandbox without an image confines its commands; an image or a container
+    /// always isolates.
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 impl Runtime {
-    /// Whether the commands run in their own namespaces (a container, or the sandbox
-    /// entering a runtime image), as opposed to the host-mode sandbox.
-    pub fn isolated(&self) -> bool {
+    /// Whether the commands run in a root filesystem of their own (a container, or
+    /// the sandbox entering a runtime image).
+    pub fn in_image(&self) -> bool {
         self.executor == ExecutorKind::Docker || self.image.is_some()
     }
 
+    /// Whether the commands are confined: own namespaces, the runtime user, the
+    /// project read-only. Everything but a sandbox stage with `isolation: none`.
+    pub fn confined(&self) -> bool {
+        self.in_image() || self.isolation == Isolation::Sandbox
+    }
+
     /// Whether the commands get a network of their own that reaches nothing (only
-    /// loopback): explicitly `none`, or the default of an isolated runtime.
+    /// loopback): explicitly `none`, or the default of a confined runtime.
     pub fn network_off(&self) -> bool {
         match self.network {
             Some(Network::None) => true,
             Some(Network::Bridge) => false,
-            None => self.isolated(),
+            None => self.confined(),
         }
     }
 
@@ -42,7 +52,7 @@ impl Runtime {
     /// nothing: every agent has it (simulated and older agents included).
     pub fn required_labels(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if self.isolated() {
+        if self.in_image() {
             out.push((format!("executor.{}", self.executor.as_str()), "yes".to_string()));
         }
         if let Some(image) = &self.image {
@@ -84,4 +94,27 @@ pub enum Network {
     /// Docker's default bridge (for stages that reach services); the sandbox then
     /// shares the host's network.
     Bridge,
+}
+
+/// How far a sandbox stage without an image is kept from the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Own mount, pid, network (loopback only), uts and ipc namespaces; the host's
+    /// filesystem read-only but for the task's and install's directories and a private
+    /// `/tmp`; the runtime user, no capabilities.
+    #[default]
+    Sandbox,
+    /// `isolation: none`: on the host as the agent's user, on the host's network, with
+    /// everything the agent may write writable. The opt-out, logged loudly.
+    None,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Sandbox => "sandbox",
+            Isolation::None => "none",
+        }
+    }
 }

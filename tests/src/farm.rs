@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::certs::Certs;
 use crate::cleanup::{kill_service_leftovers, kill_shard_leftovers, remove_agent_cgroups, remove_agent_containers};
-use crate::process::{farm_command, spawn_logged, tail, Output, Proc};
+use crate::process::{base_command, farm_command, spawn_logged, spawn_logged_with, tail, Output, Proc};
 
 /// How long one CLI command (a whole run, followed to its verdict) may take.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
@@ -233,6 +233,31 @@ impl Farm {
         }
         let log = self.dir().join(format!("agent-{n}.log"));
         let proc = spawn_logged(&format!("agent {id}"), &args, &log);
+        self.agents.push(proc);
+        self.agent_ids.push(id);
+        n - 1
+    }
+
+    /// Starts one more agent as `uid`:`gid` instead of root (so without cgroups, and
+    /// with the sandbox through a user namespace); returns its index. Its work dir is
+    /// made for that user, and the farm's dir opened for it to pass through (not to
+    /// list).
+    pub fn add_agent_as(&mut self, uid: u32, gid: u32) -> usize {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        let n = self.agents.len() + 1;
+        let id = format!("{}-{}-a{n}", self.tag, std::process::id());
+        let work_dir = self.dir().join(format!("agent-{n}"));
+        fs::set_permissions(self.dir(), fs::Permissions::from_mode(0o711)).expect("open the farm dir");
+        fs::create_dir_all(&work_dir).expect("create the agent's work dir");
+        std::os::unix::fs::chown(&work_dir, Some(uid), Some(gid)).expect("give the work dir away");
+        let mut args = crate::agent_args(&self.url(), &id, self.opts.slots, &work_dir);
+        args.extend(self.opts.agent_args.iter().map(|a| a.to_string()));
+        let mut command = base_command(&args);
+        // std drops the supplementary groups too when root changes the uid.
+        command.uid(uid).gid(gid);
+        let log = self.dir().join(format!("agent-{n}.log"));
+        let proc = spawn_logged_with(&format!("agent {id} (uid {uid})"), command, &log);
         self.agents.push(proc);
         self.agent_ids.push(id);
         n - 1

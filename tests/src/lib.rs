@@ -28,6 +28,7 @@ pub mod containers;
 mod farm;
 mod firewall;
 pub mod http;
+pub mod listener;
 pub mod mediawiki_git;
 pub mod mediawiki_kit;
 pub mod members;

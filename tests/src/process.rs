@@ -58,8 +58,13 @@ pub(crate) fn farm_command(args: &[String], stdout: &Path, stderr: &Path) -> Com
 /// Starts a long-running `farm` process (coordinator, agent) with both streams in
 /// `log`.
 pub(crate) fn spawn_logged(label: &str, args: &[String], log: &Path) -> Proc {
+    spawn_logged_with(label, base_command(args), log)
+}
+
+/// [`spawn_logged`] of a command already made (e.g. one that drops to another user).
+pub(crate) fn spawn_logged_with(label: &str, mut command: Command, log: &Path) -> Proc {
     let file = File::create(log).expect("create log");
-    let child = base_command(args)
+    let child = command
         .stdout(file.try_clone().expect("clone log"))
         .stderr(file)
         .spawn()

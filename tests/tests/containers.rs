@@ -3,10 +3,6 @@
 //! `base` runtime image (built on demand with `farm image build base`), limits,
 //! network isolation, and what a killed agent leaves behind.
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -14,6 +10,7 @@ use testfarm_integration::containers::{
     agent_containers, container_cgroup, container_exists, docker, ensure_image, fixture_copy, read_trimmed,
     shard_containers,
 };
+use testfarm_integration::listener::CountingListener;
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::{Farm, Options};
 
@@ -170,22 +167,21 @@ fn pids_under(dir: &str) -> Vec<i32> {
 #[test]
 fn no_network_when_the_stage_asks_for_none() {
     // A listener on the host's loopback; connections to it are counted.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port().to_string();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            count.fetch_add(1, Ordering::SeqCst);
-            let _ = stream.read(&mut [0u8; 1]);
-        }
-    });
+    let listener = CountingListener::start();
+    let port = listener.port.to_string();
     let mut farm = farm("ct-net");
     // (case, executor, farm.yaml rewrites, what the shard must find)
     type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         ("docker-none", "docker", &[], "unreachable"),
         ("sandbox-none", "sandbox", &[], "unreachable"),
+        // Without an image the sandbox still isolates by default.
+        (
+            "sandbox-host",
+            "sandbox",
+            &[("  image: base\n", ""), ("  network: none\n", "")],
+            "unreachable",
+        ),
         // Controls: the listener is reachable from the host's network.
         (
             "sandbox-bridge",
@@ -194,9 +190,9 @@ fn no_network_when_the_stage_asks_for_none() {
             "reachable",
         ),
         (
-            "sandbox-host",
+            "sandbox-host-open",
             "sandbox",
-            &[("  image: base\n", ""), ("  network: none\n", "")],
+            &[("  image: base\n", ""), ("  network: none\n", "  isolation: none\n")],
             "reachable",
         ),
     ];
@@ -204,24 +200,15 @@ fn no_network_when_the_stage_asks_for_none() {
         let yaml = pipeline(&farm, case, executor, rewrites);
         let env_port = format!("LISTENER_PORT={port}");
         let env_expect = format!("EXPECT={expect}");
-        let before = accepted.load(Ordering::SeqCst);
+        let before = listener.accepted();
         let out = farm.submit(&yaml, &["--only", "net", "--env", &env_port, "--env", &env_expect]);
         let rec = out.json();
         assert_eq!(out.code, 0, "{case}: expected {expect}; {}", summary(&rec));
         let task = &record::shard_tasks(&rec)[0];
         let log = std::fs::read_to_string(task["outcome"]["log_path"].as_str().unwrap()).unwrap_or_default();
         assert!(log.contains(&format!("is {expect}")), "{case}: {log}");
-        // The control's connection is counted by the listener thread soon after.
-        let deadline = Instant::now() + Duration::from_secs(5);
         let want = before + usize::from(expect == "reachable");
-        while accepted.load(Ordering::SeqCst) < want && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(
-            accepted.load(Ordering::SeqCst),
-            want,
-            "{case}: connections seen by the listener"
-        );
+        assert_eq!(listener.settled(want), want, "{case}: connections seen by the listener");
         eprintln!("{case}: 127.0.0.1:{port} {expect}");
     }
 }

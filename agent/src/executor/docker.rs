@@ -504,6 +504,7 @@ mod tests {
             executor: ExecutorKind::Docker,
             image: Some("base".into()),
             network: None,
+            ..Runtime::default()
         };
         let image = LocalImage {
             name: "base".into(),

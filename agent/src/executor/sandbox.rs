@@ -1,9 +1,10 @@
 //! The sandbox executor: each command in its own process group and cgroup with the
-//! stage's limits ([`crate::process`], [`crate::cgroup`]). When the stage names a
-//! runtime image, also in new mount, pid, net, uts and ipc namespaces with the image's
-//! rootfs as `/` ([`crate::namespace`]), as the runtime user; otherwise on the host's
-//! filesystem as before (with a network namespace only when the stage asks for
-//! `network: none` explicitly).
+//! stage's limits ([`crate::process`], [`crate::cgroup`]), in new mount, pid, net,
+//! uts and ipc namespaces as the runtime user: with the image's rootfs as `/` when the
+//! stage names a runtime image ([`crate::namespace`]), else the host's filesystem
+//! read-only but for the task's own directories ([`crate::host_view`]). Only a stage's
+//! explicit `isolation: none` runs on the host as the agent's user (with a network
+//! namespace still when it asks for `network: none`), and says so in the task log.
 
 use crate::error::AgentError;
 use std::path::PathBuf;
@@ -12,8 +13,10 @@ use testfarm_shared::config::ExecutorKind;
 
 use super::{infrastructure, BoxFuture, Exec, Executor, ProcessOutcome};
 use crate::cgroup::ShardCgroup;
-use crate::namespace::{self, Bind, ImageRoot, Isolation};
+use crate::host_view::{check_readable, HostView};
+use crate::namespace::{self, Bind, ImageRoot, Isolation, Root};
 use crate::process::{self, SandboxCommand};
+use crate::runner::append_log;
 
 #[derive(Debug, Clone)]
 pub struct SandboxExecutor {
@@ -25,6 +28,9 @@ pub struct SandboxExecutor {
     pub scratch_dir: PathBuf,
     /// Whether this agent may make namespaces (root); image stages fail without.
     pub namespaces: Result<(), std::sync::Arc<AgentError>>,
+    /// An agent that is not root: whether it may make user namespaces, in which the
+    /// host view (not images) still works, as the agent's own user.
+    pub user_namespaces: bool,
 }
 
 impl Executor for SandboxExecutor {
@@ -70,65 +76,103 @@ impl SandboxExecutor {
         if let Some(cgroup) = cgroup {
             cgroup.destroy();
         }
-        if let Some(root) = isolation.as_ref().and_then(|i| i.image.as_ref()) {
+        if let Some(Isolation {
+            root: Root::Image(image),
+            ..
+        }) = &isolation
+        {
             // Only a mount point on the host; its mounts died with the namespace.
-            let _ = std::fs::remove_dir(&root.scratch);
+            let _ = std::fs::remove_dir(&image.scratch);
         }
         outcome.usage.executor = ExecutorKind::Sandbox.as_str().into();
         outcome
     }
 
-    /// The namespaces a command gets: an image root, a network namespace, or none.
+    /// The namespaces a command gets: an image root, the host's read-only view, a
+    /// network namespace only (`isolation: none` with `network: none`), or none.
     fn isolation(&self, exec: &Exec<'_>) -> Result<Option<Isolation>, AgentError> {
-        let network_off = exec.runtime.network_off();
-        let cannot = |what: String, why: &std::sync::Arc<AgentError>| AgentError::Unavailable {
-            what,
-            why: why.to_string(),
-        };
-        let Some(image) = exec.image else {
-            if let Some(name) = &exec.runtime.image {
-                return Err(AgentError::Unavailable {
-                    what: format!("runtime image `{name}`"),
-                    why: "it is not built here".into(),
-                });
-            }
+        let runtime = exec.runtime;
+        let network_off = runtime.network_off();
+        if let (Some(name), None) = (&runtime.image, exec.image) {
+            return Err(AgentError::Unavailable {
+                what: format!("runtime image `{name}`"),
+                why: "it is not built here".into(),
+            });
+        }
+        if !runtime.confined() {
+            let network = if network_off {
+                "its own loopback"
+            } else {
+                "the host's network"
+            };
+            append_log(
+                exec.log,
+                &format!("farm: WARNING: isolation: none — this command runs on the host as the agent's user, with everything that user may write writable and {network}"),
+            );
+            tracing::warn!(
+                task = exec.task_id,
+                "isolation: none: running on the host as the agent's user"
+            );
             if !network_off {
                 return Ok(None);
             }
-            if let Err(why) = &self.namespaces {
-                return Err(cannot("the stage's `network: none`".into(), why));
-            }
-            return Ok(Some(Isolation {
-                network_off,
-                image: None,
-            }));
-        };
-        if let Err(why) = &self.namespaces {
-            return Err(cannot(format!("runtime image `{}`", image.name), why));
         }
-        let scratch = self.scratch_dir.join(exec.name);
-        std::fs::create_dir_all(&scratch).map_err(AgentError::io("create", &scratch))?;
-        Ok(Some(Isolation {
-            network_off,
-            image: Some(ImageRoot {
-                rootfs: image.rootfs.clone(),
-                scratch,
-                binds: [
-                    Bind {
-                        path: exec.project_dir.to_path_buf(),
-                        writable: false,
-                    },
-                    Bind {
-                        path: exec.task_dir.to_path_buf(),
-                        writable: true,
-                    },
-                ]
-                .into_iter()
-                .chain(exec.binds.iter().cloned())
-                .collect(),
-                uid: namespace::RUNTIME_UID,
-                gid: namespace::RUNTIME_GID,
-            }),
-        }))
+        let host_view_as_self = exec.image.is_none() && self.namespaces.is_err() && self.user_namespaces;
+        if let (Err(why), false) = (&self.namespaces, host_view_as_self) {
+            let what = match (&runtime.image, runtime.confined()) {
+                (Some(name), _) => format!("runtime image `{name}`"),
+                (None, true) => {
+                    "the sandbox's isolation (hint: an agent that runs as root, or `isolation: none` on the stage)"
+                        .into()
+                }
+                (None, false) => "the stage's `network: none`".into(),
+            };
+            return Err(AgentError::Unavailable {
+                what,
+                why: why.to_string(),
+            });
+        }
+        let binds: Vec<Bind> = [
+            Bind {
+                path: exec.project_dir.to_path_buf(),
+                writable: false,
+            },
+            Bind {
+                path: exec.task_dir.to_path_buf(),
+                writable: true,
+            },
+        ]
+        .into_iter()
+        .chain(exec.binds.iter().cloned())
+        .collect();
+        let root = match exec.image {
+            Some(image) => {
+                let scratch = self.scratch_dir.join(exec.name);
+                std::fs::create_dir_all(&scratch).map_err(AgentError::io("create", &scratch))?;
+                Root::Image(ImageRoot {
+                    rootfs: image.rootfs.clone(),
+                    scratch,
+                    binds,
+                    uid: namespace::RUNTIME_UID,
+                    gid: namespace::RUNTIME_GID,
+                })
+            }
+            None if runtime.confined() => {
+                let (uid, gid) = if host_view_as_self {
+                    (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+                } else {
+                    (namespace::RUNTIME_UID, namespace::RUNTIME_GID)
+                };
+                check_readable(exec.project_dir, uid, gid)?;
+                Root::HostView(HostView {
+                    binds,
+                    uid,
+                    gid,
+                    user_namespace: host_view_as_self,
+                })
+            }
+            None => Root::Host,
+        };
+        Ok(Some(Isolation { network_off, root }))
     }
 }

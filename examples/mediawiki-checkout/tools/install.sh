@@ -47,6 +47,13 @@ PHP
 	*) echo "install.sh: no MediaWiki install for FARM_DB_TYPE=$FARM_DB_TYPE" >&2; exit 2 ;;
 esac
 
+# What MediaWiki writes while tests run (uploads, and the file lock manager's
+# directory under them) goes into the task's own directory: the sandbox keeps the
+# tree read-only, and concurrent tasks never share these.
+cat >> "$settings" <<'PHP'
+$wgUploadDirectory = ( getenv( 'FARM_SHARD_DIR' ) ?: sys_get_temp_dir() ) . '/images';
+PHP
+
 if [ $# -gt 0 ]; then
 	for ext in "$@"; do
 		echo "wfLoadExtension( '$ext' );" >> "$settings"

@@ -141,6 +141,10 @@ impl From<&runtime::Runtime> for wire::Runtime {
                 Some(runtime::Network::None) => wire::Network::None,
                 Some(runtime::Network::Bridge) => wire::Network::Bridge,
             } as i32,
+            isolation: match r.isolation {
+                runtime::Isolation::Sandbox => wire::Isolation::Sandbox,
+                runtime::Isolation::None => wire::Isolation::None,
+            } as i32,
         }
     }
 }
@@ -161,10 +165,16 @@ impl TryFrom<wire::Runtime> for runtime::Runtime {
             Ok(wire::Network::Bridge) => Some(runtime::Network::Bridge),
             Err(_) => return Err(ConvertError::unknown("network", r.network)),
         };
+        let isolation = match wire::Isolation::try_from(r.isolation) {
+            Ok(wire::Isolation::Sandbox) => runtime::Isolation::Sandbox,
+            Ok(wire::Isolation::None) => runtime::Isolation::None,
+            Err(_) => return Err(ConvertError::unknown("isolation", r.isolation)),
+        };
         Ok(runtime::Runtime {
             executor,
             image: r.image,
             network,
+            isolation,
         })
     }
 }

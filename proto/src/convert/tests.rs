@@ -43,6 +43,8 @@ fn spec(kind: TaskKind) -> TaskSpec {
             executor: runtime::ExecutorKind::Docker,
             image: Some("php82".into()),
             network: Some(runtime::Network::None),
+            // Not a valid pipeline (an image always isolates), but the wire keeps it.
+            isolation: runtime::Isolation::None,
         },
         workspace: Some(workspace::Workspace {
             repos: vec![workspace::Checkout {
