@@ -184,7 +184,7 @@ impl HostView {
             ));
         }
         Ok(ViewPlan {
-            id: Identity::new(self.uid, self.gid)?,
+            id: Identity::on_host(self.uid, self.gid),
             covers: outer
                 .iter()
                 .map(|(p, o)| {

@@ -35,7 +35,7 @@ use std::path::{Component, Path, PathBuf};
 /// The uid and gid commands run as in an image (`nobody`), in the sandbox and in docker.
 pub const RUNTIME_UID: u32 = 65534;
 pub const RUNTIME_GID: u32 = 65534;
-/// The hostname inside (both executors).
+/// The hostname inside a runtime image (both executors).
 pub const HOSTNAME: &str = "testfarm";
 
 /// How one command is isolated.
@@ -136,16 +136,28 @@ enum FsPlan {
 pub(crate) struct Identity {
     pub(crate) uid: u32,
     pub(crate) gid: u32,
-    pub(crate) hostname: CString,
+    /// Set in the new uts namespace; None: the host's name stays (the host view,
+    /// where tests see the host as in a serial run).
+    pub(crate) hostname: Option<CString>,
 }
 
 impl Identity {
-    pub(crate) fn new(uid: u32, gid: u32) -> io::Result<Identity> {
+    /// In a runtime image: [`HOSTNAME`].
+    pub(crate) fn in_image(uid: u32, gid: u32) -> io::Result<Identity> {
         Ok(Identity {
             uid,
             gid,
-            hostname: c(HOSTNAME)?,
+            hostname: Some(c(HOSTNAME)?),
         })
+    }
+
+    /// On the host's view: the host's own name.
+    pub(crate) fn on_host(uid: u32, gid: u32) -> Identity {
+        Identity {
+            uid,
+            gid,
+            hostname: None,
+        }
     }
 }
 
@@ -267,7 +279,7 @@ impl ImageRoot {
         }
         let dev = root.join("dev");
         Ok(ImagePlan {
-            id: Identity::new(self.uid, self.gid)?,
+            id: Identity::in_image(self.uid, self.gid)?,
             scratch: cpath(&self.scratch)?,
             scratch_opts: c("mode=0755")?,
             upper: cpath(&self.scratch.join("upper"))?,
@@ -526,10 +538,12 @@ fn drop_privileges(p: &Identity, host_root: bool) -> io::Result<()> {
     // SAFETY: system calls only. In the single-threaded child, glibc's set*id need
     // no cross-thread synchronisation.
     unsafe {
-        step(
-            "set the hostname",
-            libc::sethostname(p.hostname.as_ptr(), p.hostname.as_bytes().len()),
-        )?;
+        if let Some(name) = &p.hostname {
+            step(
+                "set the hostname",
+                libc::sethostname(name.as_ptr(), name.as_bytes().len()),
+            )?;
+        }
         // The bounding set too, as docker's `cap_drop: ALL` does (EINVAL past the
         // kernel's last capability ends the loop).
         for cap in 0..64 {

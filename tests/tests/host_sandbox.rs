@@ -52,7 +52,12 @@ impl Project {
     fn submit(&self, farm: &mut Farm, stage: &str, listener: &CountingListener) -> Output {
         let port = format!("LISTENER_PORT={}", listener.port);
         let marker = format!("HOST_MARKER={}", self.marker);
-        farm.submit(&self.yaml, &["--only", stage, "--env", &port, "--env", &marker])
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("this host's name");
+        let host = format!("AGENT_HOSTNAME={}", host.trim());
+        farm.submit(
+            &self.yaml,
+            &["--only", stage, "--env", &port, "--env", &marker, "--env", &host],
+        )
     }
 }
 
