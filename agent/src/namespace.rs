@@ -314,9 +314,10 @@ impl ImageRoot {
 // no allocation, no locks. Failures write one line to stderr (the task log) naming
 // the step, and return the errno for `spawn` to report.
 
-/// Enters the namespaces and the new root. Returns (in the grandchild) to exec the
-/// command; the intermediate process never returns. Without an image: only a new
-/// network namespace (when asked for), in this process, no fork.
+/// Enters the namespaces and the new root (an image's, or the host's read-only view).
+/// Returns (in the grandchild) to exec the command; the intermediate process never
+/// returns. On the host as it is (`isolation: none`): only a new network namespace
+/// (when asked for), in this process, no fork.
 pub(crate) fn enter(plan: &Plan) -> io::Result<()> {
     let (id, cwd) = match &plan.fs {
         FsPlan::Host => {

@@ -117,7 +117,10 @@ impl SandboxExecutor {
                 return Ok(None);
             }
         }
-        let host_view_as_self = exec.image.is_none() && self.namespaces.is_err() && self.user_namespaces;
+        // Only the host view works in a user namespace here (`isolation: none` with
+        // `network: none` still needs root for its network namespace).
+        let host_view_as_self =
+            runtime.confined() && exec.image.is_none() && self.namespaces.is_err() && self.user_namespaces;
         if let (Err(why), false) = (&self.namespaces, host_view_as_self) {
             let what = match (&runtime.image, runtime.confined()) {
                 (Some(name), _) => format!("runtime image `{name}`"),
