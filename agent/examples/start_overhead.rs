@@ -189,6 +189,7 @@ async fn main() {
         scratch_dir: dir.path().join("sandbox"),
         namespaces: testfarm_agent::namespace::available().map_err(std::sync::Arc::new),
         user_namespaces: false,
+        hidden: Vec::new(),
     };
     let open = Runtime {
         isolation: Isolation::None,

@@ -44,6 +44,9 @@ pub struct HostView {
     /// An agent that is not root: a user namespace that maps only its own `uid` and
     /// `gid` (which the command keeps) makes the other namespaces and mounts possible.
     pub user_namespace: bool,
+    /// Directories covered whatever their mode (the agent's work dir: other tasks'
+    /// logs, ids and results); binds below them are attached again.
+    pub hidden: Vec<PathBuf>,
 }
 
 /// At most this many directories are attached again (a task has a handful).
@@ -146,6 +149,11 @@ impl HostView {
                 .find(|dir| std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && !enterable(&m, self.uid, self.gid)));
             if let Some(dir) = blocked {
                 covers.push((dir, "mode=0755"));
+            }
+        }
+        for dir in &self.hidden {
+            if dir.is_absolute() && dir.is_dir() {
+                covers.push((dir.clone(), "mode=0755"));
             }
         }
         covers.sort_by_key(|(p, _)| p.components().count());
@@ -326,6 +334,7 @@ mod tests {
             uid: 65534,
             gid: 65534,
             user_namespace: false,
+            hidden: Vec::new(),
         };
         let plan = view.plan(&project).unwrap();
         let covers: Vec<&str> = plan.covers.iter().map(|c| c.path.to_str().unwrap()).collect();
@@ -360,6 +369,38 @@ mod tests {
     }
 
     #[test]
+    fn the_agents_work_dir_is_hidden_but_for_the_tasks_own_directories() {
+        let work = tempfile::Builder::new().prefix("work").tempdir_in("/var/tmp").unwrap();
+        let task = work.path().join("tasks/t1-a1");
+        std::fs::create_dir_all(&task).unwrap();
+        std::fs::create_dir_all(work.path().join("tasks/t0-a1")).unwrap();
+        std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let view = HostView {
+            binds: vec![Bind {
+                path: task.clone(),
+                writable: true,
+            }],
+            uid: 65534,
+            gid: 65534,
+            user_namespace: false,
+            hidden: vec![work.path().to_path_buf(), "/no/such/dir".into()],
+        };
+        let plan = view.plan(Path::new("/")).unwrap();
+        let covers: Vec<&str> = plan.covers.iter().map(|c| c.path.to_str().unwrap()).collect();
+        assert_eq!(
+            covers,
+            ["/tmp", work.path().to_str().unwrap()],
+            "a missing dir is no cover"
+        );
+        assert_eq!(plan.attached.len(), 1);
+        let w = work.path().display();
+        assert_eq!(
+            names(&plan.attached[0].mkdirs),
+            [format!("{w}/tasks"), format!("{w}/tasks/t1-a1")]
+        );
+    }
+
+    #[test]
     fn binds_under_tmp_are_attached_inside_the_private_tmp() {
         let view = HostView {
             binds: vec![Bind {
@@ -369,6 +410,7 @@ mod tests {
             uid: 65534,
             gid: 65534,
             user_namespace: false,
+            hidden: Vec::new(),
         };
         let plan = view.plan(Path::new("/tmp/farm-x/proj")).unwrap();
         assert_eq!(plan.attached.len(), 1);

@@ -147,6 +147,7 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
                 scratch_dir: work_dir.join("sandbox"),
                 namespaces,
                 user_namespaces,
+                hidden: vec![work_dir.clone()],
             },
             workspaces: Arc::new(workspace::Workspaces::new(&work_dir)),
             services: services.clone(),

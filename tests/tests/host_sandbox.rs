@@ -2,7 +2,7 @@
 //! real kernel (tests/fixtures/host_sandbox): a shard runs as the runtime user in its
 //! own namespaces, cannot reach a TCP server on the host's loopback, cannot write the
 //! project directory (not even a world-writable part of it) or the host's filesystem,
-//! and has a private /tmp; `isolation: none` runs the same kind of checks on the host
+//! and has a private /tmp without the agent's other task directories; `isolation: none` runs the same kind of checks on the host
 //! as the agent's user and says so in the task log. An agent that is not root gives
 //! the same view through a user namespace.
 
@@ -72,7 +72,7 @@ fn assert_confined(farm: &Farm, out: &Output, listener: &CountingListener, proje
     let rec = out.json();
     assert_eq!(out.code, 0, "{}\nlogs:\n{}", summary(&rec), logs(farm));
     let rows = record::results(&rec);
-    assert_eq!(rows.len(), 10, "{rows:?}");
+    assert_eq!(rows.len(), 11, "{rows:?}");
     assert!(rows.iter().all(|r| r.status == "passed"), "{rows:?}");
     for task in record::shard_tasks(&rec) {
         let u = &task["outcome"]["usage"];
@@ -102,7 +102,7 @@ fn a_stage_without_an_image_is_sandboxed_by_default_and_none_opts_out() {
     let started = Instant::now();
     let out = project.submit(&mut farm, "checks", &listener);
     assert_confined(&farm, &out, &listener, &project, true);
-    eprintln!("sandboxed: 10 checks passed in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!("sandboxed: 11 checks passed in {:.1}s", started.elapsed().as_secs_f64());
 
     let out = project.submit(&mut farm, "open", &listener);
     let rec = out.json();

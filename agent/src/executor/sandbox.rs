@@ -31,6 +31,9 @@ pub struct SandboxExecutor {
     /// An agent that is not root: whether it may make user namespaces, in which the
     /// host view (not images) still works, as the agent's own user.
     pub user_namespaces: bool,
+    /// Hidden from commands in the host view, but for their own directories: the
+    /// agent's work dir (other tasks' logs, test ids and results).
+    pub hidden: Vec<PathBuf>,
 }
 
 impl Executor for SandboxExecutor {
@@ -172,6 +175,7 @@ impl SandboxExecutor {
                     uid,
                     gid,
                     user_namespace: host_view_as_self,
+                    hidden: self.hidden.clone(),
                 })
             }
             None => Root::Host,
