@@ -155,6 +155,18 @@ impl Runner {
             };
             return outcome;
         }
+        if !spec.runtime.confined() {
+            let network = if spec.runtime.network_off() {
+                "its own loopback"
+            } else {
+                "the host's network"
+            };
+            append_log(
+                &log,
+                &format!("farm: WARNING: isolation: none — this task's commands run on the host as the agent's user, with everything that user may write writable and {network}"),
+            );
+            tracing::warn!(task = %spec.task_id, "isolation: none: running on the host as the agent's user");
+        }
         let mut env = spec.env.clone();
         env.insert("FARM_RUN_ID".into(), spec.run_id.clone());
         env.insert("FARM_TASK_ID".into(), spec.task_id.clone());

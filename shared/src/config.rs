@@ -366,6 +366,13 @@ fn unknown_field_hint(message: &str) -> Option<String> {
 }
 
 /// The candidate within a small edit distance of `word`, if any.
+/// " (hint: did you mean `x`?)" for the candidate closest to `word`, or nothing.
+fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    closest(word, candidates)
+        .map(|h| format!(" (hint: did you mean `{h}`?)"))
+        .unwrap_or_default()
+}
+
 pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
@@ -840,9 +847,7 @@ impl Validator<'_> {
             Some("docker") => ExecutorKind::Docker,
             Some(other) => {
                 let names: Vec<&str> = ExecutorKind::ALL.iter().map(|e| e.as_str()).collect();
-                let hint = closest(other, &names)
-                    .map(|h| format!(" (hint: did you mean `{h}`?)"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(other, &names);
                 return Err(err(
                     path(own, "executor"),
                     format!("unknown executor `{other}`, expected one of `sandbox`, `docker`{hint}"),
@@ -873,9 +878,7 @@ impl Validator<'_> {
             Some("none") => Some(Network::None),
             Some("bridge") => Some(Network::Bridge),
             Some(other) => {
-                let hint = closest(other, &["none", "bridge"])
-                    .map(|h| format!(" (hint: did you mean `{h}`?)"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(other, &["none", "bridge"]);
                 return Err(err(
                     path(own, "network"),
                     format!("unknown network `{other}`, expected `none` or `bridge`{hint}"),
@@ -888,9 +891,7 @@ impl Validator<'_> {
             None | Some("sandbox") => Isolation::Sandbox,
             Some("none") => Isolation::None,
             Some(other) => {
-                let hint = closest(other, &["sandbox", "none"])
-                    .map(|h| format!(" (hint: did you mean `{h}`?)"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(other, &["sandbox", "none"]);
                 return Err(err(
                     path(own, "isolation"),
                     format!("unknown isolation `{other}`, expected `sandbox` or `none`{hint}"),

@@ -16,7 +16,6 @@ use crate::cgroup::ShardCgroup;
 use crate::host_view::{check_readable, HostView};
 use crate::namespace::{self, Bind, ImageRoot, Isolation, Root};
 use crate::process::{self, SandboxCommand};
-use crate::runner::append_log;
 
 #[derive(Debug, Clone)]
 pub struct SandboxExecutor {
@@ -102,20 +101,8 @@ impl SandboxExecutor {
                 why: "it is not built here".into(),
             });
         }
+        // `isolation: none` is said once per task, in the runner.
         if !runtime.confined() {
-            let network = if network_off {
-                "its own loopback"
-            } else {
-                "the host's network"
-            };
-            append_log(
-                exec.log,
-                &format!("farm: WARNING: isolation: none — this command runs on the host as the agent's user, with everything that user may write writable and {network}"),
-            );
-            tracing::warn!(
-                task = exec.task_id,
-                "isolation: none: running on the host as the agent's user"
-            );
             if !network_off {
                 return Ok(None);
             }
