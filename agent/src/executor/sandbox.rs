@@ -101,11 +101,9 @@ impl SandboxExecutor {
                 why: "it is not built here".into(),
             });
         }
-        // `isolation: none` is said once per task, in the runner.
-        if !runtime.confined() {
-            if !network_off {
-                return Ok(None);
-            }
+        // On the host as it is (`isolation: none`, said once per task by the runner).
+        if !runtime.confined() && !network_off {
+            return Ok(None);
         }
         // Only the host view works in a user namespace here (`isolation: none` with
         // `network: none` still needs root for its network namespace).
