@@ -124,6 +124,7 @@ impl From<CgroupUsage> for Usage {
             executor: String::new(),
             workspace_warm: None,
             install_warm: None,
+            worker_warm: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod log_cap;
 mod log_ship;
 pub mod namespace;
 pub mod phpunit;
+pub mod phpunit_worker;
 pub mod process;
 mod report_size;
 pub mod runner;
@@ -152,13 +153,16 @@ pub async fn run(setup: AgentSetup, shutdown: CancellationToken) {
             workspaces: Arc::new(workspace::Workspaces::new(&work_dir)),
             services: services.clone(),
             installs: Arc::new(install::Installs::new(&work_dir)),
+            workers: Arc::new(phpunit_worker::Workers::new(&work_dir)),
             work_dir,
             docker,
             images,
             log_cap,
         },
     };
+    let workers = config.runner.workers.clone();
     session::run(config, shutdown).await;
+    workers.shutdown();
     services.shutdown().await;
     if let Some(parent) = owned {
         cgroup::remove_parent(&parent);

@@ -116,6 +116,32 @@ pub fn write_shard(
     Ok(unlocated)
 }
 
+/// Writes a PHPUnit worker's files into its directory `dir`: the suite file, the
+/// worker's bootstrap and its configuration (the stage's, booting the worker; see
+/// `testfarm_shared::phpunit::worker_config`). Returns the stage's own bootstrap,
+/// which the worker loads first (`FARM_STAGE_BOOTSTRAP`).
+pub fn write_worker(dir: &Path, project: &Path, stage: &Phpunit) -> Result<Option<String>, AgentError> {
+    let config_path = project.join(&stage.config);
+    let config_dir = config_path.parent().unwrap_or(project).to_path_buf();
+    let xml = std::fs::read_to_string(&config_path)
+        .map_err(AgentError::io("read the stage's PHPUnit configuration", &config_path))?;
+    let suite_file = dir.join(phpunit::SHARD_SUITE_FILE);
+    let bootstrap_file = dir.join(phpunit::WORKER_BOOTSTRAP_FILE);
+    let (config, stage_bootstrap) = phpunit::worker_config(
+        &xml,
+        &config_path.display().to_string(),
+        &config_dir.display().to_string(),
+        &stage.suites(),
+        &suite_file.display().to_string(),
+        &bootstrap_file.display().to_string(),
+    )?;
+    let write = |path: PathBuf, text: &str| std::fs::write(&path, text).map_err(AgentError::io("write", &path));
+    write(suite_file, phpunit::SHARD_SUITE_SOURCE)?;
+    write(bootstrap_file, phpunit::WORKER_BOOTSTRAP_SOURCE)?;
+    write(dir.join(phpunit::SHARD_CONFIG_FILE), &config)?;
+    Ok(stage_bootstrap)
+}
+
 enum Located {
     One(PathBuf),
     Many(Vec<PathBuf>),
@@ -193,6 +219,7 @@ mod tests {
             testsuite: Some("unit".into()),
             group: vec![],
             exclude_group: vec![],
+            workers: true,
         }
     }
 

@@ -22,6 +22,7 @@ use crate::executor::{infrastructure, Bind, Exec, Executor, ProcessOutcome};
 use crate::image::{ImageCache, LocalImage};
 use crate::install::Installs;
 use crate::namespace::give_to_runtime_user;
+use crate::phpunit_worker::{ShardRequest, Worker, WorkerKey, WorkerProcess, Workers};
 use crate::service::{Provided, Services, Template};
 
 /// Where and how this agent runs tasks.
@@ -40,6 +41,8 @@ pub struct Runner {
     pub services: Arc<Services>,
     /// Install steps done on this agent.
     pub installs: Arc<Installs>,
+    /// PHPUnit workers, bootstrapped once and serving many shards ([`crate::phpunit_worker`]).
+    pub workers: Arc<Workers>,
     /// The most a task's log keeps of its commands' output ([`crate::log_cap`]).
     pub log_cap: u64,
 }
@@ -216,6 +219,38 @@ impl Runner {
                 writable: false,
             });
         }
+        if let TaskKind::Shard {
+            mode: RunMode::Phpunit(phpunit),
+            tests,
+            ..
+        } = &spec.kind
+        {
+            if phpunit.workers {
+                let key = worker_key(spec, &project, installed.as_ref());
+                let asked = Instant::now();
+                match self.worker(&ctx, phpunit, key, &env, installed.as_ref()).await {
+                    Some(mut worker) => {
+                        // A worker's start and bootstrap are its first shard's start.
+                        let waited = asked.elapsed().as_secs_f64();
+                        outcome.phases.prepare_secs = prepare_started.elapsed().as_secs_f64() - waited;
+                        outcome.phases.start_secs += waited;
+                        outcome.usage.worker_warm = Some(worker.served > 0);
+                        ctx.phpunit_shard(phpunit, tests, env, &mut outcome, Some(&mut worker))
+                            .await;
+                        self.workers.give_back(worker);
+                        outcome.log_tail = tail(&log, LOG_TAIL_LINES);
+                        return outcome;
+                    }
+                    None if ctx.stop.is_cancelled() => {
+                        outcome.exit = ExitKind::Infrastructure {
+                            message: crate::process::STOPPED.into(),
+                        };
+                        return outcome;
+                    }
+                    None => {}
+                }
+            }
+        }
         let mut provided = Vec::new();
         for service in &spec.services {
             let template = installed.as_ref().map(|d| Template {
@@ -260,11 +295,177 @@ impl Runner {
                 mode: RunMode::Phpunit(phpunit),
                 tests,
                 ..
-            } => ctx.phpunit_shard(phpunit, tests, env, &mut outcome).await,
+            } => ctx.phpunit_shard(phpunit, tests, env, &mut outcome, None).await,
         }
         self.release(provided, &log).await;
         outcome.log_tail = tail(&log, LOG_TAIL_LINES);
         outcome
+    }
+
+    /// A PHPUnit worker for the task's key: an idle one, or one started now (its
+    /// services provided for its whole life). None when the key's workers do not
+    /// start here (said in the task log once per try): the shard then runs in a
+    /// process of its own.
+    async fn worker(
+        &self,
+        ctx: &Ctx<'_>,
+        stage: &testfarm_shared::phpunit::Phpunit,
+        key: WorkerKey,
+        env: &BTreeMap<String, String>,
+        installed: Option<&crate::install::InstallDir>,
+    ) -> Option<Worker> {
+        if let Some(worker) = self.workers.take(key) {
+            append_log(
+                ctx.log,
+                &format!(
+                    "farm: PHPUnit worker {} (warm, {} shards served)",
+                    worker.name, worker.served
+                ),
+            );
+            return Some(worker);
+        }
+        if self.workers.is_broken(key) {
+            return None;
+        }
+        let started = Instant::now();
+        let spec = ctx.spec;
+        let failed = |why: &dyn std::fmt::Display| {
+            append_log(
+                ctx.log,
+                &format!("farm: {why}; this shard runs in a phpunit process of its own"),
+            );
+            None
+        };
+        let (name, dir) = match self.workers.new_dir() {
+            Ok(made) => made,
+            Err(why) => return failed(&why),
+        };
+        let stage_bootstrap = match prepare(&dir, ctx.project, spec.runtime.confined())
+            .and_then(|()| crate::phpunit::write_worker(&dir, ctx.project, stage))
+        {
+            Ok(b) => b,
+            Err(why) => return failed(&why),
+        };
+        let log = dir.join("log.txt");
+        let mut wenv = env.clone();
+        for per_task in WORKER_PER_TASK_ENV {
+            wenv.remove(*per_task);
+        }
+        wenv.insert("FARM_SHARD_DIR".into(), dir.display().to_string());
+        if env.get("TMPDIR").map(PathBuf::from) == Some(ctx.dir.join(TASK_TMP)) {
+            wenv.insert("TMPDIR".into(), dir.join(TASK_TMP).display().to_string());
+        }
+        wenv.insert(
+            "FARM_WORKER_SOCKET".into(),
+            dir.join("worker.sock").display().to_string(),
+        );
+        wenv.insert(
+            "FARM_WORKER_IDLE".into(),
+            crate::phpunit_worker::IDLE.as_secs().to_string(),
+        );
+        wenv.insert("FARM_STAGE_BOOTSTRAP".into(), stage_bootstrap.unwrap_or_default());
+        let mut binds: Vec<Bind> = installed
+            .map(|d| Bind {
+                path: d.files.clone(),
+                writable: false,
+            })
+            .into_iter()
+            .collect();
+        let mut provided = Vec::new();
+        for service in &spec.services {
+            let template = installed.map(|d| Template {
+                name: d.database.clone(),
+                sqlite_dir: d.sqlite.clone(),
+            });
+            let db = testfarm_shared::service::database_name("w", &name);
+            match self
+                .services
+                .provide(*service, &db, &dir.join("db"), template.as_ref(), &log)
+                .await
+            {
+                Ok(p) => {
+                    wenv.extend(p.env.clone());
+                    binds.extend(p.binds.iter().cloned());
+                    provided.push(p);
+                }
+                Err(why) => {
+                    self.release(provided, &log).await;
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return failed(&why);
+                }
+            }
+        }
+        let command = if spec.tools.is_empty() {
+            stage.run_command()
+        } else {
+            with_tool_check(&spec.tools, &dir.join(MISSING_TOOLS), &stage.run_command())
+        };
+        let runner = self.clone();
+        let (kind, limits, runtime, project) = (
+            spec.runtime.executor,
+            spec.limits.clone(),
+            spec.runtime.clone(),
+            ctx.project.to_path_buf(),
+        );
+        let image = ctx.image.cloned();
+        let (wname, wdir, wlog, log_cap) = (name.clone(), dir.clone(), log.clone(), self.log_cap);
+        let process: WorkerProcess = Box::new(move |stop| {
+            Box::pin(async move {
+                let Some(executor) = runner.executor(kind) else {
+                    return infrastructure("the stage's executor is gone", 0.0);
+                };
+                let outcome = executor
+                    .run(Exec {
+                        command: &command,
+                        env: &wenv,
+                        log: &wlog,
+                        log_cap,
+                        timeout: WORKER_LIFETIME,
+                        limits: &limits,
+                        project_dir: &project,
+                        task_dir: &wdir,
+                        name: &wname,
+                        task_id: &wname,
+                        runtime: &runtime,
+                        image: image.as_ref(),
+                        binds: &binds,
+                        stop: Some(&stop),
+                    })
+                    .await;
+                runner.release(provided, &wlog).await;
+                let last_words = tail(&wlog, 5).replace('\n', " | ");
+                ProcessOutcome {
+                    exit: match outcome.exit {
+                        ExitKind::Infrastructure { message } => ExitKind::Infrastructure {
+                            message: format!("{message}; its last words: {last_words}"),
+                        },
+                        ExitKind::Exited { code } if code != 0 => ExitKind::Infrastructure {
+                            message: format!("exit code {code}; its last words: {last_words}"),
+                        },
+                        other => other,
+                    },
+                    ..outcome
+                }
+            })
+        });
+        match self
+            .workers
+            .start(key, name, dir, process, ctx.spec.limits.timeout, ctx.stop)
+            .await
+        {
+            Ok(worker) => {
+                append_log(
+                    ctx.log,
+                    &format!(
+                        "farm: PHPUnit worker {} started and bootstrapped in {:.2}s",
+                        worker.name,
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+                Some(worker)
+            }
+            Err(why) => failed(&why),
+        }
     }
 
     async fn release(&self, provided: Vec<Provided>, log: &Path) {
@@ -386,6 +587,45 @@ impl InstallFailed {
 
 /// The task's own temporary directory, under its task directory: `$TMPDIR`.
 const TASK_TMP: &str = "tmp";
+
+/// Variables of a task that a worker does not share: each shard's child gets its own.
+const WORKER_PER_TASK_ENV: &[&str] = &["FARM_RUN_ID", "FARM_TASK_ID"];
+
+/// The longest a worker lives (it exits long before, idle).
+const WORKER_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// What shapes a bootstrapped PHPUnit for this task: its workers serve only shards
+/// with the same. The tree is the workspace's commits and patch, or the install's key
+/// (which holds the project directory's fingerprint), or else the run itself (a
+/// project directory may change between runs, and nothing else here says whether it
+/// did).
+fn worker_key(spec: &TaskSpec, project: &Path, installed: Option<&crate::install::InstallDir>) -> WorkerKey {
+    let tree = match (&spec.workspace, &spec.install) {
+        (Some(ws), _) => serde_json::to_string(ws).unwrap_or_default(),
+        (None, Some(install)) => install.key.clone(),
+        (None, None) => spec.run_id.clone(),
+    };
+    let phpunit = match &spec.kind {
+        TaskKind::Shard {
+            mode: RunMode::Phpunit(p),
+            ..
+        } => Some(p),
+        _ => None,
+    };
+    WorkerKey::of(&(
+        tree,
+        project,
+        &spec.stage,
+        &spec.cell,
+        &spec.env,
+        &spec.limits,
+        &spec.runtime,
+        &spec.services,
+        &spec.tools,
+        phpunit,
+        installed.map(|d| &d.files),
+    ))
+}
 
 /// The task directory, writable by the runtime user when the commands are confined
 /// (they are not root there).
@@ -623,9 +863,36 @@ impl<'a> Ctx<'a> {
         tests: &[String],
         env: BTreeMap<String, String>,
         outcome: &mut TaskOutcome,
+        worker: Option<&mut Worker>,
     ) {
         let roots = crate::phpunit::roots(self.project);
-        let unlocated = match crate::phpunit::write_shard(self.dir, self.project, stage, tests, &roots) {
+        // In a worker, the shard's files go where the worker's process can write
+        // (its own directory), and are gone with the shard.
+        let shard_dir = match &worker {
+            None => self.dir.to_path_buf(),
+            Some(w) => {
+                let dir = w.dir.join("shards").join(&self.name);
+                if let Err(why) = std::fs::create_dir_all(&dir)
+                    .map_err(AgentError::io("create the shard's directory", &dir))
+                    .and_then(|()| {
+                        if self.spec.runtime.confined() {
+                            give_to_runtime_user(&dir)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                {
+                    append_log(self.log, &format!("farm: {why}"));
+                    outcome.exit = ExitKind::Infrastructure {
+                        message: why.to_string(),
+                    };
+                    return;
+                }
+                dir
+            }
+        };
+        let _cleanup = worker.is_some().then(|| RemoveOnDrop(shard_dir.clone()));
+        let unlocated = match crate::phpunit::write_shard(&shard_dir, self.project, stage, tests, &roots) {
             Ok(unlocated) => unlocated,
             Err(why) => {
                 append_log(self.log, &format!("farm: {why}"));
@@ -648,10 +915,29 @@ impl<'a> Ctx<'a> {
             outcome.exit = ExitKind::Exited { code: 1 };
             return;
         }
-        let results_file = self.dir.join(testfarm_shared::phpunit::RESULTS_FILE);
-        let p = self
-            .execute(&stage.run_command(), &env, self.spec.limits.timeout, "")
-            .await;
+        let results_file = shard_dir.join(testfarm_shared::phpunit::RESULTS_FILE);
+        let p = match worker {
+            None => {
+                self.execute(&stage.run_command(), &env, self.spec.limits.timeout, "")
+                    .await
+            }
+            Some(worker) => {
+                let own: BTreeMap<String, String> = WORKER_PER_TASK_ENV
+                    .iter()
+                    .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect();
+                worker
+                    .run_shard(ShardRequest {
+                        dir: &shard_dir,
+                        env: &own,
+                        log: self.log,
+                        log_cap: self.log_cap,
+                        timeout: self.spec.limits.timeout,
+                        stop: self.stop,
+                    })
+                    .await
+            }
+        };
         absorb(outcome, &p);
         let exit = p.exit;
         let reported: Vec<TestResult> = match std::fs::read_to_string(&results_file) {
@@ -767,6 +1053,15 @@ fn with_tool_check(tools: &[String], marker: &Path, command: &str) -> String {
         tools.join(" "),
         marker.display()
     )
+}
+
+/// Removes a directory when dropped (a worker's shard directory, whatever happened).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Adds one process's phases and usage into the task's.

@@ -155,6 +155,10 @@ struct RawPhpunit {
     group: Vec<ScalarString>,
     #[serde(default)]
     exclude_group: Vec<ScalarString>,
+    /// `false`: each shard in a `phpunit` process of its own instead of the agent's
+    /// PHPUnit workers (see `testfarm_shared::phpunit::Phpunit::workers`).
+    #[serde(default)]
+    workers: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -587,6 +591,7 @@ impl Validator<'_> {
                     testsuite: php.testsuite.map(|s| s.0),
                     group: php.group.into_iter().map(|g| g.0).collect(),
                     exclude_group: php.exclude_group.into_iter().map(|g| g.0).collect(),
+                    workers: php.workers.unwrap_or(true),
                 };
                 (phpunit.discover_command(), RunMode::Phpunit(phpunit))
             }

@@ -186,6 +186,10 @@ pub struct Usage {
     /// (true) or ran for this task (false); None without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_warm: Option<bool>,
+    /// For a PHPUnit shard run in a worker: whether the worker had bootstrapped
+    /// already (true) or started for this shard (false); None in a process of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_warm: Option<bool>,
 }
 
 impl Usage {

@@ -149,6 +149,7 @@ fn stage() -> Phpunit {
         testsuite: None,
         group: Vec::new(),
         exclude_group: vec!["Broken".into()],
+        workers: true,
     }
 }
 

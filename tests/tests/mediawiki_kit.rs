@@ -89,6 +89,17 @@ fn core_unit_through_the_farm_equals_one_serial_phpunit_data_set_for_data_set() 
         );
         assert!(!got.values().any(|s| s == "missing"), "nothing missing");
         assert!(record::shard_tasks(&rec).len() >= 3, "the suite is split");
+        // Every shard ran in a PHPUnit worker of its agent's; on the second run the
+        // workers the first started (bootstrapped once) serve again.
+        let warm: Vec<Option<bool>> = record::shard_tasks(&rec)
+            .iter()
+            .map(|t| t["outcome"]["usage"]["worker_warm"].as_bool())
+            .collect();
+        assert!(warm.iter().all(Option::is_some), "every shard in a worker: {warm:?}");
+        assert!(
+            warm.iter().filter(|w| **w == Some(true)).count() >= warm.len() - 2,
+            "at most one worker start per agent: {warm:?}"
+        );
         if round.starts_with("second") {
             assert!(
                 shards_with(&rec, BIG_METHOD) >= 2,

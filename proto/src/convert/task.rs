@@ -87,6 +87,7 @@ impl From<&phpunit::Phpunit> for wire::Phpunit {
             testsuite: p.testsuite.clone(),
             group: p.group.clone(),
             exclude_group: p.exclude_group.clone(),
+            one_process_per_shard: !p.workers,
         }
     }
 }
@@ -99,6 +100,7 @@ impl From<wire::Phpunit> for phpunit::Phpunit {
             testsuite: p.testsuite,
             group: p.group,
             exclude_group: p.exclude_group,
+            workers: !p.one_process_per_shard,
         }
     }
 }
@@ -383,6 +385,7 @@ impl From<&task::TaskOutcome> for wire::TaskOutcome {
                 executor: u.executor.clone(),
                 workspace_warm: u.workspace_warm,
                 install_warm: u.install_warm,
+                worker_warm: u.worker_warm,
             }),
             log_path: o.log_path.clone(),
             log_tail: o.log_tail.clone(),
@@ -418,6 +421,7 @@ impl TryFrom<wire::TaskOutcome> for task::TaskOutcome {
                 executor: u.executor,
                 workspace_warm: u.workspace_warm,
                 install_warm: u.install_warm,
+                worker_warm: u.worker_warm,
             },
             log_path: o.log_path,
             log_tail: o.log_tail,

@@ -18,6 +18,7 @@ fn phpunit() -> phpunit::Phpunit {
         testsuite: Some("core:unit".into()),
         group: vec!["Database".into()],
         exclude_group: vec!["Broken".into()],
+        workers: true,
     }
 }
 

@@ -7,7 +7,10 @@
  * tests the shard holds. Each class is built as PHPUnit itself builds a class of a
  * directory suite, so its set-up, data providers and hooks run as in a full run.
  *
- * Results go to phpunit-results.jsonl beside this file, one line per test under the
+ * The shard's directory is FARM_SHARD_DIR (else this file's own): a PHPUnit worker
+ * (FarmWorker.php) serves many shards with one copy of this file.
+ *
+ * Results go to phpunit-results.jsonl in that directory, one line per test under the
  * farm's id. A test's id is the name PHPUnit's XML gives it (cut at a NUL byte, as
  * XML cannot hold one), with " (2)", " (3)"… on later tests of a class that XML would
  * name alike: the same ids the farm read from --list-tests-xml.
@@ -30,7 +33,7 @@ final class FarmShardSuite extends TestSuite
     public static function suite(): TestSuite
     {
         $manifest = json_decode(
-            (string)file_get_contents(__DIR__ . '/phpunit-shard.json'),
+            (string)file_get_contents(self::dir() . '/phpunit-shard.json'),
             true,
             512,
             JSON_THROW_ON_ERROR
@@ -51,8 +54,14 @@ final class FarmShardSuite extends TestSuite
     public function run(?TestResult $result = null): TestResult
     {
         $result = $result ?? $this->createResult();
-        $result->addListener(new FarmShardListener(__DIR__ . '/phpunit-results.jsonl', $this->ids));
+        $result->addListener(new FarmShardListener(self::dir() . '/phpunit-results.jsonl', $this->ids));
         return parent::run($result);
+    }
+
+    private static function dir(): string
+    {
+        $dir = getenv('FARM_SHARD_DIR');
+        return is_string($dir) && $dir !== '' ? $dir : __DIR__;
     }
 
     /**

@@ -121,6 +121,7 @@ mod tests {
             testsuite: None,
             group: group.iter().map(|s| s.to_string()).collect(),
             exclude_group: exclude.iter().map(|s| s.to_string()).collect(),
+            workers: true,
         }
     }
 

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use list::{parse_list, ListError};
 pub use results::{parse_results, ResultsError, RESULTS_FILE};
-pub use shard_config::{shard_config, ShardConfigError};
+pub use shard_config::{shard_config, worker_config, ShardConfigError};
 
 /// A stage's PHPUnit invocation (`phpunit:` in farm.yaml).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,15 @@ pub struct Phpunit {
     pub testsuite: Option<String>,
     pub group: Vec<String>,
     pub exclude_group: Vec<String>,
+    /// Whether shards run in a PHPUnit worker of the agent's, which bootstraps once
+    /// and forks a child per shard (`FarmWorker.php`), or each in a `phpunit`
+    /// process of its own (`workers: false`).
+    #[serde(default = "default_workers")]
+    pub workers: bool,
+}
+
+fn default_workers() -> bool {
+    true
 }
 
 /// The file, in the task directory, where discovery writes PHPUnit's list.
@@ -53,6 +62,11 @@ pub const ROOT: &str = "{root}";
 
 /// The PHP source of [`SHARD_SUITE_FILE`].
 pub const SHARD_SUITE_SOURCE: &str = include_str!("FarmShardSuite.php");
+/// A PHPUnit worker's bootstrap (see the file's own comment): bootstraps the stage
+/// once, then forks a child per shard it is sent.
+pub const WORKER_BOOTSTRAP_FILE: &str = "FarmWorker.php";
+/// The PHP source of [`WORKER_BOOTSTRAP_FILE`].
+pub const WORKER_BOOTSTRAP_SOURCE: &str = include_str!("FarmWorker.php");
 
 impl Phpunit {
     /// Whether a test in `groups` (comma-separated, as PHPUnit lists them) belongs to
@@ -176,6 +190,7 @@ mod tests {
             testsuite: Some("unit".into()),
             group: vec![],
             exclude_group: vec!["Database".into(), "Broken test".into()],
+            workers: true,
         };
         assert_eq!(
             p.discover_command(),
@@ -228,6 +243,7 @@ mod tests {
             testsuite: Some("core:unit, extensions:unit".into()),
             group: vec![],
             exclude_group: vec![],
+            workers: true,
         };
         assert_eq!(p.suites(), ["core:unit", "extensions:unit"]);
         p.testsuite = None;

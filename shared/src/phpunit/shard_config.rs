@@ -52,6 +52,45 @@ pub fn shard_config(
     suites: &[String],
     suite_file: &str,
 ) -> Result<String, ShardConfigError> {
+    let mut bootstrap = Bootstrap::default();
+    rewrite_config(xml, file, config_dir, suites, suite_file, &mut bootstrap)
+}
+
+/// A PHPUnit worker's configuration: the shard configuration of [`shard_config`]
+/// whose bootstrap is `worker_bootstrap` (the farm's worker, which loads the stage's
+/// own bootstrap and then forks a child per shard). Also the stage's own bootstrap,
+/// absolute, if it has one.
+pub fn worker_config(
+    xml: &str,
+    file: &str,
+    config_dir: &str,
+    suites: &[String],
+    suite_file: &str,
+    worker_bootstrap: &str,
+) -> Result<(String, Option<String>), ShardConfigError> {
+    let mut bootstrap = Bootstrap {
+        replacement: Some(worker_bootstrap.to_string()),
+        stage: None,
+    };
+    let config = rewrite_config(xml, file, config_dir, suites, suite_file, &mut bootstrap)?;
+    Ok((config, bootstrap.stage))
+}
+
+/// The root's `bootstrap=`: what replaces it, and what it was.
+#[derive(Default)]
+struct Bootstrap {
+    replacement: Option<String>,
+    stage: Option<String>,
+}
+
+fn rewrite_config(
+    xml: &str,
+    file: &str,
+    config_dir: &str,
+    suites: &[String],
+    suite_file: &str,
+    bootstrap: &mut Bootstrap,
+) -> Result<String, ShardConfigError> {
     let mut reader = Reader::from_str(xml);
     let mut writer = Writer::new(Vec::new());
     let xml_err = |reader: &Reader<&[u8]>, message: String| ShardConfigError::Xml {
@@ -107,7 +146,7 @@ pub fn shard_config(
                 if PATH_TEXT_ELEMENTS.contains(&name.as_str()) {
                     path_text = Some(String::new());
                 }
-                let e = rewrite(&e, depth, &absolute).map_err(|m| xml_err(&reader, m))?;
+                let e = rewrite(&e, depth, &absolute, bootstrap).map_err(|m| xml_err(&reader, m))?;
                 if depth == 1 {
                     seen_root = name == "phpunit";
                 }
@@ -115,7 +154,7 @@ pub fn shard_config(
             }
             Event::Empty(e) => {
                 let name = e.name().as_ref().to_string();
-                let e = rewrite(&e, depth + 1, &absolute).map_err(|m| xml_err(&reader, m))?;
+                let e = rewrite(&e, depth + 1, &absolute, bootstrap).map_err(|m| xml_err(&reader, m))?;
                 if depth == 0 && name == "phpunit" {
                     // A configuration with nothing in it: still a configuration.
                     seen_root = true;
@@ -171,10 +210,21 @@ pub fn shard_config(
     Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
 }
 
-/// `e` with its path attributes absolute: the root's, and `file=` below it.
-fn rewrite(e: &BytesStart, depth: usize, absolute: &dyn Fn(&str) -> String) -> Result<BytesStart<'static>, String> {
+/// `e` with its path attributes absolute: the root's, and `file=` below it; the
+/// root's bootstrap replaced where `bootstrap` says.
+fn rewrite(
+    e: &BytesStart,
+    depth: usize,
+    absolute: &dyn Fn(&str) -> String,
+    bootstrap: &mut Bootstrap,
+) -> Result<BytesStart<'static>, String> {
     let name = e.name().as_ref().to_string();
     let mut out = BytesStart::new(name.clone());
+    if depth == 1 {
+        if let Some(replacement) = &bootstrap.replacement {
+            out.push_attribute(("bootstrap", replacement.as_str()));
+        }
+    }
     for a in e.attributes() {
         let a = a.map_err(|e| e.to_string())?;
         let key = a.key.as_ref().to_string();
@@ -189,6 +239,10 @@ fn rewrite(e: &BytesStart, depth: usize, absolute: &dyn Fn(&str) -> String) -> R
         let is_path = (depth == 1 && ROOT_PATH_ATTRIBUTES.contains(&key.as_str()))
             || (depth > 1 && key == "file" && matches!(name.as_str(), "extension" | "listener"));
         let value = if is_path { absolute(&value) } else { value };
+        if depth == 1 && key == "bootstrap" && bootstrap.replacement.is_some() {
+            bootstrap.stage = (!value.is_empty()).then_some(value);
+            continue;
+        }
         out.push_attribute((key.as_str(), value.as_str()));
     }
     Ok(out)
@@ -304,5 +358,28 @@ mod tests {
         );
         let e = shard_config("<phpunit><php></phpunit>", "c.xml", "/ws", &[], "/s.php").unwrap_err();
         assert!(e.to_string().starts_with("c.xml: not XML at byte"), "{e}");
+    }
+
+    #[test]
+    fn a_worker_config_boots_the_worker_and_names_the_stage_bootstrap() {
+        let suites = vec!["core:unit".to_string()];
+        let (out, stage) = worker_config(
+            MW,
+            "phpunit.xml",
+            "/ws/mw",
+            &suites,
+            "/w/k/FarmShardSuite.php",
+            "/w/k/FarmWorker.php",
+        )
+        .unwrap();
+        assert_eq!(stage.as_deref(), Some("/ws/mw/tests/phpunit/bootstrap.php"));
+        assert_eq!(out.matches("bootstrap=").count(), 1, "{out}");
+        assert!(out.contains("<phpunit bootstrap=\"/w/k/FarmWorker.php\""), "{out}");
+        assert!(out.contains("<file>/w/k/FarmShardSuite.php</file>"), "{out}");
+        assert!(out.contains("printerClass=\"MediaWikiPHPUnitResultPrinter\""), "{out}");
+        // A configuration without a bootstrap gets the worker's all the same.
+        let (bare, stage) = worker_config("<phpunit/>", "c.xml", "/ws", &[], "/s.php", "/w.php").unwrap();
+        assert_eq!(stage, None);
+        assert!(bare.starts_with("<phpunit bootstrap=\"/w.php\">"), "{bare}");
     }
 }
