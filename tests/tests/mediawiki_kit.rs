@@ -189,11 +189,22 @@ fn core_integration_with_and_without_the_database_on_three_backends_equals_seria
         warm.iter().filter(|w| !**w).count() <= 2 * 3,
         "one install per agent and backend: {warm:?}"
     );
+    // Every shard ran in a PHPUnit worker: at most one started per agent and job
+    // (each job's stage and cell make a worker key of their own).
+    let workers: Vec<Option<bool>> = record::shard_tasks(&rec)
+        .iter()
+        .map(|t| t["outcome"]["usage"]["worker_warm"].as_bool())
+        .collect();
+    assert!(workers.iter().all(Option::is_some), "every shard in a worker: {workers:?}");
+    let started = workers.iter().filter(|w| **w == Some(false)).count();
+    assert!(started <= 2 * jobs.len(), "{started} worker starts: {workers:?}");
     eprintln!(
-        "phpunit passes: `farm submit` {:.1}s, installs warm {}/{}",
+        "phpunit passes: `farm submit` {:.1}s, installs warm {}/{}, workers warm {}/{}",
         out.elapsed.as_secs_f64(),
         warm.iter().filter(|w| **w).count(),
-        warm.len()
+        warm.len(),
+        workers.len() - started,
+        workers.len()
     );
 }
 
