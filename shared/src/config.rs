@@ -263,7 +263,8 @@ pub enum RunMode {
     Junit { command: String },
     /// One command per test id (in `FARM_TEST_ID`), timed by the agent; exit 0 passes.
     Each { command: String },
-    /// PHPUnit: the shard's ids become a `--filter`, results come from `--log-junit`.
+    /// PHPUnit: a configuration and suite of the shard's own, run in a worker of the
+    /// agent's or a process of its own (see [`crate::phpunit`]).
     Phpunit(Phpunit),
 }
 

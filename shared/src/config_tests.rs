@@ -251,7 +251,11 @@ fn repos_and_phpunit_stages_are_typed_with_mediawiki_defaults() {
     assert_eq!(php.testsuite.as_deref(), Some("unit"));
     assert!(php.workers, "shards run in PHPUnit workers unless the stage says not");
     assert!(stage.discover.contains("--list-tests-xml"), "{}", stage.discover);
-    let p = parse_pipeline(&MW.replace("testsuite: unit", "testsuite: unit\n      workers: false"), "farm.yaml").unwrap();
+    let p = parse_pipeline(
+        &MW.replace("testsuite: unit", "testsuite: unit\n      workers: false"),
+        "farm.yaml",
+    )
+    .unwrap();
     let RunMode::Phpunit(php) = &p.stages[0].mode else {
         panic!("{:?}", p.stages[0].mode)
     };

@@ -195,7 +195,10 @@ fn core_integration_with_and_without_the_database_on_three_backends_equals_seria
         .iter()
         .map(|t| t["outcome"]["usage"]["worker_warm"].as_bool())
         .collect();
-    assert!(workers.iter().all(Option::is_some), "every shard in a worker: {workers:?}");
+    assert!(
+        workers.iter().all(Option::is_some),
+        "every shard in a worker: {workers:?}"
+    );
     let started = workers.iter().filter(|w| **w == Some(false)).count();
     assert!(started <= 2 * jobs.len(), "{started} worker starts: {workers:?}");
     eprintln!(
