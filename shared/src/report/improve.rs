@@ -129,10 +129,13 @@ fn split(r: &RunReport) -> Option<Improvement> {
 
 /// The runner's own overhead: time in the run phase outside any test, paid by every
 /// shard. A worker per slot that starts and bootstraps once pays it once per slot.
+/// Shards that ran in PHPUnit workers already do: what is left of their overhead is
+/// loading their own test files and data providers and PHPUnit's work per test, which
+/// one serial run pays as well, so nothing is promised for them.
 fn runner(r: &RunReport) -> Option<Improvement> {
     let shards = &r.phases.shards;
     let slots = f64::from(r.efficiency.slots.max(1));
-    if shards.tasks == 0 || shards.runner_secs <= 0.0 {
+    if shards.tasks == 0 || shards.runner_secs <= 0.0 || shards.worker_tasks >= shards.tasks {
         return None;
     }
     let per_shard = shards.runner_secs / f64::from(shards.tasks);

@@ -130,3 +130,20 @@ fn shards_whose_run_phase_is_mostly_the_runner_get_that_named_first() {
         items[0].title
     );
 }
+
+#[test]
+fn shards_already_in_phpunit_workers_are_not_told_to_use_workers() {
+    // The same overhead, but every shard ran in a worker (bootstrapped once per
+    // slot): what is left is the shards' own loading, which a serial run pays too.
+    let r = report_of(|tasks| {
+        for t in tasks.iter_mut() {
+            if let (crate::model::Work::Shard(_), Some(o)) = (&t.work, t.outcome.as_mut()) {
+                o.phases.run_secs += 10.0;
+                o.usage.worker_warm = Some(true);
+            }
+        }
+    });
+    assert_eq!(r.phases.shards.worker_tasks, r.phases.shards.tasks);
+    let items = rank(Some(&r), None);
+    assert!(!items.iter().any(|i| i.kind == "runner"), "{:?}", kinds(&items));
+}

@@ -125,6 +125,10 @@ pub struct PhaseTotals {
     pub other_secs: f64,
     /// Time on a slot: lease to report (prepare + start + run + upload + other).
     pub slot_secs: f64,
+    /// Tasks that ran in a PHPUnit worker (bootstrapped once per slot): their start
+    /// phase is the worker's start for the first, nothing for the rest.
+    #[serde(default)]
+    pub worker_tasks: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -431,6 +435,7 @@ fn add_phases(totals: &mut PhaseTotals, p: &Placed) {
         totals.test_secs += tests;
         totals.runner_secs += (ph.run_secs - tests).max(0.0);
         totals.upload_secs += ph.upload_secs;
+        totals.worker_tasks += u32::from(o.usage.worker_warm.is_some());
         totals.other_secs += slot_ms.saturating_sub(accounted_ms(o)) as f64 / 1000.0;
     }
 }

@@ -50,9 +50,14 @@ pub fn run_text(r: &RunReport) -> String {
     let s = &r.phases.shards;
     let _ = writeln!(
         o,
-        "\nphases of {} shards (slot time {}):",
+        "\nphases of {} shards (slot time {}{}):",
         s.tasks,
-        fmt_secs(s.slot_secs)
+        fmt_secs(s.slot_secs),
+        if s.worker_tasks > 0 {
+            format!("; {} in PHPUnit workers, bootstrapped once per slot", s.worker_tasks)
+        } else {
+            String::new()
+        }
     );
     for (label, secs) in [
         ("queue", s.queued_secs),
