@@ -2,10 +2,11 @@
 //! need, copies of the `containers` fixture rewritten per case, the docker CLI, and
 //! the agents' cgroup files.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use crate::farm_bin;
 
@@ -13,9 +14,9 @@ use crate::farm_bin;
 /// when the cache already has it, a debootstrap (~30 s for `base`) otherwise. Panics
 /// with the command's output when it cannot.
 pub fn ensure_image(name: &str) {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    assert_eq!(name, "base", "only `base` is built on demand");
-    let result = BUILT.get_or_init(|| {
+    static BUILT: Mutex<BTreeMap<String, Result<(), String>>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let result = built.entry(name.to_string()).or_insert_with(|| {
         let out = Command::new(farm_bin())
             .args(["image", "build", name])
             .env("NO_COLOR", "1")

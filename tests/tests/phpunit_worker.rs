@@ -2,9 +2,11 @@
 //! default sandbox (tests/fixtures/phpunit_worker): shards fork from one bootstrapped
 //! worker, and nothing one shard does reaches the next; a shard's output reaches its
 //! log; a shard that outlives its timeout is killed with its worker, and the next one
-//! starts a fresh worker; `workers: false` runs a process per shard.
+//! starts a fresh worker; `workers: false` runs a process per shard. The same
+//! workers in a Docker container and in the sandbox on a runtime image's root.
 
 use serde_json::Value;
+use testfarm_integration::containers::ensure_image;
 use testfarm_integration::record::{self, summary};
 use testfarm_integration::{fixture, Farm, Options};
 
@@ -119,5 +121,37 @@ fn shards_fork_from_one_bootstrapped_worker_and_leave_nothing_to_the_next() {
         assert_eq!(warm(s), None, "no worker");
         let (boot, test) = pids(s);
         assert_eq!(boot, test, "the process that bootstrapped ran the tests");
+    }
+}
+
+#[test]
+fn workers_serve_shards_in_a_container_and_on_an_image_root_alike() {
+    ensure_image("php82");
+    let mut farm = Farm::start(
+        "phpunit-worker-images",
+        Options {
+            agents: 1,
+            slots: 1,
+            min_shard: "1ms",
+            ..Options::default()
+        },
+    );
+    let pipeline = fixture("phpunit_worker");
+    for (stage, executor) in [("unit-docker", "docker"), ("unit-image", "sandbox")] {
+        let out = farm.submit(&pipeline, &["--run", stage]);
+        let rec = out.json();
+        assert_eq!(out.code, 0, "{stage}: {}", summary(&rec));
+        let shards = shards(&rec);
+        assert_eq!(
+            shards.iter().map(|s| warm(s)).collect::<Vec<_>>(),
+            [Some(false), Some(true)],
+            "{stage}: one worker served both shards: {}",
+            summary(&rec)
+        );
+        for s in &shards {
+            assert_eq!(s["outcome"]["usage"]["executor"], executor, "{stage}");
+            let (boot, test) = pids(s);
+            assert_ne!(boot, test, "{stage}: the shard ran in a child of the worker");
+        }
     }
 }
