@@ -251,33 +251,20 @@ impl Runner {
                 }
             }
         }
-        let mut provided = Vec::new();
-        for service in &spec.services {
-            let template = installed.as_ref().map(|d| Template {
-                name: d.database.clone(),
-                sqlite_dir: d.sqlite.clone(),
-            });
-            let db = testfarm_shared::service::database_name("t", &name);
-            match self
-                .services
-                .provide(*service, &db, &dir.join("db"), template.as_ref(), &log)
-                .await
-            {
-                Ok(p) => {
-                    env.extend(p.env.clone());
-                    ctx.binds.extend(p.binds.iter().cloned());
-                    provided.push(p);
-                }
-                Err(why) => {
-                    append_log(&log, &format!("farm: {why}"));
-                    self.release(provided, &log).await;
-                    outcome.exit = ExitKind::Infrastructure {
-                        message: why.to_string(),
-                    };
-                    return outcome;
-                }
+        let db = testfarm_shared::service::database_name("t", &name);
+        let provided = match self
+            .provide_all(spec, installed.as_ref(), &db, &dir, &log, &mut env, &mut ctx.binds)
+            .await
+        {
+            Ok(provided) => provided,
+            Err(why) => {
+                append_log(&log, &format!("farm: {why}"));
+                outcome.exit = ExitKind::Infrastructure {
+                    message: why.to_string(),
+                };
+                return outcome;
             }
-        }
+        };
         outcome.phases.prepare_secs = prepare_started.elapsed().as_secs_f64();
         match &spec.kind {
             TaskKind::Discover { command, phpunit } => ctx.discover(command, phpunit.as_ref(), env, &mut outcome).await,
@@ -371,30 +358,17 @@ impl Runner {
             })
             .into_iter()
             .collect();
-        let mut provided = Vec::new();
-        for service in &spec.services {
-            let template = installed.map(|d| Template {
-                name: d.database.clone(),
-                sqlite_dir: d.sqlite.clone(),
-            });
-            let db = testfarm_shared::service::database_name("w", &name);
-            match self
-                .services
-                .provide(*service, &db, &dir.join("db"), template.as_ref(), &log)
-                .await
-            {
-                Ok(p) => {
-                    wenv.extend(p.env.clone());
-                    binds.extend(p.binds.iter().cloned());
-                    provided.push(p);
-                }
-                Err(why) => {
-                    self.release(provided, &log).await;
-                    let _ = std::fs::remove_dir_all(&dir);
-                    return failed(&why);
-                }
+        let db = testfarm_shared::service::database_name("w", &name);
+        let provided = match self
+            .provide_all(spec, installed, &db, &dir, &log, &mut wenv, &mut binds)
+            .await
+        {
+            Ok(provided) => provided,
+            Err(why) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return failed(&why);
             }
-        }
+        };
         let command = if spec.tools.is_empty() {
             stage.run_command()
         } else {
@@ -466,6 +440,45 @@ impl Runner {
             }
             Err(why) => failed(&why),
         }
+    }
+
+    /// The stage's services for one task or worker: a database `db` each (a copy of
+    /// the install's where there is one; SQLite's under `dir`), their variables added to
+    /// `env` and their sockets to `binds`. On a failure, what was provided is released.
+    #[allow(clippy::too_many_arguments)]
+    async fn provide_all(
+        &self,
+        spec: &TaskSpec,
+        installed: Option<&crate::install::InstallDir>,
+        db: &str,
+        dir: &Path,
+        log: &Path,
+        env: &mut BTreeMap<String, String>,
+        binds: &mut Vec<Bind>,
+    ) -> Result<Vec<Provided>, AgentError> {
+        let mut provided = Vec::new();
+        for service in &spec.services {
+            let template = installed.map(|d| Template {
+                name: d.database.clone(),
+                sqlite_dir: d.sqlite.clone(),
+            });
+            match self
+                .services
+                .provide(*service, db, &dir.join("db"), template.as_ref(), log)
+                .await
+            {
+                Ok(p) => {
+                    env.extend(p.env.clone());
+                    binds.extend(p.binds.iter().cloned());
+                    provided.push(p);
+                }
+                Err(why) => {
+                    self.release(provided, log).await;
+                    return Err(why);
+                }
+            }
+        }
+        Ok(provided)
     }
 
     async fn release(&self, provided: Vec<Provided>, log: &Path) {

@@ -173,14 +173,7 @@ fn through_farm(farm: &mut Farm, kit: &Kit, suite: &Suite) -> (f64, Value) {
 /// well the plan balanced the slots.
 fn shard_lines(rec: &Value) -> Vec<String> {
     let accepted = record::run(rec)["accepted_ms"].as_f64().unwrap_or(0.0);
-    let mut shards = record::shard_tasks(rec);
-    shards.sort_by(|a, b| {
-        a["leased_ms"]
-            .as_f64()
-            .partial_cmp(&b["leased_ms"].as_f64())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    shards
+    record::shards_in_lease_order(rec)
         .iter()
         .map(|t| {
             let results = t["outcome"]["results"].as_array().cloned().unwrap_or_default();

@@ -36,6 +36,18 @@ pub fn shard_tasks(record: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The shard tasks in the order they were leased.
+pub fn shards_in_lease_order(record: &Value) -> Vec<&Value> {
+    let mut shards = shard_tasks(record);
+    shards.sort_by(|a, b| {
+        a["leased_ms"]
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&b["leased_ms"].as_f64().unwrap_or(0.0))
+    });
+    shards
+}
+
 /// The display name of job `index`, e.g. `unit[shell=sh]`, as the coordinator
 /// writes it in `failed_tests`.
 pub fn job_name(record: &Value, index: u64) -> String {

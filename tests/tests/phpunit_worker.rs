@@ -12,14 +12,20 @@ use testfarm_integration::{fixture, Farm, Options};
 
 /// A run's shards in lease order.
 fn shards(rec: &Value) -> Vec<&Value> {
-    let mut shards = record::shard_tasks(rec);
-    shards.sort_by(|a, b| {
-        a["leased_ms"]
-            .as_f64()
-            .partial_cmp(&b["leased_ms"].as_f64())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    shards
+    record::shards_in_lease_order(rec)
+}
+
+/// One agent with one slot: shards of a stage run one after another on it.
+fn one_slot_farm(tag: &str) -> Farm {
+    Farm::start(
+        tag,
+        Options {
+            agents: 1,
+            slots: 1,
+            min_shard: "1ms",
+            ..Options::default()
+        },
+    )
 }
 
 /// (bootstrap pid, test pid) from the marker line a fixture test printed into its
@@ -46,15 +52,7 @@ fn warm(shard: &Value) -> Option<bool> {
 
 #[test]
 fn shards_fork_from_one_bootstrapped_worker_and_leave_nothing_to_the_next() {
-    let mut farm = Farm::start(
-        "phpunit-worker",
-        Options {
-            agents: 1,
-            slots: 1,
-            min_shard: "1ms",
-            ..Options::default()
-        },
-    );
+    let mut farm = one_slot_farm("phpunit-worker");
     let pipeline = fixture("phpunit_worker");
 
     // Two shards, one after the other on the one slot, in the same worker: each test
@@ -127,15 +125,7 @@ fn shards_fork_from_one_bootstrapped_worker_and_leave_nothing_to_the_next() {
 #[test]
 fn workers_serve_shards_in_a_container_and_on_an_image_root_alike() {
     ensure_image("php82");
-    let mut farm = Farm::start(
-        "phpunit-worker-images",
-        Options {
-            agents: 1,
-            slots: 1,
-            min_shard: "1ms",
-            ..Options::default()
-        },
-    );
+    let mut farm = one_slot_farm("phpunit-worker-images");
     let pipeline = fixture("phpunit_worker");
     for (stage, executor) in [("unit-docker", "docker"), ("unit-image", "sandbox")] {
         let out = farm.submit(&pipeline, &["--run", stage]);
