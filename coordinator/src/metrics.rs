@@ -66,7 +66,8 @@ pub fn task_completed(outcome: &TaskOutcome, shard: bool) {
     histogram!("farm_task_upload_seconds", "kind" => kind).record(p.upload_secs);
     let wall = p.prepare_secs + p.start_secs + p.run_secs + p.upload_secs;
     histogram!("farm_task_wall_seconds", "kind" => kind).record(wall);
-    if outcome.usage.cgroup {
+    // Real figures: the shard's cgroup's, or a worker's child's own (its rusage).
+    if outcome.usage.cgroup || outcome.usage.worker_warm.is_some() {
         histogram!("farm_task_cpu_seconds", "kind" => kind).record(outcome.usage.cpu_secs);
         histogram!("farm_task_peak_memory_bytes", "kind" => kind).record(outcome.usage.peak_memory_bytes as f64);
     }

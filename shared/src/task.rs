@@ -159,13 +159,15 @@ pub struct Phases {
     pub upload_secs: f64,
 }
 
-/// What the shard's cgroup (the sandbox's, or the container's) used. Kept with the
-/// task in the run record.
+/// What the shard's cgroup (the sandbox's, or the container's) used; for a shard in a
+/// PHPUnit worker, what its child process used (its rusage). Kept with the task in the
+/// run record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     pub cpu_secs: f64,
     pub peak_memory_bytes: u64,
-    /// False when the agent could not make a cgroup: the figures are then zero.
+    /// False when the agent could not make a cgroup: the figures are then zero, unless
+    /// the shard ran in a worker (`worker_warm` set).
     pub cgroup: bool,
     /// The highest number of processes (tasks) seen in the group. Sampled from
     /// `pids.current` while it runs (cgroup v1 has no `pids.peak`), so a very short
