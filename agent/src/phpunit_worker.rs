@@ -241,9 +241,11 @@ impl Worker {
         let pump = drain_into_log(output.clone(), shard.log.to_path_buf(), shard.log_cap);
         let outcome = self.converse(&shard, started).await;
         // The child's end closed the FIFO; a process it left holding it gets a grace.
-        finish_pump(pump, &output).await;
+        let output_ended = finish_pump(pump, &output).await;
         self.served += 1;
-        if !matches!(outcome.exit, ExitKind::Exited { .. } | ExitKind::Signalled { .. }) {
+        // A process the shard left behind still holds its output (and the drain's
+        // thread with it): the worker goes, and that process with it.
+        if !output_ended || !matches!(outcome.exit, ExitKind::Exited { .. } | ExitKind::Signalled { .. }) {
             self.stop.cancel();
         }
         outcome
@@ -389,10 +391,11 @@ fn drain_into_log(fifo: PathBuf, log: PathBuf, cap: u64) -> tokio::task::JoinHan
 
 /// Waits for the drain to see the FIFO's end; a child that never opened it (it died
 /// first) is stood in for by opening the write end once, so the drain's open returns.
-async fn finish_pump(pump: tokio::task::JoinHandle<()>, fifo: &Path) {
+/// False when the output has not ended within [`OUTPUT_GRACE`].
+async fn finish_pump(pump: tokio::task::JoinHandle<()>, fifo: &Path) -> bool {
     let mut pump = pump;
     if tokio::time::timeout(Duration::from_millis(50), &mut pump).await.is_ok() {
-        return;
+        return true;
     }
     let fifo_path = fifo.to_path_buf();
     let _ = tokio::task::spawn_blocking(move || {
@@ -404,10 +407,7 @@ async fn finish_pump(pump: tokio::task::JoinHandle<()>, fifo: &Path) {
             .open(&fifo_path);
     })
     .await;
-    let _ = tokio::time::timeout(OUTPUT_GRACE, &mut pump).await;
-    if !pump.is_finished() {
-        pump.abort();
-    }
+    tokio::time::timeout(OUTPUT_GRACE, &mut pump).await.is_ok()
 }
 
 #[cfg(test)]
