@@ -15,10 +15,10 @@ async fn client(url: &str) -> Result<RaftServiceClient<Channel>, CliError> {
     ))
 }
 
-async fn role(url: &str) -> Result<ClusterStatusReply, CliError> {
+async fn role(url: &str, digest: bool) -> Result<ClusterStatusReply, CliError> {
     Ok(client(url)
         .await?
-        .cluster_status(ClusterStatusRequest {})
+        .cluster_status(ClusterStatusRequest { digest })
         .await?
         .into_inner())
 }
@@ -35,12 +35,16 @@ struct Row {
 
 pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
     match command {
-        ClusterCommand::Status { coordinator, json } => {
+        ClusterCommand::Status {
+            coordinator,
+            json,
+            digest,
+        } => {
             // Ask the first that answers for the members, then every member.
             let mut members = std::collections::BTreeMap::new();
             let mut last_error = None;
             for url in coordinator.split(',') {
-                match role(url).await {
+                match role(url, false).await {
                     Ok(r) => {
                         members.extend(r.peers);
                         break;
@@ -53,7 +57,7 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
             }
             let mut rows = Vec::new();
             for (id, addr) in &members {
-                let (status, error) = match role(addr).await {
+                let (status, error) = match role(addr, digest).await {
                     Ok(r) => (Some(r), None),
                     Err(e) => (None, Some(e.to_string())),
                 };
@@ -73,8 +77,16 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
                 return Ok(());
             }
             println!(
-                "{:<4} {:<22} {:<9} {:>6} {:>7} {:>8} {:>8} {:>9}",
-                "id", "address", "role", "leader", "term", "commit", "applied", "log"
+                "{:<4} {:<22} {:<9} {:>6} {:>7} {:>8} {:>8} {:>9}{}",
+                "id",
+                "address",
+                "role",
+                "leader",
+                "term",
+                "commit",
+                "applied",
+                "log",
+                if digest { "  state digest (at index)" } else { "" }
             );
             for (id, row) in rows {
                 let addr = &row.addr;
@@ -83,8 +95,17 @@ pub async fn cluster(command: ClusterCommand) -> Result<(), CliError> {
                     continue;
                 };
                 let role = if r.is_leader { "leader" } else { "follower" };
+                let digest = if digest {
+                    format!(
+                        "  {} ({})",
+                        &r.state_digest[..r.state_digest.len().min(16)],
+                        r.digest_applied
+                    )
+                } else {
+                    String::new()
+                };
                 println!(
-                    "{id:<4} {addr:<22} {role:<9} {:>6} {:>7} {:>8} {:>8} {:>4}..{}",
+                    "{id:<4} {addr:<22} {role:<9} {:>6} {:>7} {:>8} {:>8} {:>4}..{}{digest}",
                     r.leader_id, r.term, r.commit, r.applied, r.log_first, r.log_last
                 );
             }

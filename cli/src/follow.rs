@@ -47,7 +47,7 @@ impl Members {
             .map(coordinator_url)
             .collect();
         if let Ok(reply) = RaftServiceClient::new(ch.clone())
-            .cluster_status(ClusterStatusRequest {})
+            .cluster_status(ClusterStatusRequest { digest: false })
             .await
         {
             for addr in peer_addrs(&reply.into_inner()).iter().map(|a| coordinator_url(a)) {

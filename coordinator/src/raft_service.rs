@@ -46,6 +46,8 @@ pub fn role_message(role: &crate::raft::Role) -> ClusterStatusReply {
         log_last: role.log_last,
         peers: role.peers.clone().into_iter().collect(),
         voters: role.voters.clone(),
+        state_digest: String::new(),
+        digest_applied: 0,
     }
 }
 
@@ -78,7 +80,13 @@ impl RaftService for RaftServer {
         request: Request<ClusterStatusRequest>,
     ) -> Result<Response<ClusterStatusReply>, Status> {
         self.access.require(&request, testfarm_shared::access::Grant::Read)?;
-        Ok(Response::new(role_message(&self.node.role())))
+        let mut reply = role_message(&self.node.role());
+        if request.get_ref().digest {
+            let (applied, digest) = self.node.read(|sm| (sm.applied(), sm.store().digest()));
+            reply.state_digest = digest.map_err(|e| Status::internal(e.to_string()))?;
+            reply.digest_applied = applied;
+        }
+        Ok(Response::new(reply))
     }
 
     async fn change_membership(
