@@ -260,7 +260,8 @@ async fn execute(shared: Arc<Shared>, assignment: TaskAssignment, shutdown: Canc
     let outcome = match spec.and_then(TaskSpec::try_from) {
         Ok(spec) => {
             let _slot = shared.slots.acquire().await.expect("semaphore never closes");
-            tracing::info!(task = %task_id, job = %spec.job_name, "running");
+            // The fault tests read this line as the agent's own record of what it ran.
+            tracing::info!(task = %task_id, attempt = assignment.attempt, job = %spec.job_name, "running");
             let started_ns = now_ms() * 1_000_000;
             let finished = CancellationToken::new();
             let shipment = crate::log_ship::Shipment {

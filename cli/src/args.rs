@@ -190,6 +190,11 @@ pub enum ClusterCommand {
         coordinator: String,
         #[arg(long)]
         json: bool,
+        /// Also a digest (SHA-256) of each member's state machine and the index it had
+        /// applied: replicas at the same index must show the same digest. Reads each
+        /// member's whole state, holding its applies meanwhile.
+        #[arg(long)]
+        digest: bool,
     },
     /// Add a coordinator (started with --join) to the cluster.
     Add {
@@ -223,6 +228,17 @@ fn peer_list(text: &str) -> Result<std::collections::BTreeMap<u64, String>, Stri
 
 fn duration(text: &str) -> Result<Duration, String> {
     testfarm_shared::units::parse_duration(text)
+}
+
+fn submission_id(text: &str) -> Result<String, String> {
+    if !text.is_empty() && testfarm_shared::model::is_submission_id(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a submission id: 1 to {} characters of A-Z, a-z, 0-9, `-` and `_`",
+            testfarm_shared::model::SUBMISSION_ID_MAX
+        ))
+    }
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -412,6 +428,11 @@ pub struct SubmitArgs {
     pub pipeline: PathBuf,
     #[arg(long, default_value = "http://127.0.0.1:7700")]
     pub coordinator: String,
+    /// The client's own name for this submission (at most 64 of A-Z a-z 0-9 - _):
+    /// submitting again with the same id — a CI job retried after its runner died —
+    /// gives the run the first submit became instead of a second one. Default: random.
+    #[arg(long, value_name = "ID", value_parser = submission_id)]
+    pub submission_id: Option<String>,
     /// Print the run id and return without waiting for the verdict.
     #[arg(long)]
     pub no_wait: bool,

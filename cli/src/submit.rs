@@ -125,6 +125,7 @@ pub async fn submit(
     client: &mut FarmClient<Channel>,
     pipeline: &Path,
     run: &RunArgs,
+    submission_id: Option<&str>,
 ) -> Result<String, CliError> {
     let (parsed, text) = load_pipeline(pipeline)?;
     let project_dir = match &run.project_dir {
@@ -218,7 +219,7 @@ pub async fn submit(
         patch: patch_text,
         tree_fingerprint: tree,
         static_pick,
-        submission_id: crate::follow::submission_id(),
+        submission_id: submission_id.map_or_else(crate::follow::submission_id, str::to_string),
     };
     crate::follow::submit(members, client, request).await
 }
@@ -241,11 +242,21 @@ pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
     // A bad pipeline is the user's to fix, whether or not a coordinator is up.
     load_pipeline(&args.pipeline)?;
     let (mut members, mut client) = Members::connect(&args.coordinator).await?;
-    let run_id = submit(&mut members, &mut client, &args.pipeline, &args.run).await?;
+    let run_id = submit(
+        &mut members,
+        &mut client,
+        &args.pipeline,
+        &args.run,
+        args.submission_id.as_deref(),
+    )
+    .await?;
     if args.no_wait {
         println!("{run_id}");
         return Ok(());
     }
+    // Said at once, so that a client that loses the run's end still knows which run
+    // to `farm watch`.
+    eprintln!("farm: accepted as {run_id}");
     finish(
         &mut members,
         &mut client,

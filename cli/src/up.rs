@@ -113,7 +113,7 @@ async fn drive(
     slots: &BTreeMap<String, u32>,
 ) -> Result<(), CliError> {
     let (mut members, mut client) = Members::connect(url).await?;
-    let run_id = submit(&mut members, &mut client, pipeline, &args.run).await?;
+    let run_id = submit(&mut members, &mut client, pipeline, &args.run, None).await?;
     if !args.run.json {
         eprintln!(
             "farm up: {} agents × {} slots; run {run_id} of {}",

@@ -448,9 +448,7 @@ const STATUS_QUEUE_HEAD: usize = 20;
 
 /// A client's submission id, checked: short, and of characters any store key holds.
 fn submission_id(id: &str) -> Result<String, Status> {
-    let fine = id.len() <= testfarm_shared::model::SUBMISSION_ID_MAX
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if fine {
+    if testfarm_shared::model::is_submission_id(id) {
         Ok(id.to_string())
     } else {
         Err(Status::invalid_argument(format!(

@@ -165,6 +165,12 @@ impl Run {
 /// The longest submission id a client may give; ids are `[A-Za-z0-9_-]`.
 pub const SUBMISSION_ID_MAX: usize = 64;
 
+/// Whether `id` is a submission id a client may give: short, and of characters any
+/// store key holds.
+pub fn is_submission_id(id: &str) -> bool {
+    id.len() <= SUBMISSION_ID_MAX && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 impl Run {
     /// What an agent keeps warm for a job's tasks, so that the scheduler sends the next
     /// one where it already is: the install of the job's cell (`cell|command`, the same
