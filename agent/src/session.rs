@@ -151,41 +151,70 @@ fn refused(what: &str, status: tonic::Status) -> SessionError {
     }
 }
 
+/// How long a call that opens a session (register, lease) may take: a member that is
+/// stopped (SIGSTOP, a frozen VM) accepts connections and answers nothing.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long heartbeats may go unanswered (or refused) before the agent leaves its
+/// coordinator for another member: its leases are lost there meanwhile anyway, and
+/// the cluster may well have a new leader (measured by the nemesis: agents stayed on
+/// a stopped leader for as long as it was stopped, and were leased nothing).
+fn heartbeat_patience(every: Duration) -> Duration {
+    (every * 3).max(Duration::from_secs(1))
+}
+
+/// Why a session's heartbeats ended it, when they did.
+type EndReason = Arc<Mutex<Option<String>>>;
+
 /// One registration and lease stream; returns when the stream ends.
 async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &CancellationToken) -> Result<(), SessionError> {
     let config = &shared.config;
     let url = shared.current();
     let mut client = connect(&url, config.tls.as_ref()).await?;
-    let reply = client
-        .register(RegisterRequest {
+    let silent = |what: &str| SessionError::Failed(format!("{what}: no answer from {url} within {OPEN_TIMEOUT:?}"));
+    let reply = tokio::time::timeout(
+        OPEN_TIMEOUT,
+        client.register(RegisterRequest {
             agent_id: config.id.clone(),
             labels: config.labels.clone().into_iter().collect(),
             slots: config.slots,
             executors: config.runner.executors(),
-        })
-        .await
-        .map_err(|e| refused("register", e))?
-        .into_inner();
+        }),
+    )
+    .await
+    .map_err(|_| silent("register"))?
+    .map_err(|e| refused("register", e))?
+    .into_inner();
     let heartbeat_every = Duration::from_millis(reply.heartbeat_interval_ms.max(100));
-    let mut stream = client
-        .lease(LeaseRequest {
+    let mut stream = tokio::time::timeout(
+        OPEN_TIMEOUT,
+        client.lease(LeaseRequest {
             agent_id: config.id.clone(),
-        })
-        .await
-        .map_err(|e| refused("lease", e))?
-        .into_inner();
+        }),
+    )
+    .await
+    .map_err(|_| silent("lease"))?
+    .map_err(|e| refused("lease", e))?
+    .into_inner();
     tracing::info!(agent = %config.id, coordinator = %url, "registered; waiting for work");
     let session_over = shutdown.child_token();
     let _stop_heartbeats = session_over.clone().drop_guard();
+    let ended: EndReason = Arc::default();
     tokio::spawn(heartbeats(
         shared.clone(),
         client.clone(),
         heartbeat_every,
         session_over.clone(),
+        ended.clone(),
     ));
     loop {
         let message = tokio::select! {
-            _ = session_over.cancelled() => return Ok(()),
+            _ = session_over.cancelled() => {
+                return match ended.lock().expect("end reason lock").take() {
+                    Some(why) => Err(SessionError::Failed(why)),
+                    None => Ok(()),
+                };
+            }
             m = stream.message() => m,
         };
         match message {
@@ -205,26 +234,39 @@ async fn heartbeats(
     mut client: AgentServiceClient<Channel>,
     every: Duration,
     over: CancellationToken,
+    ended: EndReason,
 ) {
+    let patience = heartbeat_patience(every);
+    let mut answered = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = over.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+        if answered.elapsed() > patience {
+            *ended.lock().expect("end reason lock") = Some(format!(
+                "no heartbeat answered for {:.1}s: leaving this coordinator",
+                answered.elapsed().as_secs_f64()
+            ));
+            over.cancel();
+            return;
+        }
         let running: Vec<String> = shared.running.lock().expect("running lock").keys().cloned().collect();
-        match client
-            .heartbeat(HeartbeatRequest {
-                agent_id: shared.config.id.clone(),
-                running_tasks: running,
-            })
-            .await
-        {
+        let call = client.heartbeat(HeartbeatRequest {
+            agent_id: shared.config.id.clone(),
+            running_tasks: running,
+        });
+        let Ok(result) = tokio::time::timeout(patience, call).await else {
+            continue;
+        };
+        match result {
             Ok(reply) if !reply.get_ref().known => {
                 tracing::warn!("the coordinator does not know this agent (restarted?): registering again");
                 over.cancel();
                 return;
             }
             Ok(reply) => {
+                answered = tokio::time::Instant::now();
                 let running = shared.running.lock().expect("running lock");
                 for task in &reply.get_ref().stop_tasks {
                     if let Some(stop) = running.get(task) {

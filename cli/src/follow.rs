@@ -153,11 +153,15 @@ pub async fn submit(
 
 /// Follows `run_id` to its verdict through `members`, starting with `client` (left
 /// connected to the member that answered last); returns the final run record.
+/// `accepted`: the cluster acknowledged the run to this client, so a member that
+/// does not know it has not caught up yet (ask again, or another), where for a run id
+/// a user typed it means there is no such run.
 pub async fn follow(
     members: &mut Members,
     client: &mut FarmClient<Channel>,
     run_id: &str,
     quiet: bool,
+    accepted: bool,
 ) -> Result<RunRecord, CliError> {
     let bar = if quiet {
         ProgressBar::hidden()
@@ -172,7 +176,11 @@ pub async fn follow(
     bar.set_prefix(run_id.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut printed: HashSet<String> = HashSet::new();
-    let mut seen_any = false;
+    let mut seen_any = accepted;
+    // Since when no member has given an event, and how long to wait before asking
+    // again: a member that answers at once with an error must not be asked in a loop.
+    let mut lost_since: Option<Instant> = None;
+    let mut pause = Duration::from_millis(100);
     // Until the verdict: watch, and on losing the member, resume on another.
     'watch: loop {
         let lost = match client.watch_run(WatchRunRequest { run_id: run_id.into() }).await {
@@ -182,6 +190,8 @@ pub async fn follow(
                     match stream.message().await {
                         Ok(Some(event)) => {
                             seen_any = true;
+                            lost_since = None;
+                            pause = Duration::from_millis(100);
                             show(&bar, &event, &mut printed, quiet);
                             if !event.verdict.is_empty() {
                                 break 'watch;
@@ -196,6 +206,16 @@ pub async fn follow(
             Err(status) if member_lost(&status, seen_any) => status.message().to_string(),
             Err(status) => return Err(status.into()),
         };
+        let since = *lost_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > FAILOVER_WINDOW {
+            return Err(CliError::Infrastructure(format!(
+                "no member could follow {run_id} for {}s (last: {lost}); the run goes on — follow it again with \
+                 `farm watch {run_id}`",
+                FAILOVER_WINDOW.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
         *client = resume(members, &bar, run_id, &lost, quiet).await?;
     }
     bar.finish_and_clear();

@@ -263,6 +263,7 @@ pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
         &run_id,
         args.run.json,
         args.run.junit.as_deref(),
+        true,
     )
     .await
 }
@@ -315,6 +316,7 @@ pub async fn rerun_command(args: RerunArgs) -> Result<(), CliError> {
         &reply.run_id,
         args.json,
         args.junit.as_deref(),
+        true,
     )
     .await
 }
@@ -343,7 +345,7 @@ pub async fn drain_command(args: DrainArgs) -> Result<(), CliError> {
 
 pub async fn watch_command(args: WatchArgs) -> Result<(), CliError> {
     let (mut members, mut client) = Members::connect(&args.coordinator).await?;
-    finish(&mut members, &mut client, &args.run_id, args.json, None).await
+    finish(&mut members, &mut client, &args.run_id, args.json, None, false).await
 }
 
 /// Writes the finished run as JUnit XML to `path` (`--junit`).
@@ -361,8 +363,9 @@ async fn finish(
     run_id: &str,
     json: bool,
     junit: Option<&Path>,
+    accepted: bool,
 ) -> Result<(), CliError> {
-    let record = follow(members, client, run_id, json).await?;
+    let record = follow(members, client, run_id, json, accepted).await?;
     if let Some(path) = junit {
         write_junit(&record, path)?;
     }

@@ -122,7 +122,7 @@ async fn drive(
             pipeline.display()
         );
     }
-    let record = follow(&mut members, &mut client, &run_id, args.run.json).await?;
+    let record = follow(&mut members, &mut client, &run_id, args.run.json, true).await?;
     if let Some(path) = &args.run.junit {
         crate::submit::write_junit(&record, path)?;
     }

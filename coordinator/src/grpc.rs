@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use testfarm_proto::agent_service_server::AgentService;
 use testfarm_proto::convert;
@@ -43,6 +44,9 @@ pub(crate) fn internal(e: StoreError) -> Status {
 /// The metadata key that tells a client where the leader is.
 pub const LEADER_KEY: &str = "x-farm-leader";
 
+/// How long an agent's registration waits for an election's outcome.
+const ELECTION_WAIT: Duration = Duration::from_secs(2);
+
 pub(crate) fn not_leader(leader: Option<String>) -> Status {
     let mut status = Status::unavailable(match &leader {
         Some(addr) => format!("this coordinator is not the leader; the leader is {addr}"),
@@ -70,6 +74,28 @@ impl Services {
             Ok(())
         } else {
             Err(not_leader(role.leader_addr))
+        }
+    }
+
+    /// [`Services::require_leader`] for an agent opening a session: while no leader
+    /// is known (an election runs), waits up to [`ELECTION_WAIT`] for the outcome, so
+    /// that the agent is sent to the new leader the moment there is one instead of
+    /// retrying on its own back-off (the nemesis measured leases up to a second late).
+    pub(crate) async fn require_leader_waiting(&self) -> Result<(), Status> {
+        let mut changes = self.node.role_changes();
+        let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+        loop {
+            let role = changes.borrow_and_update().clone();
+            if role.is_leader {
+                return Ok(());
+            }
+            if role.leader_addr.is_some() {
+                return Err(not_leader(role.leader_addr));
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return Err(not_leader(None)),
+            }
         }
     }
 
@@ -112,8 +138,13 @@ impl Services {
             return Ok(Some(run));
         }
         if self.node.linearizable().await.is_err() {
-            // No leader to ask: what this node has is all there is to say.
-            return Ok(None);
+            // No leader confirms what was committed: the run may be one the cluster
+            // acknowledged that this member has not applied yet. Saying "no run"
+            // would end a client that was told it exists (the nemesis saw it).
+            return Err(Status::unavailable(format!(
+                "run `{run_id}` is not known to this member and no leader answers to say whether it exists; \
+                 ask again or ask another member"
+            )));
         }
         self.node.read(|sm| sm.run(run_id)).map_err(internal)
     }
@@ -479,7 +510,7 @@ fn run_event(run: &Run, failed_test: &str) -> RunEvent {
 impl AgentService for Services {
     async fn register(&self, request: Request<RegisterRequest>) -> Result<Response<RegisterReply>, Status> {
         crate::auth::speaks_for(self.access.tls, &request, &request.get_ref().agent_id)?;
-        self.require_leader()?;
+        self.require_leader_waiting().await?;
         let req = request.into_inner();
         if req.agent_id.is_empty() {
             return Err(Status::invalid_argument("agent_id is empty"));

@@ -133,6 +133,11 @@ impl Node {
         self.raft.role.borrow().clone()
     }
 
+    /// This node's role as it changes (elections, the leader learnt).
+    pub fn role_changes(&self) -> tokio::sync::watch::Receiver<Role> {
+        self.raft.role.clone()
+    }
+
     pub fn is_leader(&self) -> bool {
         self.raft.role.borrow().is_leader
     }
