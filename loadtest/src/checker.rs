@@ -2,6 +2,8 @@
 //!
 //! - Every run a client was told was accepted reaches a verdict, in a record read
 //!   back after healing (else it was lost).
+//! - Every client that followed its run exited with that run's verdict (0 passed,
+//!   1 failed, 2 anything else), whichever members died under it.
 //! - Each reply reached the caller that asked: the run a client was told it got is
 //!   the run of its own submission, and no two submissions got the same run.
 //! - Each scheduled test has exactly one result per run (not none, not two: no
@@ -26,6 +28,28 @@ pub struct Ack {
     pub submission: String,
     /// The run id it was given; None when it was told the submit failed.
     pub run_id: Option<String>,
+    pub exit: Exit,
+}
+
+/// How a client's command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It followed the run and exited with this code.
+    Followed(i32),
+    /// It returned once the run was accepted (`--no-wait`, or a refused submit):
+    /// it owes no verdict.
+    Submitted(i32),
+    /// It never exited: killed at the harness's deadline.
+    Hung,
+}
+
+/// The exit code `farm submit` owes a run's verdict.
+pub fn verdict_exit(verdict: &str) -> i32 {
+    match verdict {
+        "passed" => 0,
+        "failed" => 1,
+        _ => 2,
+    }
 }
 
 /// What a submission's pipeline makes each of its tests give.
@@ -77,6 +101,15 @@ pub enum Anomaly {
         run_id: String,
         belongs_to: String,
     },
+    /// The client exited with a code its run's verdict does not give.
+    WrongExit {
+        client: String,
+        run_id: String,
+        exit: i32,
+        verdict: String,
+    },
+    /// The client did not exit within the harness's deadline.
+    Hung { client: String, submission: String },
     /// Two submissions were told the same run.
     SharedRun { run_id: String, submissions: Vec<String> },
     /// A scheduled test has no result.
@@ -119,6 +152,15 @@ impl fmt::Display for Anomaly {
                 f,
                 "swapped reply: {client} was told {run_id} for submission {submission}, but {run_id} is submission {belongs_to}"
             ),
+            Anomaly::WrongExit {
+                client,
+                run_id,
+                exit,
+                verdict,
+            } => write!(f, "wrong exit: {client} exited {exit} for {run_id}, whose verdict is {verdict}"),
+            Anomaly::Hung { client, submission } => {
+                write!(f, "hung client: {client} never exited for submission {submission}")
+            }
             Anomaly::SharedRun { run_id, submissions } => {
                 write!(f, "shared run: {run_id} was the answer to {}", submissions.join(", "))
             }
@@ -148,6 +190,12 @@ pub fn check(history: &History) -> Vec<Anomaly> {
     let mut out = Vec::new();
     let mut told: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for ack in &history.acks {
+        if ack.exit == Exit::Hung {
+            out.push(Anomaly::Hung {
+                client: ack.client.clone(),
+                submission: ack.submission.clone(),
+            });
+        }
         let Some(run_id) = &ack.run_id else { continue };
         told.entry(run_id).or_default().insert(&ack.submission);
         match history.records.get(run_id) {
@@ -157,7 +205,22 @@ pub fn check(history: &History) -> Vec<Anomaly> {
                 run_id: run_id.clone(),
                 belongs_to: rec.submission.clone(),
             }),
-            Some(rec) if rec.verdict.is_some() => {}
+            Some(Recorded {
+                verdict: Some(verdict), ..
+            }) => {
+                let followed = match ack.exit {
+                    Exit::Followed(code) => Some(code),
+                    _ => None,
+                };
+                if let Some(exit) = followed.filter(|&e| e != verdict_exit(verdict)) {
+                    out.push(Anomaly::WrongExit {
+                        client: ack.client.clone(),
+                        run_id: run_id.clone(),
+                        exit,
+                        verdict: verdict.clone(),
+                    });
+                }
+            }
             _ => out.push(Anomaly::Lost {
                 submission: ack.submission.clone(),
                 run_id: run_id.clone(),
@@ -244,6 +307,7 @@ mod tests {
                 client: client.into(),
                 submission: sub.into(),
                 run_id: Some(run.into()),
+                exit: Exit::Followed(1),
             });
             let results: BTreeMap<TestKey, String> = [
                 (key("unit", "passes"), "passed".to_string()),
@@ -276,6 +340,7 @@ mod tests {
             client: "c3".into(),
             submission: "s3".into(),
             run_id: None,
+            exit: Exit::Submitted(2),
         });
         h.replica_hashes = [(1, "ab".into()), (2, "ab".into()), (3, "ab".into())].into();
         h
@@ -342,6 +407,28 @@ mod tests {
             submissions: vec!["s1".into(), "s2".into()]
         }));
 
+        let mut exited_wrong = clean();
+        exited_wrong.acks[1].exit = Exit::Followed(0);
+        assert_eq!(
+            check(&exited_wrong),
+            [Anomaly::WrongExit {
+                client: "c2".into(),
+                run_id: "r9".into(),
+                exit: 0,
+                verdict: "failed".into()
+            }]
+        );
+
+        let mut hung = clean();
+        hung.acks[2].exit = Exit::Hung;
+        assert_eq!(
+            check(&hung),
+            [Anomaly::Hung {
+                client: "c3".into(),
+                submission: "s3".into()
+            }]
+        );
+
         let mut diverged = clean();
         diverged.replica_hashes.insert(2, "cd".into());
         assert!(matches!(check(&diverged)[..], [Anomaly::Diverged { .. }]));
@@ -372,8 +459,9 @@ mod tests {
         let mut missing = clean();
         missing.records.get_mut("r9").unwrap().results.pop();
         assert!(matches!(check(&missing)[..], [Anomaly::MissingResult { .. }]));
-        // A cancelled run owes no result.
+        // A cancelled run owes no result (and its client exits 2).
         missing.records.get_mut("r9").unwrap().verdict = Some("cancelled".into());
+        missing.acks[1].exit = Exit::Followed(2);
         assert_eq!(check(&missing), []);
     }
 }

@@ -1,198 +1,107 @@
-//! `loadtest raft`: committed state transitions per second and commit latency of a
-//! 3-node coordinator cluster on loopback, against a single node measured in the same
-//! run (the baseline). Each `Submit` is one committed transition (`AcceptRun`) whose
-//! reply comes only after the entry is applied; no agents run, so nothing else is
-//! proposed. Bounded in time and to loopback addresses; stops by itself.
+//! `loadtest`: load and fault tests of real coordinator and agent processes.
 //!
-//! Run: `cargo build --release -p testfarm-cli -p testfarm-loadtest &&
-//! target/release/loadtest raft --seconds 10 --clients 16`.
+//! - `loadtest raft --seconds 10 --clients 16`: raft commit throughput and latency
+//!   of 3 nodes against 1 (see raft.rs).
+//! - `loadtest nemesis --cycles 100 [--seed N]`: faults against a cluster and its
+//!   agents while clients submit and follow runs; the history checked (see
+//!   testfarm_loadtest::nemesis).
+//!
+//! Build first: `cargo build --release -p testfarm-cli -p testfarm-loadtest`; the
+//! `farm` binary must lie beside this one.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod raft;
 
-use clap::Parser;
-use testfarm_proto::farm_client::FarmClient;
-use testfarm_proto::SubmitRequest;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use testfarm_loadtest::nemesis;
 
 #[derive(Parser)]
 struct Args {
-    /// What to measure (only `raft` for now).
-    #[arg(default_value = "raft")]
-    what: String,
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Concurrent submitters.
-    #[arg(long, default_value_t = 16)]
-    clients: usize,
+    #[command(subcommand)]
+    what: What,
 }
 
-const PIPELINE: &str = "pipeline: load\nstages:\n  unit:\n    discover: echo t1\n    each: \"true\"\n";
-
-struct Cluster {
-    children: Vec<Child>,
-    addrs: Vec<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn farm_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let bin = exe.parent().expect("a directory").join("farm");
-    assert!(
-        bin.is_file(),
-        "build the farm binary next to the loadtest: {}",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start(nodes: usize) -> Cluster {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let addrs: Vec<String> = (0..nodes).map(|_| format!("127.0.0.1:{}", free_port())).collect();
-    let peers: Vec<String> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("{}={a}", i + 1))
-        .collect();
-    let children = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, addr)| {
-            let mut cmd = Command::new(farm_bin());
-            cmd.args(["coordinator", "--id", &(i + 1).to_string(), "--listen", addr]);
-            cmd.arg("--data-dir").arg(dir.path().join(format!("n{}", i + 1)));
-            if nodes > 1 {
-                cmd.args(["--peers", &peers.join(",")]);
-            }
-            cmd.env("FARM_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start coordinator")
-        })
-        .collect();
-    Cluster {
-        children,
-        addrs,
-        _dir: dir,
-    }
-}
-
-async fn client(addr: &str) -> Option<FarmClient<tonic::transport::Channel>> {
-    FarmClient::connect(format!("http://{addr}")).await.ok()
-}
-
-/// Submits until one is accepted: the cluster is up and has a leader.
-async fn wait_ready(addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Some(mut c) = client(addr).await {
-            if c.submit(request()).await.is_ok() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no leader at {addr} after 20s");
-}
-
-fn request() -> SubmitRequest {
-    SubmitRequest {
-        pipeline_yaml: PIPELINE.into(),
-        pipeline_path: "load.yaml".into(),
-        project_dir: "/tmp".into(),
-        mode: "check".into(),
-        submitter: "loadtest".into(),
-        ..Default::default()
-    }
-}
-
-struct Figures {
-    per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    count: usize,
-}
-
-async fn measure(addrs: &[String], seconds: u64, clients: usize) -> Figures {
-    wait_ready(&addrs[0]).await;
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let mut handles = Vec::new();
-    for i in 0..clients {
-        // Clients spread over all nodes: followers forward to the leader.
-        let addr = addrs[i % addrs.len()].clone();
-        handles.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let Some(mut c) = client(&addr).await else {
-                return latencies;
-            };
-            while Instant::now() < until {
-                let start = Instant::now();
-                if c.submit(request()).await.is_ok() {
-                    latencies.push(start.elapsed().as_secs_f64() * 1000.0);
-                }
-            }
-            latencies
-        }));
-    }
-    let mut all = Vec::new();
-    for h in handles {
-        all.extend(h.await.unwrap_or_default());
-    }
-    all.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0.0)
-    };
-    Figures {
-        per_sec: all.len() as f64 / seconds as f64,
-        p50_ms: pick(0.5),
-        p99_ms: pick(0.99),
-        count: all.len(),
-    }
+#[derive(Subcommand)]
+enum What {
+    /// Committed transitions per second and commit latency, 3 nodes against 1.
+    Raft {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent submitters.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
+    /// Kills, pauses and partitions coordinators and agents while clients submit
+    /// runs; checks that nothing acknowledged was lost, doubled or misrouted.
+    Nemesis {
+        #[arg(long, default_value_t = 100)]
+        cycles: usize,
+        /// Replays a schedule; default: drawn from the clock (printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Coordinators: 3 or 5.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        #[arg(long, default_value_t = 3)]
+        agents: usize,
+        #[arg(long, default_value_t = 2)]
+        slots: u32,
+        /// Concurrent submitting clients.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// The target for the first new lease after a leader is killed (p99).
+        #[arg(long, default_value = "1.5s", value_parser = humantime::parse_duration)]
+        lease_p99: Duration,
+    },
 }
 
 #[tokio::main]
 async fn main() {
-    let args = Args::parse();
-    assert_eq!(args.what, "raft", "only `raft` is measured so far");
-    println!(
-        "raft commit load: {} clients for {}s per cluster, loopback",
-        args.clients, args.seconds
-    );
-    let single = start(1);
-    let base = measure(&single.addrs, args.seconds, args.clients).await;
-    drop(single);
-    let three = start(3);
-    let trio = measure(&three.addrs, args.seconds, args.clients).await;
-    drop(three);
-    for (name, f) in [("1 node (baseline)", &base), ("3 nodes", &trio)] {
-        println!(
-            "{name:<18} {:>8.0} commits/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} commits)",
-            f.per_sec, f.p50_ms, f.p99_ms, f.count
-        );
+    match Args::parse().what {
+        What::Raft { seconds, clients } => raft::measure_and_print(seconds, clients).await,
+        What::Nemesis {
+            cycles,
+            seed,
+            nodes,
+            agents,
+            slots,
+            clients,
+            lease_p99,
+        } => {
+            if ![3, 5].contains(&nodes) {
+                eprintln!("loadtest: --nodes {nodes}: a nemesis cluster has 3 or 5 coordinators");
+                std::process::exit(2);
+            }
+            if let Err(why) = nemesis::preflight() {
+                eprintln!("loadtest: {why}");
+                std::process::exit(2);
+            }
+            let seed = seed.unwrap_or_else(testfarm_integration::rng::Rng::seed_from_env);
+            eprintln!("nemesis: seed {seed} (replay with --seed {seed})");
+            let opts = nemesis::Options {
+                nodes,
+                agents,
+                slots,
+                clients,
+                cycles,
+                seed,
+            };
+            let report = tokio::task::spawn_blocking(move || nemesis::run(&opts))
+                .await
+                .expect("the nemesis thread");
+            print!("{report}");
+            let misses = nemesis::misses(&report, lease_p99);
+            for miss in &misses {
+                println!("MISSED: {miss}");
+            }
+            if !misses.is_empty() {
+                std::process::exit(1);
+            }
+            println!(
+                "targets met: 0 anomalies, every client exited with its run's verdict, first new lease p99 <= {:.2}s",
+                lease_p99.as_secs_f64()
+            );
+        }
     }
-    println!(
-        "3 nodes / 1 node: throughput {:.2}x, p50 latency {:.2}x, p99 latency {:.2}x",
-        trio.per_sec / base.per_sec.max(1e-9),
-        trio.p50_ms / base.p50_ms.max(1e-9),
-        trio.p99_ms / base.p99_ms.max(1e-9)
-    );
 }

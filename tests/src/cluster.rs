@@ -29,6 +29,14 @@ use crate::firewall::Firewall;
 use crate::members::{Members, Role};
 use crate::process::{spawn_logged, tail, Output, Proc};
 
+use nix::sys::signal::Signal;
+
+/// Sends `sig` to a child (a stopped process takes SIGCONT and SIGKILL alike).
+fn signal(proc: &Proc, sig: Signal) {
+    let pid = nix::unistd::Pid::from_raw(proc.child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, sig);
+}
+
 /// How long a coordinator may take to bind, a cluster to elect its first leader, and
 /// agents to register.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -93,10 +101,16 @@ pub struct Cluster {
     killed: Vec<Proc>,
     agents: Vec<Proc>,
     agent_ids: Vec<String>,
+    /// Every log of each agent, one per start.
+    agent_logs: Vec<Vec<PathBuf>>,
+    /// Killed agents (reaped).
+    killed_agents: Vec<Proc>,
     cli: Cli,
     firewall: Firewall,
     /// The cluster's CA, with `ClusterOptions::tls`.
     certs: Option<Certs>,
+    /// Keep the directory when dropped (see [`Cluster::keep`]).
+    keep: bool,
 }
 
 /// Clusters started by this process, for distinct addresses.
@@ -155,8 +169,11 @@ impl Cluster {
             killed: Vec::new(),
             agents: Vec::new(),
             agent_ids: Vec::new(),
+            agent_logs: Vec::new(),
+            killed_agents: Vec::new(),
             cli,
             firewall: Firewall::new(tag),
+            keep: false,
         };
         for i in 0..cluster.nodes.len() {
             if let Err(why) = cluster.try_start_node(i) {
@@ -173,6 +190,13 @@ impl Cluster {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Keeps the directory (logs, command outputs) when the cluster is dropped, as a
+    /// failed test does; returns where it is.
+    pub fn keep(&mut self) -> PathBuf {
+        self.keep = true;
+        self.dir().to_path_buf()
     }
 
     pub fn len(&self) -> usize {
@@ -407,16 +431,117 @@ impl Cluster {
     pub fn add_agent(&mut self) -> usize {
         let n = self.agents.len() + 1;
         let id = format!("{}-{}-a{n}", self.tag, std::process::id());
-        let work_dir = self.dir().join(format!("agent-{n}"));
+        self.agent_ids.push(id);
+        self.agent_logs.push(Vec::new());
+        let proc = self.spawn_agent(n - 1);
+        self.agents.push(proc);
+        n - 1
+    }
+
+    /// Starts agent `k` (its id, work dir and slots), logging to a new file.
+    fn spawn_agent(&mut self, k: usize) -> Proc {
+        let id = self.agent_ids[k].clone();
+        let work_dir = self.dir().join(format!("agent-{}", k + 1));
         let mut args = crate::agent_args(&self.urls(), &id, self.opts.slots, &work_dir);
         if let Some(certs) = &self.certs {
             args.extend(["--tls".to_string(), certs.issue("agent", &id).display().to_string()]);
         }
-        let log = self.dir().join(format!("agent-{n}.log"));
-        let proc = spawn_logged(&format!("agent {id}"), &args, &log);
-        self.agents.push(proc);
-        self.agent_ids.push(id);
-        n - 1
+        let starts = self.agent_logs[k].len();
+        let log = if starts == 0 {
+            self.dir().join(format!("agent-{}.log", k + 1))
+        } else {
+            self.dir().join(format!("agent-{}-start-{}.log", k + 1, starts + 1))
+        };
+        self.agent_logs[k].push(log.clone());
+        spawn_logged(&format!("agent {id}"), &args, &log)
+    }
+
+    pub fn agent_count(&self) -> usize {
+        self.agents.len()
+    }
+
+    pub fn agent_id(&self, k: usize) -> &str {
+        &self.agent_ids[k]
+    }
+
+    /// Every log of agent `k` so far, oldest first.
+    pub fn agent_logs(&self, k: usize) -> &[PathBuf] {
+        &self.agent_logs[k]
+    }
+
+    /// kill -9 of agent `k` (what its shards left behind is theirs to lose: the
+    /// coordinator must lease them again).
+    pub fn kill_agent(&mut self, k: usize) {
+        self.agents[k].kill();
+    }
+
+    /// Starts agent `k` again, same id and work dir (after [`Cluster::kill_agent`]).
+    pub fn restart_agent(&mut self, k: usize) {
+        let fresh = self.spawn_agent(k);
+        let mut old = std::mem::replace(&mut self.agents[k], fresh);
+        old.kill();
+        self.killed_agents.push(old);
+    }
+
+    // ------------------------------------------------------------ pauses
+
+    /// SIGSTOP of node `i`: it keeps its sockets and state and answers nothing, as a
+    /// process in a long GC pause or a frozen VM does.
+    pub fn pause(&mut self, i: usize) {
+        signal(
+            self.nodes[i].proc.as_ref().expect("the node is running"),
+            Signal::SIGSTOP,
+        );
+    }
+
+    /// SIGCONT of node `i`.
+    pub fn resume(&mut self, i: usize) {
+        signal(
+            self.nodes[i].proc.as_ref().expect("the node is running"),
+            Signal::SIGCONT,
+        );
+    }
+
+    /// SIGSTOP of agent `k` (its shards run on; it sends nothing).
+    pub fn pause_agent(&mut self, k: usize) {
+        signal(&self.agents[k], Signal::SIGSTOP);
+    }
+
+    /// SIGCONT of agent `k`.
+    pub fn resume_agent(&mut self, k: usize) {
+        signal(&self.agents[k], Signal::SIGCONT);
+    }
+
+    /// Each member's state digest and the index it was taken at (`farm cluster
+    /// status --digest`); None for a member that did not answer.
+    pub fn digests(&self) -> Vec<Option<(u64, String)>> {
+        let all: Vec<String> = (0..self.len()).map(|i| self.addr(i)).collect();
+        let mut out = vec![None; self.len()];
+        let Ok(reply) = self.cli.try_run(
+            &[
+                "cluster",
+                "status",
+                "--coordinator",
+                &all.join(","),
+                "--json",
+                "--digest",
+            ],
+            Duration::from_secs(30),
+        ) else {
+            return out;
+        };
+        let rows: Value = serde_json::from_str(reply.stdout.trim()).unwrap_or(Value::Null);
+        for row in rows.as_array().into_iter().flatten() {
+            let Some(i) = all.iter().position(|a| row["addr"] == a.as_str()) else {
+                continue;
+            };
+            let status = &row["status"];
+            if let (Some(applied), Some(digest)) = (status["digest_applied"].as_u64(), status["state_digest"].as_str())
+            {
+                out[i] = Some((applied, digest.to_string()));
+            }
+        }
+        out
     }
 
     /// Waits until `count` agents have an open lease stream on the leader.
@@ -569,7 +694,7 @@ impl Cluster {
                 logs.push((format!("node {} (start {})", node.id, n + 1), log.clone()));
             }
         }
-        for p in &self.agents {
+        for p in self.killed_agents.iter().chain(&self.agents) {
             logs.push((p.label.clone(), p.log.clone()));
         }
         let commands = self.cli.outputs();
@@ -624,6 +749,8 @@ impl Drop for Cluster {
         }
         if failed {
             self.print_logs(&status);
+        }
+        if failed || self.keep {
             let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
             let _ = dir.keep();
         }

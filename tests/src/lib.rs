@@ -66,6 +66,10 @@ pub fn fixture(name: &str) -> PathBuf {
 /// `target/<profile>/deps/`, the binary is `target/<profile>/farm`.
 pub fn farm_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
+    // A binary of the workspace (`loadtest`) lives beside it.
+    if let Some(beside) = exe.parent().map(|d| d.join("farm")).filter(|p| p.is_file()) {
+        return beside;
+    }
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
