@@ -130,6 +130,8 @@ pub struct Report {
     /// second or later attempt (work lost to a fault and leased again).
     pub attempts_run: usize,
     pub attempts_retried: usize,
+    /// Agents killed while they held a lease.
+    pub agents_killed_mid_shard: usize,
     pub replicas: BTreeMap<u64, String>,
     pub anomalies: Vec<Anomaly>,
     pub elapsed: Duration,
@@ -211,8 +213,11 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "agents ran {} task attempts, {} of them again after a loss",
-            self.attempts_run, self.attempts_retried
+            "agents ran {} task attempts, {} of them again after a loss; {} of {} agent kills mid-shard",
+            self.attempts_run,
+            self.attempts_retried,
+            self.agents_killed_mid_shard,
+            self.faults.get(&Fault::KillAgent).copied().unwrap_or(0)
         )?;
         let (leader, lease) = self.failover_quantiles();
         writeln!(
@@ -464,8 +469,31 @@ fn submit_probe(c: &Cluster, url: &str, submission: &str) -> Ack {
     }
 }
 
-/// Strikes `fault` and undoes it.
-fn strike(c: &mut Cluster, rng: &mut Rng, fault: Fault, cycle: usize, seed: u64) -> Struck {
+/// The agents (by index) holding a lease now, as the leader's status says.
+fn busy_agents(c: &Cluster) -> Vec<usize> {
+    let Some(status) = c.leader().and_then(|l| c.try_status(l)) else {
+        return Vec::new();
+    };
+    let holders: BTreeSet<&str> = status["leases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["agent"].as_str())
+        .collect();
+    (0..c.agent_count())
+        .filter(|&k| holders.contains(c.agent_id(k)))
+        .collect()
+}
+
+/// Strikes `fault` and undoes it; counts agents killed holding a lease in `mid_shard`.
+fn strike(
+    c: &mut Cluster,
+    rng: &mut Rng,
+    fault: Fault,
+    cycle: usize,
+    seed: u64,
+    mid_shard: &std::sync::atomic::AtomicUsize,
+) -> Struck {
     let member = |i: usize| format!("n{}", i + 1);
     let only = |who: String| Struck {
         who,
@@ -519,7 +547,16 @@ fn strike(c: &mut Cluster, rng: &mut Rng, fault: Fault, cycle: usize, seed: u64)
             only(member(i))
         }
         Fault::KillAgent => {
-            let k = rng.below(c.agent_count() as u64) as usize;
+            // Mid-shard: an agent that holds a lease, when one does.
+            let busy = busy_agents(c);
+            let k = if busy.is_empty() {
+                rng.below(c.agent_count() as u64) as usize
+            } else {
+                busy[rng.below(busy.len() as u64) as usize]
+            };
+            if !busy.is_empty() {
+                mid_shard.fetch_add(1, Ordering::SeqCst);
+            }
             c.kill_agent(k);
             std::thread::sleep(rng.millis(0, 2000));
             c.restart_agent(k);
@@ -683,6 +720,7 @@ pub fn run(opts: &Options) -> Report {
         ..Report::default()
     };
     let mut probes = ClientLog::default();
+    let mid_shard = std::sync::atomic::AtomicUsize::new(0);
     // Every kind in each round of six, in an order the seed draws.
     let mut round: Vec<Fault> = Vec::new();
     for cycle in 0..opts.cycles {
@@ -693,7 +731,7 @@ pub fn run(opts: &Options) -> Report {
             }
         }
         let fault = round.pop().expect("refilled");
-        let Struck { who, failover, probe } = strike(&mut c, &mut rng, fault, cycle, opts.seed);
+        let Struck { who, failover, probe } = strike(&mut c, &mut rng, fault, cycle, opts.seed, &mid_shard);
         *report.faults.entry(fault).or_default() += 1;
         report.schedule.push(format!("{cycle}:{who}:{fault:?}"));
         report.failovers.extend(failover);
@@ -760,6 +798,7 @@ pub fn run(opts: &Options) -> Report {
             .min()
             .map(since_kill);
     }
+    report.agents_killed_mid_shard = mid_shard.load(Ordering::SeqCst);
     history.agent_runs = agent_runs(&c);
     report.attempts_run = history.agent_runs.len();
     report.attempts_retried = history.agent_runs.iter().filter(|r| r.attempt > 1).count();
