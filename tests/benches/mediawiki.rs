@@ -162,6 +162,22 @@ fn through_farm(farm: &mut Farm, kit: &Kit, suite: &Suite) -> (f64, Value) {
     let secs = started.elapsed().as_secs_f64();
     let rec = out.json();
     eprintln!("  farm: {}", timeline(&rec, start_ms, now_ms()));
+    // Tasks besides the shards (discovery, install), and when the run finished: what
+    // the run's wall holds besides its slots' shards.
+    let accepted = record::run(&rec)["accepted_ms"].as_f64().unwrap_or(0.0);
+    let at = |v: &Value| (v.as_f64().unwrap_or(accepted) - accepted) / 1000.0;
+    for t in record::tasks(&rec).iter().filter(|t| t["work"].get("shard").is_none()) {
+        eprintln!(
+            "    {:<12} leased {:>5.2}s done {:>5.2}s (not a shard)",
+            t["id"].as_str().unwrap_or("?"),
+            at(&t["leased_ms"]),
+            at(&t["finished_ms"])
+        );
+    }
+    eprintln!(
+        "    run finished {:.2}s after it was accepted",
+        at(&record::run(&rec)["finished_ms"])
+    );
     let results = record::results(&rec);
     assert_eq!(results.len(), suite.cases, "{}: {}", suite.name, summary(&rec));
     assert!(!results.iter().any(|r| r.status == "missing"), "{}", summary(&rec));
