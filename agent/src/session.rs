@@ -156,11 +156,14 @@ fn refused(what: &str, status: tonic::Status) -> SessionError {
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long heartbeats may go unanswered (or refused) before the agent leaves its
-/// coordinator for another member: its leases are lost there meanwhile anyway, and
-/// the cluster may well have a new leader (measured by the nemesis: agents stayed on
-/// a stopped leader for as long as it was stopped, and were leased nothing).
-fn heartbeat_patience(every: Duration) -> Duration {
-    (every * 3).max(Duration::from_secs(1))
+/// coordinator for another member: three intervals, at least 2 s (a leader busy
+/// applying a large report answers late, not never), at most the lease timeout (past
+/// it the leases are lost there anyway, and the cluster may well have a new leader).
+/// The nemesis measured agents staying on a stopped leader for as long as it was
+/// stopped, leased nothing.
+fn heartbeat_patience(every: Duration, lease_timeout: Option<Duration>) -> Duration {
+    let patience = (every * 3).max(Duration::from_secs(2));
+    lease_timeout.map_or(patience, |l| patience.min(l.max(every * 2)))
 }
 
 /// Why a session's heartbeats ended it, when they did.
@@ -186,6 +189,7 @@ async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &Cancellat
     .map_err(|e| refused("register", e))?
     .into_inner();
     let heartbeat_every = Duration::from_millis(reply.heartbeat_interval_ms.max(100));
+    let lease_timeout = (reply.lease_timeout_ms > 0).then(|| Duration::from_millis(reply.lease_timeout_ms));
     let mut stream = tokio::time::timeout(
         OPEN_TIMEOUT,
         client.lease(LeaseRequest {
@@ -203,6 +207,7 @@ async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &Cancellat
     tokio::spawn(heartbeats(
         shared.clone(),
         client.clone(),
+        heartbeat_patience(heartbeat_every, lease_timeout),
         heartbeat_every,
         session_over.clone(),
         ended.clone(),
@@ -232,11 +237,11 @@ async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &Cancellat
 async fn heartbeats(
     shared: Arc<Shared>,
     mut client: AgentServiceClient<Channel>,
+    patience: Duration,
     every: Duration,
     over: CancellationToken,
     ended: EndReason,
 ) {
-    let patience = heartbeat_patience(every);
     let mut answered = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -441,5 +446,19 @@ impl Backoff {
         let d = self.0;
         self.0 = (self.0 * 2).min(Duration::from_secs(2));
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_patience_is_three_intervals_within_its_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(heartbeat_patience(ms(2000), Some(ms(15_000))), ms(6000));
+        assert_eq!(heartbeat_patience(ms(500), Some(ms(3000))), ms(2000));
+        assert_eq!(heartbeat_patience(ms(500), Some(ms(1200))), ms(1200));
+        assert_eq!(heartbeat_patience(ms(100), None), ms(2000));
     }
 }

@@ -178,6 +178,27 @@ fn through_farm(farm: &mut Farm, kit: &Kit, suite: &Suite) -> (f64, Value) {
         "    run finished {:.2}s after it was accepted",
         at(&record::run(&rec)["finished_ms"])
     );
+    // The client's last step alone: fetching and printing a finished record.
+    let run_id = record::run(&rec)["id"].as_str().unwrap_or("").to_string();
+    let url = farm.url();
+    for (what, args) in [
+        (
+            "farm watch --json of the finished run",
+            vec!["watch", &run_id, "--coordinator", &url, "--json"],
+        ),
+        (
+            "farm watch of the finished run (summary)",
+            vec!["watch", &run_id, "--coordinator", &url],
+        ),
+        (
+            "farm status (the CLI's own start)",
+            vec!["status", "--coordinator", &url],
+        ),
+    ] {
+        let started = Instant::now();
+        let out = farm.farm(&args);
+        eprintln!("    {what}: exit {}, {:.2}s", out.code, started.elapsed().as_secs_f64());
+    }
     let results = record::results(&rec);
     assert_eq!(results.len(), suite.cases, "{}: {}", suite.name, summary(&rec));
     assert!(!results.iter().any(|r| r.status == "missing"), "{}", summary(&rec));
