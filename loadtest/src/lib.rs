@@ -3,5 +3,7 @@
 //! were told, what the cluster recorded, what each agent ran, and each replica's
 //! state after healing; [`nemesis`] makes the faults and records the history.
 
+pub mod agents;
 pub mod checker;
 pub mod nemesis;
+pub mod raft;

@@ -9,12 +9,10 @@
 //! Build first: `cargo build --release -p testfarm-cli -p testfarm-loadtest`; the
 //! `farm` binary must lie beside this one.
 
-mod raft;
-
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use testfarm_loadtest::nemesis;
+use testfarm_loadtest::{agents, nemesis, raft};
 
 #[derive(Parser)]
 struct Args {
@@ -32,6 +30,10 @@ enum What {
         #[arg(long, default_value_t = 16)]
         clients: usize,
     },
+    /// Simulated agents holding real lease streams against a 3-node cluster, taking
+    /// the shards of runs that submitters keep coming: tasks/s, committed entries/s,
+    /// lease latency, the coordinators' RSS and CPU.
+    Agents(agents::Options),
     /// Kills, pauses and partitions coordinators and agents while clients submit
     /// runs; checks that nothing acknowledged was lost, doubled or misrouted.
     Nemesis {
@@ -60,6 +62,12 @@ enum What {
 async fn main() {
     match Args::parse().what {
         What::Raft { seconds, clients } => raft::measure_and_print(seconds, clients).await,
+        What::Agents(options) => {
+            let figures = agents::measure_and_print(options).await;
+            if !figures.errors.is_empty() || figures.tasks_done == 0 {
+                std::process::exit(1);
+            }
+        }
         What::Nemesis {
             cycles,
             seed,

@@ -4,7 +4,6 @@
 //! reply comes only after the entry is applied; no agents run, so nothing else is
 //! proposed. Bounded in time and to loopback addresses; stops by itself.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,9 +12,9 @@ use testfarm_proto::SubmitRequest;
 
 const PIPELINE: &str = "pipeline: load\nstages:\n  unit:\n    discover: echo t1\n    each: \"true\"\n";
 
-struct Cluster {
-    children: Vec<Child>,
-    addrs: Vec<String>,
+pub(crate) struct Cluster {
+    pub(crate) children: Vec<Child>,
+    pub(crate) addrs: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -28,17 +27,6 @@ impl Drop for Cluster {
     }
 }
 
-fn farm_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let bin = exe.parent().expect("a directory").join("farm");
-    assert!(
-        bin.is_file(),
-        "build the farm binary next to the loadtest: {}",
-        bin.display()
-    );
-    bin
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -46,7 +34,7 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn start(nodes: usize) -> Cluster {
+pub(crate) fn start(nodes: usize) -> Cluster {
     let dir = tempfile::tempdir().expect("temp dir");
     let addrs: Vec<String> = (0..nodes).map(|_| format!("127.0.0.1:{}", free_port())).collect();
     let peers: Vec<String> = addrs
@@ -58,7 +46,7 @@ fn start(nodes: usize) -> Cluster {
         .iter()
         .enumerate()
         .map(|(i, addr)| {
-            let mut cmd = Command::new(farm_bin());
+            let mut cmd = Command::new(testfarm_integration::farm_bin());
             cmd.args(["coordinator", "--id", &(i + 1).to_string(), "--listen", addr]);
             cmd.arg("--data-dir").arg(dir.path().join(format!("n{}", i + 1)));
             if nodes > 1 {
@@ -83,7 +71,7 @@ async fn client(addr: &str) -> Option<FarmClient<tonic::transport::Channel>> {
 }
 
 /// Submits until one is accepted: the cluster is up and has a leader.
-async fn wait_ready(addr: &str) {
+pub(crate) async fn wait_ready(addr: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Some(mut c) = client(addr).await {
