@@ -27,7 +27,7 @@ use tonic::Status;
 use crate::node::{now_ms, Node};
 use crate::raft::ProposeError;
 use crate::state::machine::{profile_key, runner_key};
-use crate::state::{Applied, Command, JobState, Run, TaskState};
+use crate::state::{Applied, Command, JobState, LeasePick, Run, TaskState};
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -353,15 +353,26 @@ impl Scheduler {
             if picks.is_empty() {
                 return Ok(());
             }
-            for (task_id, agent, stream) in picks {
-                let applied = self
-                    .node
-                    .propose(Command::LeaseTask {
-                        task_id: task_id.clone(),
-                        agent: agent.clone(),
-                        now_ms: now_ms(),
-                    })
-                    .await?;
+            // One entry for the whole pass: every lease commits with one round trip.
+            let leases = picks
+                .iter()
+                .map(|(task_id, agent, _)| LeasePick {
+                    task_id: task_id.clone(),
+                    agent: agent.clone(),
+                })
+                .collect();
+            let applied = self
+                .node
+                .propose(Command::LeaseTasks {
+                    leases,
+                    now_ms: now_ms(),
+                })
+                .await?;
+            let Applied::LeasedMany(each) = applied else {
+                tracing::warn!("leases not applied: {applied:?}");
+                return Ok(());
+            };
+            for ((task_id, agent, stream), applied) in picks.into_iter().zip(each) {
                 if let Applied::Leased { attempt, spec } = applied {
                     crate::metrics::task_leased();
                     let assignment = TaskAssignment {

@@ -228,6 +228,12 @@ impl StateMachine {
                 planned_with,
             } => self.plan_job(&mut tx, &run_id, job, shards, (left_out, planned_with), now_ms),
             Command::LeaseTask { task_id, agent, now_ms } => self.lease(&mut tx, &task_id, &agent, now_ms),
+            Command::LeaseTasks { leases, now_ms } => Applied::LeasedMany(
+                leases
+                    .iter()
+                    .map(|l| self.lease(&mut tx, &l.task_id, &l.agent, now_ms))
+                    .collect(),
+            ),
             Command::CompleteTask {
                 task_id,
                 agent,
@@ -941,7 +947,17 @@ pub enum Invalid {
     Quarantine(#[from] quarantine::EntryError),
     #[error("{0} runs in one compaction, at most {max}", max = testfarm_shared::retention::BATCH)]
     CompactionTooBig(usize),
+    #[error("{count} {what}, at most {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
 }
+
+/// Leases one [`Command::LeaseTasks`] may carry: a pass gives each agent at most one,
+/// so this is thousands of agents' worth, and an entry stays far below the message cap.
+pub const MAX_LEASES_PER_ENTRY: usize = 10_000;
 
 pub fn validate(command: &Command) -> Result<(), Invalid> {
     match command {
@@ -981,6 +997,12 @@ pub fn validate(command: &Command) -> Result<(), Invalid> {
             None => Ok(()),
         },
         Command::LeaseTask { .. } | Command::LoseTask { .. } | Command::CancelRun { .. } => Ok(()),
+        Command::LeaseTasks { leases, .. } if leases.len() > MAX_LEASES_PER_ENTRY => Err(Invalid::TooMany {
+            what: "leases in one entry",
+            count: leases.len(),
+            max: MAX_LEASES_PER_ENTRY,
+        }),
+        Command::LeaseTasks { .. } => Ok(()),
         Command::SetDrained { agent, .. } if agent.is_empty() || agent.len() > 200 => Err(Invalid::AgentId),
         Command::SetDrained { .. } => Ok(()),
         Command::Quarantine { project, entry } => Ok(quarantine::check(project, &entry.test, &entry.reason)?),

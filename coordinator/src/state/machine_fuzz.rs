@@ -129,6 +129,10 @@ fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         3 => (0usize..4).prop_map(|jobs| Command::AcceptRun { run: Box::new(run(jobs)) }),
         4 => (task_id(), agent(), 0u64..10_000).prop_map(|(task_id, agent, now_ms)| Command::LeaseTask { task_id, agent, now_ms }),
+        2 => (prop::collection::vec((task_id(), agent()), 0..5), 0u64..10_000).prop_map(|(picks, now_ms)| Command::LeaseTasks {
+            leases: picks.into_iter().map(|(task_id, agent)| LeasePick { task_id, agent }).collect(),
+            now_ms,
+        }),
         5 => (task_id(), agent(), 0u32..4, outcome(), 0u64..10_000).prop_map(|(task_id, agent, attempt, outcome, now_ms)| {
             Command::CompleteTask { task_id, agent, attempt, outcome: Box::new(outcome), now_ms }
         }),

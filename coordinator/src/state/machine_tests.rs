@@ -657,3 +657,46 @@ fn a_compacted_run_keeps_its_summary_and_drops_its_tasks_and_test_lists() {
         Applied::Rejected(_)
     ));
 }
+
+/// A pass of the scheduler commits its leases as one entry: each is applied as a lone
+/// lease would be, in order, so a task picked twice is leased once and the second is
+/// ignored, and a task that is not queued is ignored without stopping the rest.
+#[test]
+fn many_leases_in_one_entry_apply_each_as_alone() {
+    let mut h = Harness::new();
+    let run_id = planned(&mut h);
+    let other = planned(&mut h);
+    let (s, t) = (format!("{run_id}.j0.s0"), format!("{other}.j0.s0"));
+    let pick = |task: &str, agent: &str| LeasePick {
+        task_id: task.into(),
+        agent: agent.into(),
+    };
+    let applied = h.apply(Command::LeaseTasks {
+        leases: vec![pick(&s, "a1"), pick(&s, "a2"), pick("r99.j0.s0", "a2"), pick(&t, "a3")],
+        now_ms: 5000,
+    });
+    let Applied::LeasedMany(each) = applied else {
+        panic!("{applied:?}")
+    };
+    assert!(matches!(each[0], Applied::Leased { attempt: 1, .. }), "{each:?}");
+    assert!(matches!(each[1], Applied::Ignored(_)), "{each:?}");
+    assert!(matches!(each[2], Applied::Ignored(_)), "{each:?}");
+    assert!(matches!(each[3], Applied::Leased { attempt: 1, .. }), "{each:?}");
+    let holder = |task: &str| match &h.sm.task(task).expect("active").state {
+        TaskState::Leased { agent, since_ms } => (agent.clone(), *since_ms),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(holder(&s), ("a1".to_string(), 5000));
+    assert_eq!(holder(&t), ("a3".to_string(), 5000));
+    // More than an entry may carry is rejected, and the machine goes on.
+    let too_many = (0..=MAX_LEASES_PER_ENTRY)
+        .map(|i| pick(&format!("r1.j0.s{i}"), "a1"))
+        .collect();
+    assert!(matches!(
+        h.apply(Command::LeaseTasks {
+            leases: too_many,
+            now_ms: 6000
+        }),
+        Applied::Rejected(_)
+    ));
+}
