@@ -52,11 +52,22 @@ pub(crate) fn start(nodes: usize) -> Cluster {
             if nodes > 1 {
                 cmd.args(["--peers", &peers.join(",")]);
             }
-            cmd.env("FARM_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start coordinator")
+            // LOADTEST_LOG_DIR=DIR keeps each coordinator's log (at FARM_LOG, default
+            // info) as DIR/nN.log, to see where a stall came from.
+            match std::env::var_os("LOADTEST_LOG_DIR") {
+                Some(logs) => {
+                    let path = std::path::Path::new(&logs).join(format!("n{}.log", i + 1));
+                    let file = std::fs::File::create(&path).expect("create the coordinator's log");
+                    cmd.env("FARM_LOG", std::env::var("FARM_LOG").unwrap_or_else(|_| "info".into()))
+                        .env("NO_COLOR", "1")
+                        .stdout(Stdio::null())
+                        .stderr(file);
+                }
+                None => {
+                    cmd.env("FARM_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null());
+                }
+            }
+            cmd.spawn().expect("start coordinator")
         })
         .collect();
     Cluster {
