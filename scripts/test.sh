@@ -11,11 +11,12 @@ step "set-up: system packages"
 # The quickstart and the sandbox need a POSIX shell and coreutils; the fixtures use
 # procps-free /proc checks; tree-sitter's PHP grammar (test selection) is C, built
 # with cc; the report test renders the pages in headless chromium; runtime images
-# are debootstrapped from Debian packages (no registry here).
+# are debootstrapped from Debian packages (no registry here); the partition and
+# nemesis tests cut loopback traffic with iptables.
 # Installed only when missing.
 need=()
 for pair in sh:dash bash:bash awk:mawk cksum:coreutils cc:gcc git:git chromium:chromium debootstrap:debootstrap \
-  setpriv:util-linux node:nodejs psql:postgresql-client; do
+  setpriv:util-linux node:nodejs psql:postgresql-client iptables:iptables; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -166,9 +166,6 @@ fn heartbeat_patience(every: Duration, lease_timeout: Option<Duration>) -> Durat
     lease_timeout.map_or(patience, |l| patience.min(l.max(every * 2)))
 }
 
-/// Why a session's heartbeats ended it, when they did.
-type EndReason = Arc<Mutex<Option<String>>>;
-
 /// One registration and lease stream; returns when the stream ends.
 async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &CancellationToken) -> Result<(), SessionError> {
     let config = &shared.config;
@@ -203,19 +200,19 @@ async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &Cancellat
     tracing::info!(agent = %config.id, coordinator = %url, "registered; waiting for work");
     let session_over = shutdown.child_token();
     let _stop_heartbeats = session_over.clone().drop_guard();
-    let ended: EndReason = Arc::default();
-    tokio::spawn(heartbeats(
+    let mut beats = tokio::spawn(heartbeats(
         shared.clone(),
         client.clone(),
         heartbeat_patience(heartbeat_every, lease_timeout),
         heartbeat_every,
         session_over.clone(),
-        ended.clone(),
     ));
     loop {
         let message = tokio::select! {
-            _ = session_over.cancelled() => {
-                return match ended.lock().expect("end reason lock").take() {
+            // The heartbeats end the session: to register again (Ok), or because the
+            // coordinator went silent (why, to move on to another member).
+            ended = &mut beats => {
+                return match ended.ok().flatten() {
                     Some(why) => Err(SessionError::Failed(why)),
                     None => Ok(()),
                 };
@@ -234,27 +231,26 @@ async fn session(shared: &Arc<Shared>, tasks: &TaskTracker, shutdown: &Cancellat
     }
 }
 
+/// Heartbeats until the session is over; returns early to end it — None to register
+/// again with the same coordinator or its leader, Some(why) when it went silent.
 async fn heartbeats(
     shared: Arc<Shared>,
     mut client: AgentServiceClient<Channel>,
     patience: Duration,
     every: Duration,
     over: CancellationToken,
-    ended: EndReason,
-) {
+) -> Option<String> {
     let mut answered = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = over.cancelled() => return,
+            _ = over.cancelled() => return None,
             _ = tokio::time::sleep(every) => {}
         }
         if answered.elapsed() > patience {
-            *ended.lock().expect("end reason lock") = Some(format!(
+            return Some(format!(
                 "no heartbeat answered for {:.1}s: leaving this coordinator",
                 answered.elapsed().as_secs_f64()
             ));
-            over.cancel();
-            return;
         }
         let running: Vec<String> = shared.running.lock().expect("running lock").keys().cloned().collect();
         let call = client.heartbeat(HeartbeatRequest {
@@ -267,8 +263,7 @@ async fn heartbeats(
         match result {
             Ok(reply) if !reply.get_ref().known => {
                 tracing::warn!("the coordinator does not know this agent (restarted?): registering again");
-                over.cancel();
-                return;
+                return None;
             }
             Ok(reply) => {
                 answered = tokio::time::Instant::now();
@@ -282,8 +277,7 @@ async fn heartbeats(
             }
             Err(e) if leader_hint(&e).is_some() => {
                 // This coordinator stopped leading: start a session with the leader.
-                over.cancel();
-                return;
+                return None;
             }
             Err(e) => tracing::debug!("heartbeat failed: {}", e.message()),
         }

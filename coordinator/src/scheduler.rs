@@ -349,11 +349,13 @@ impl Scheduler {
     /// work spreads over agents.
     async fn assign(&self) -> Result<(), ProposeError> {
         loop {
-            let picks = self.pick();
+            let mut picks = self.pick();
             if picks.is_empty() {
                 return Ok(());
             }
             // One entry for the whole pass: every lease commits with one round trip.
+            // Past what one entry may carry, the rest go in the next pass's entry.
+            picks.truncate(crate::state::machine::MAX_LEASES_PER_ENTRY);
             let leases = picks
                 .iter()
                 .map(|(task_id, agent, _)| LeasePick {

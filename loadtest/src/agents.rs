@@ -27,6 +27,7 @@ use testfarm_proto::{
 use tonic::transport::Channel;
 
 use crate::raft;
+use crate::stats::{now_ms, Quantiles};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Options {
@@ -146,12 +147,6 @@ async fn work(assignment: &TaskAssignment, test_ms: u64) -> TaskOutcome {
     outcome
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// One simulated agent, until `stop`.
 async fn agent(url: String, id: String, slots: u32, test_ms: u64, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
     let Ok(ch) = channel(&url).await else {
@@ -226,12 +221,12 @@ async fn agent(url: String, id: String, slots: u32, test_ms: u64, stats: Arc<Sta
 /// Submits a run, follows it to its verdict, and again, until `stop`: a closed loop,
 /// so that the runs in flight are the submitters' count and the queue stays within
 /// the agents' capacity (an open loop measures only how long a queue can grow).
-async fn submitter(url: String, opts_jobs: usize, tests: usize, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
+async fn submitter(url: String, jobs: usize, tests: usize, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
     let Ok(ch) = channel(&url).await else {
         return;
     };
     let mut client = FarmClient::new(ch);
-    let yaml = pipeline(opts_jobs);
+    let yaml = pipeline(jobs);
     while !stop.load(Ordering::Relaxed) {
         let request = SubmitRequest {
             pipeline_yaml: yaml.clone(),
@@ -301,14 +296,6 @@ async fn commit_index(url: &str) -> u64 {
         .await
         .map(|r| r.into_inner().commit)
         .unwrap_or(0)
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
 }
 
 /// What a measurement gave.
@@ -398,7 +385,7 @@ pub async fn measure_and_print(opts: Options) -> Figures {
     // Lease latency from a sample of the runs' records: lease committed − queued.
     let ids: Vec<String> = stats.run_ids.lock().expect("run ids lock").clone();
     let step = (ids.len() / 50).max(1);
-    let mut latencies: Vec<f64> = Vec::new();
+    let mut latencies: Vec<Duration> = Vec::new();
     if let Ok(ch) = channel(&leader).await {
         let mut client = FarmClient::new(ch).max_decoding_message_size(testfarm_proto::MAX_MESSAGE_BYTES);
         for id in ids.iter().step_by(step) {
@@ -407,12 +394,12 @@ pub async fn measure_and_print(opts: Options) -> Figures {
             };
             for t in reply.into_inner().tasks {
                 if let (Some(leased), queued) = (t.leased_ms, t.queued_ms) {
-                    latencies.push(leased.saturating_sub(queued) as f64);
+                    latencies.push(Duration::from_millis(leased.saturating_sub(queued)));
                 }
             }
         }
     }
-    latencies.sort_by(f64::total_cmp);
+    let lease = Quantiles::of(latencies);
     println!(
         "runs finished {}; runs accepted {} ({:.1}/s); tasks completed {} ({:.0}/s), reports refused {}; committed entries {:.0}/s",
         stats.runs_finished.load(Ordering::Relaxed),
@@ -424,12 +411,8 @@ pub async fn measure_and_print(opts: Options) -> Figures {
         commit_after.saturating_sub(commit_before) as f64 / secs
     );
     println!(
-        "lease latency (queued → leased, {} tasks of {} sampled runs): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        latencies.len(),
-        ids.len().div_ceil(step),
-        quantile(&latencies, 0.5),
-        quantile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(0.0)
+        "lease latency (queued → leased, tasks of {} sampled runs): {lease}",
+        ids.len().div_ceil(step)
     );
     for (i, ((rss, cpu0), (_, cpu1))) in before.iter().zip(&after).enumerate() {
         let (rss_end, _) = after[i];
@@ -453,8 +436,8 @@ pub async fn measure_and_print(opts: Options) -> Figures {
         reports_refused: stats.reports_refused.load(Ordering::Relaxed),
         tasks_per_sec: done as f64 / secs,
         entries_per_sec: commit_after.saturating_sub(commit_before) as f64 / secs,
-        lease_p50_ms: quantile(&latencies, 0.5),
-        lease_p99_ms: quantile(&latencies, 0.99),
+        lease_p50_ms: lease.p50.as_secs_f64() * 1000.0,
+        lease_p99_ms: lease.p99.as_secs_f64() * 1000.0,
         rss: before.iter().zip(&after).map(|(b, a)| (b.0, a.0)).collect(),
         errors,
     }

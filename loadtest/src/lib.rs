@@ -7,3 +7,4 @@ pub mod agents;
 pub mod checker;
 pub mod nemesis;
 pub mod raft;
+pub mod stats;

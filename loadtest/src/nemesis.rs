@@ -13,10 +13,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::Value;
 use testfarm_integration::cli::Cli;
@@ -24,6 +24,7 @@ use testfarm_integration::rng::Rng;
 use testfarm_integration::{record, Cluster, ClusterOptions};
 
 use crate::checker::{self, Ack, AgentRun, Anomaly, Exit, Expected, History, Recorded, TestKey};
+use crate::stats::{now_ms, Quantiles};
 
 /// One kind of fault, struck and undone within a cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -146,43 +147,6 @@ impl Report {
         let leaders: Vec<Duration> = self.failovers.iter().filter_map(|f| f.new_leader).collect();
         let leases: Vec<Duration> = self.failovers.iter().filter_map(|f| f.first_lease).collect();
         (Quantiles::of(leaders), Quantiles::of(leases))
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Quantiles {
-    pub count: usize,
-    pub p50: Duration,
-    pub p99: Duration,
-    pub max: Duration,
-}
-
-impl Quantiles {
-    fn of(mut all: Vec<Duration>) -> Quantiles {
-        all.sort();
-        let pick = |q: f64| {
-            let i = ((all.len() as f64 * q).ceil() as usize).clamp(1, all.len().max(1)) - 1;
-            all.get(i).copied().unwrap_or_default()
-        };
-        Quantiles {
-            count: all.len(),
-            p50: pick(0.5),
-            p99: pick(0.99),
-            max: all.last().copied().unwrap_or_default(),
-        }
-    }
-}
-
-impl fmt::Display for Quantiles {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "p50 {:.2}s p99 {:.2}s max {:.2}s over {}",
-            self.p50.as_secs_f64(),
-            self.p99.as_secs_f64(),
-            self.max.as_secs_f64(),
-            self.count
-        )
     }
 }
 
@@ -399,12 +363,6 @@ fn run_id_of(stdout: &str) -> Option<String> {
     rec["run"]["id"].as_str().map(str::to_string)
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// A member to strike: the leader half the time (when there is one), else any.
 fn victim(c: &Cluster, rng: &mut Rng) -> usize {
     match c.leader() {
@@ -421,6 +379,8 @@ struct Struck {
     /// The probe run submitted while the leader was down: what it was told, and the
     /// result each of its tests must have.
     probe: Option<(Ack, Expected)>,
+    /// An agent was killed while it held a lease.
+    mid_shard: bool,
 }
 
 /// The probe submitted at a leader kill: one quick test that passes.
@@ -485,20 +445,14 @@ fn busy_agents(c: &Cluster) -> Vec<usize> {
         .collect()
 }
 
-/// Strikes `fault` and undoes it; counts agents killed holding a lease in `mid_shard`.
-fn strike(
-    c: &mut Cluster,
-    rng: &mut Rng,
-    fault: Fault,
-    cycle: usize,
-    seed: u64,
-    mid_shard: &std::sync::atomic::AtomicUsize,
-) -> Struck {
+/// Strikes `fault` and undoes it.
+fn strike(c: &mut Cluster, rng: &mut Rng, fault: Fault, cycle: usize, seed: u64) -> Struck {
     let member = |i: usize| format!("n{}", i + 1);
     let only = |who: String| Struck {
         who,
         failover: None,
         probe: None,
+        mid_shard: false,
     };
     match fault {
         Fault::KillLeader | Fault::KillFollower => {
@@ -530,6 +484,7 @@ fn strike(
                 who: member(i),
                 failover,
                 probe,
+                mid_shard: false,
             }
         }
         Fault::PauseMember => {
@@ -554,13 +509,13 @@ fn strike(
             } else {
                 busy[rng.below(busy.len() as u64) as usize]
             };
-            if !busy.is_empty() {
-                mid_shard.fetch_add(1, Ordering::SeqCst);
-            }
             c.kill_agent(k);
             std::thread::sleep(rng.millis(0, 2000));
             c.restart_agent(k);
-            only(format!("a{}", k + 1))
+            Struck {
+                mid_shard: !busy.is_empty(),
+                ..only(format!("a{}", k + 1))
+            }
         }
         Fault::PauseAgent => {
             let k = rng.below(c.agent_count() as u64) as usize;
@@ -720,7 +675,6 @@ pub fn run(opts: &Options) -> Report {
         ..Report::default()
     };
     let mut probes = ClientLog::default();
-    let mid_shard = std::sync::atomic::AtomicUsize::new(0);
     // Every kind in each round of six, in an order the seed draws.
     let mut round: Vec<Fault> = Vec::new();
     for cycle in 0..opts.cycles {
@@ -731,7 +685,13 @@ pub fn run(opts: &Options) -> Report {
             }
         }
         let fault = round.pop().expect("refilled");
-        let Struck { who, failover, probe } = strike(&mut c, &mut rng, fault, cycle, opts.seed, &mid_shard);
+        let Struck {
+            who,
+            failover,
+            probe,
+            mid_shard,
+        } = strike(&mut c, &mut rng, fault, cycle, opts.seed);
+        report.agents_killed_mid_shard += usize::from(mid_shard);
         *report.faults.entry(fault).or_default() += 1;
         report.schedule.push(format!("{cycle}:{who}:{fault:?}"));
         report.failovers.extend(failover);
@@ -798,7 +758,6 @@ pub fn run(opts: &Options) -> Report {
             .min()
             .map(since_kill);
     }
-    report.agents_killed_mid_shard = mid_shard.load(Ordering::SeqCst);
     history.agent_runs = agent_runs(&c);
     report.attempts_run = history.agent_runs.len();
     report.attempts_retried = history.agent_runs.iter().filter(|r| r.attempt > 1).count();
@@ -833,32 +792,14 @@ pub fn misses(report: &Report, lease_p99: Duration) -> Vec<String> {
     out
 }
 
-/// Where `farm` lives for the harness: beside this binary or its test.
-pub fn farm_binary() -> PathBuf {
-    testfarm_integration::farm_bin()
-}
-
-/// Whether the harness can run here (root for iptables and cgroups).
+/// Whether the harness can run here: root, for iptables partitions and the agents'
+/// cgroups. (A missing `farm` binary is named by the harness when it starts one.)
 pub fn preflight() -> Result<(), String> {
-    if !nix_is_root() {
-        return Err("the nemesis needs root: iptables partitions and the agents' cgroups".into());
+    if nix::unistd::Uid::effective().is_root() {
+        Ok(())
+    } else {
+        Err("the nemesis needs root: iptables partitions and the agents' cgroups".into())
     }
-    let bin = farm_binary();
-    if !Path::new(&bin).is_file() {
-        return Err(format!("no farm binary at {}", bin.display()));
-    }
-    Ok(())
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -896,20 +837,5 @@ mod tests {
         assert_eq!(field(line, "nothing"), None);
         assert_eq!(accepted_as("farm: accepted as r12\nFAIL x"), Some("r12".into()));
         assert_eq!(accepted_as("farm: error: no leader"), None);
-    }
-
-    #[test]
-    fn quantiles_take_the_nearest_rank() {
-        let q = Quantiles::of((1..=100).map(Duration::from_millis).collect());
-        assert_eq!(
-            (q.count, q.p50, q.p99, q.max),
-            (
-                100,
-                Duration::from_millis(50),
-                Duration::from_millis(99),
-                Duration::from_millis(100)
-            )
-        );
-        assert_eq!(Quantiles::of(Vec::new()).count, 0);
     }
 }

@@ -319,6 +319,8 @@ pub enum Command {
         #[serde(default)]
         planned_with: Option<crate::plan::RunnerCost>,
     },
+    /// One lease. The scheduler proposes [`Command::LeaseTasks`] now; this stays so
+    /// that logs and snapshots written before apply as they did.
     LeaseTask {
         task_id: String,
         agent: String,
